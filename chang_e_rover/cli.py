@@ -1,0 +1,115 @@
+"""The `chang-e-rover` command: sim, bringup, mission, and node (one node of the graph)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chang_e_rover import graph
+from chang_e_rover.sim.terrain import NAMED_TERRAINS
+
+
+def _sim_overrides(args) -> dict[str, dict]:
+    sim = {}
+    if args.terrain is not None:
+        sim['terrain.name'] = args.terrain
+    if args.seed is not None:
+        sim['terrain.seed'] = args.seed
+    if args.real_time_factor is not None:
+        if not args.real_time_factor >= 0:
+            raise SystemExit('--real-time-factor must be a number >= 0')
+        sim['real_time_factor'] = float(args.real_time_factor)
+    return {'sim': sim}
+
+
+def _run(specs, overrides, processes: bool) -> int:
+    from chang_e_rover import runner
+    if processes:
+        runner.ProcessSupervisor(specs, overrides).run()
+    else:
+        runner.spin_in_process(specs, overrides)
+    return 0
+
+
+def cmd_sim(args) -> int:
+    return _run(graph.all_nodes(), _sim_overrides(args), args.processes)
+
+
+def cmd_bringup(args) -> int:
+    return _run(graph.flight_nodes(), {}, args.processes)
+
+
+def cmd_mission(args) -> int:
+    from chang_e_rover import runner
+    from chang_e_rover.mission.mission_node import MissionNode
+    overrides = _sim_overrides(args)
+    overrides['sim'].setdefault('real_time_factor', 0.0)   # as fast as lock-step allows
+    mission = []
+
+    def make_mission(_nodes):
+        mission.append(MissionNode(report=lambda line: print(line, flush=True)))
+        return mission[0]
+
+    print('[mission] starting the simulator and the flight stack in one process', flush=True)
+    runner.spin_in_process(graph.all_nodes(), overrides,
+                           keep_going=lambda: not (mission and mission[0].finished),
+                           extra_nodes=(make_mission,))
+    return 0 if mission and mission[0].finished else 1
+
+
+def cmd_node(args) -> int:
+    """Run one node of the graph in this process (what --processes starts per node)."""
+    import rclpy
+    try:
+        spec = graph.find(args.name)
+    except KeyError as exc:
+        raise SystemExit(str(exc)) from exc
+    rclpy.init(args=[sys.argv[0], *args.ros_args])
+    node = spec.load_factory()(**spec.kwargs, namespace=spec.namespace)
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='chang-e-rover', description=__doc__)
+    sub = p.add_subparsers(dest='command', required=True)
+
+    def sim_options(sp):
+        sp.add_argument('--terrain', choices=NAMED_TERRAINS)
+        sp.add_argument('--seed', type=int)
+        sp.add_argument('--real-time-factor', type=float)
+
+    sp = sub.add_parser('sim', help='simulator and the whole flight stack; runs until Ctrl-C')
+    sim_options(sp)
+    sp.add_argument('--processes', action='store_true', help='one process per node')
+    sp.set_defaults(func=cmd_sim)
+    sp = sub.add_parser('bringup', help='the flight stack alone, against hardware or a sim')
+    sp.add_argument('--processes', action='store_true', help='one process per node')
+    sp.set_defaults(func=cmd_bringup)
+    sp = sub.add_parser('mission', help='the scripted mission in simulation, with a summary')
+    sim_options(sp)
+    sp.set_defaults(func=cmd_mission)
+    sp = sub.add_parser('node', help='run one node of the graph, e.g. /rover/wheel_lf')
+    sp.add_argument('name')
+    sp.set_defaults(func=cmd_node)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ros_args = []
+    if '--ros-args' in argv:
+        i = argv.index('--ros-args')
+        argv, ros_args = argv[:i], argv[i:]
+    args = parser().parse_args(argv)
+    args.ros_args = ros_args
+    return args.func(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

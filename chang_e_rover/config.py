@@ -1,0 +1,80 @@
+"""Load the project's config/ and urdf/ files once; the one source for every number.
+
+Pure Python: no rclpy. Files are ROS 2 parameter files (node name, then
+ros__parameters), so `ros2 launch` passes the same files to the same nodes.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file is missing, malformed or lacks a key the code needs."""
+
+
+def share_dir() -> Path:
+    """Return the folder holding config/, urdf/ and launch/.
+
+    In a source checkout that is the repository root; in a colcon install it is
+    share/chang_e_rover found through the ament index.
+    """
+    env = os.environ.get('CHANG_E_ROVER_SHARE')
+    if env:
+        return Path(env)
+    source = Path(__file__).resolve().parent.parent
+    if (source / 'config').is_dir() and (source / 'urdf').is_dir():
+        return source
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory('chang_e_rover'))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not installed"
+        raise ConfigError('cannot find config/ and urdf/: not a source checkout and '
+                          'chang_e_rover is not installed in the ament index') from exc
+
+
+def config_path(name: str) -> Path:
+    return share_dir() / 'config' / name
+
+
+def urdf_path(name: str) -> Path:
+    return share_dir() / 'urdf' / name
+
+
+@functools.lru_cache(maxsize=None)
+def load_params(file_name: str, node_name: str) -> dict[str, Any]:
+    """Return the ros__parameters of node_name in config/file_name as a flat dotted dict."""
+    path = config_path(file_name)
+    if not path.is_file():
+        raise ConfigError(f'config file not found: {path}')
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f'{path}: not valid YAML: {exc}') from exc
+    try:
+        params = data[node_name]['ros__parameters']
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f'{path}: no {node_name}.ros__parameters section') from exc
+    return flatten(params)
+
+
+def flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+    """Flatten nested dicts into ROS 2 dotted parameter names."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + '.'))
+        else:
+            flat[name] = value
+    return flat
+
+
+def section(params: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Return the keys under prefix (without it) from a flat parameter dict."""
+    p = prefix + '.'
+    return {k[len(p):]: v for k, v in params.items() if k.startswith(p)}

@@ -1,0 +1,73 @@
+"""The one list of nodes: launch files, `chang-e-rover bringup` and `sim` all read it.
+
+Pure Python (no rclpy, no launch): each entry says which node runs, in which
+namespace, from which console script and with which parameter file section.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import importlib
+from typing import Any
+
+from chang_e_rover import config
+from chang_e_rover.robot_description import WHEEL_IDS
+
+PACKAGE = 'chang_e_rover'
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str                         # node name
+    namespace: str                    # '' for the root namespace
+    executable: str                   # console script installed by setup.py
+    factory: str                      # 'module:Class' to build it in-process
+    params_file: str                  # file under config/
+    params_section: str               # top key in that file
+    kwargs: dict[str, Any] = field(default_factory=dict)    # constructor keywords
+    arguments: tuple[str, ...] = ()   # command-line arguments of the executable
+    use_sim_time: bool = True
+
+    @property
+    def full_name(self) -> str:
+        return f'/{self.namespace}/{self.name}' if self.namespace else f'/{self.name}'
+
+    def parameters(self) -> dict[str, Any]:
+        """Return the node's parameters from its config section, flat and dotted."""
+        params = dict(config.load_params(self.params_file, self.params_section))
+        params['use_sim_time'] = self.use_sim_time
+        return params
+
+    def load_factory(self):
+        module, cls = self.factory.split(':')
+        return getattr(importlib.import_module(module), cls)
+
+
+def flight_nodes() -> list[NodeSpec]:
+    """The rover's and lander's flight software, as it runs on the real vehicle."""
+    nodes = [NodeSpec('drive_controller', 'rover', 'drive_controller',
+                      'chang_e_rover.drive.controller_node:DriveControllerNode',
+                      'rover.yaml', 'drive_controller')]
+    for wheel in WHEEL_IDS:
+        nodes.append(NodeSpec(f'wheel_{wheel}', 'rover', 'wheel_unit',
+                              'chang_e_rover.drive.wheel_node:WheelNode', 'rover.yaml',
+                              'wheel_unit', kwargs={'wheel': wheel},
+                              arguments=(f'--wheel={wheel}',)))
+    return nodes
+
+
+def sim_nodes() -> list[NodeSpec]:
+    """The simulated hardware that stands in for the rover, the lander and the Moon."""
+    return [NodeSpec('sim', '', 'sim', 'chang_e_rover.sim.sim_node:SimNode', 'sim.yaml', 'sim',
+                     use_sim_time=False)]
+
+
+def all_nodes() -> list[NodeSpec]:
+    return sim_nodes() + flight_nodes()
+
+
+def find(name: str) -> NodeSpec:
+    """Return the node spec whose full name (or bare name) is name."""
+    for spec in all_nodes():
+        if name in (spec.full_name, spec.name):
+            return spec
+    raise KeyError(f'no node {name!r} in the graph; known: {[s.full_name for s in all_nodes()]}')

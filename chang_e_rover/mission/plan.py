@@ -1,0 +1,49 @@
+"""The scripted traverse of the simulated mission, and its bookkeeping. Pure Python."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+
+
+@dataclass(frozen=True)
+class Leg:
+    label: str
+    duration_s: float
+    v_m_s: float
+    omega_rad_s: float
+
+
+TRAVERSE = (
+    Leg('straight out', 40.0, 0.0556, 0.0),
+    Leg('arc left', 30.0, 0.04, 0.02),
+    Leg('straight on', 30.0, 0.0556, 0.0),
+    Leg('stop', 5.0, 0.0, 0.0),
+)
+
+
+class PlanClock:
+    """Which leg is active at time t since the start of the plan."""
+
+    def __init__(self, legs=TRAVERSE):
+        self.legs = legs
+        self.total_s = sum(leg.duration_s for leg in legs)
+
+    def leg_at(self, t: float) -> Leg | None:
+        for leg in self.legs:
+            if t < leg.duration_s:
+                return leg
+            t -= leg.duration_s
+        return None
+
+
+class PathMeter:
+    """Length of a path from successive 3-D positions."""
+
+    def __init__(self) -> None:
+        self.length = 0.0
+        self._last: tuple[float, float, float] | None = None
+
+    def add(self, x: float, y: float, z: float) -> None:
+        if self._last is not None:
+            self.length += math.dist(self._last, (x, y, z))
+        self._last = (x, y, z)

@@ -1,0 +1,49 @@
+"""Shared ROS plumbing: parameters from config/, QoS profiles, message helpers.
+
+The only module outside *_node.py files that imports rclpy. Pure modules never
+import this.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, qos_profile_sensor_data,
+                       ReliabilityPolicy)
+
+from chang_e_rover import config
+
+SENSOR_QOS = qos_profile_sensor_data          # images, IMU: newest wins, best effort
+STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                       history=HistoryPolicy.KEEP_LAST)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Motor commands and readings close the lock-step loop with the simulator: none may drop.
+CONTROL_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
+                         history=HistoryPolicy.KEEP_LAST)
+
+
+def declare_from_config(node: Node, file_name: str, config_node: str,
+                        dynamic: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Declare every parameter of config/file_name's config_node section; return the values.
+
+    The YAML file is the one source of defaults: ros2 launch passes the same file.
+    Parameters not listed in dynamic are read-only once the node runs.
+    """
+    values = {}
+    for name, default in config.load_params(file_name, config_node).items():
+        read_only = not any(name == d or name.startswith(d + '.') for d in dynamic)
+        descriptor = ParameterDescriptor(read_only=read_only,
+                                         description=f'from config/{file_name}')
+        values[name] = node.declare_parameter(name, default, descriptor).value
+    return values
+
+
+def stamp_to_ns(stamp: Time) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def ns_to_stamp(ns: int) -> Time:
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)

@@ -1,0 +1,146 @@
+"""Start nodes from the graph: all in one process, or one process per node under supervision."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Callable
+
+from chang_e_rover.graph import NodeSpec
+from chang_e_rover.supervisor import RestartPolicy, RestartTracker
+
+
+def ros_environment() -> dict[str, str]:
+    """Return the environment nodes need: large-data transport so 1 MP images arrive."""
+    env = dict(os.environ)
+    env.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+    env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+    return env
+
+
+def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | None = None):
+    """Instantiate the specs' nodes in this process (rclpy must be initialised)."""
+    from rclpy.parameter import Parameter
+    overrides = overrides or {}
+    nodes = []
+    for spec in specs:
+        params = {'use_sim_time': spec.use_sim_time, **overrides.get(spec.name, {})}
+        nodes.append(spec.load_factory()(
+            **spec.kwargs, namespace=spec.namespace,
+            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
+    return nodes
+
+
+def spin_in_process(specs: list[NodeSpec], overrides=None,
+                    keep_going: Callable[[], bool] = lambda: True, extra_nodes=()):
+    """Run the nodes on one single-threaded executor until keep_going() is false or Ctrl-C."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    for key, value in ros_environment().items():
+        os.environ.setdefault(key, value)
+    rclpy.init()
+    nodes = []
+    try:
+        nodes = build_nodes(specs, overrides)
+        executor = SingleThreadedExecutor()
+        for node in [*nodes, *(make(nodes) for make in extra_nodes)]:
+            executor.add_node(node)
+            if node not in nodes:
+                nodes.append(node)
+        while rclpy.ok() and keep_going():
+            executor.spin_once(timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return nodes
+
+
+def node_command(spec: NodeSpec, overrides: dict[str, Any] | None = None) -> list[str]:
+    """Return the command line that runs one node in its own process."""
+    cmd = [sys.executable, '-m', 'chang_e_rover.cli', 'node', spec.full_name, '--ros-args']
+    for key, value in {'use_sim_time': spec.use_sim_time, **(overrides or {})}.items():
+        cmd += ['-p', f'{key}:={_ros_arg(value)}']
+    return cmd
+
+
+def _ros_arg(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+class ProcessSupervisor:
+    """One process per node; a node process that dies is reported and restarted by policy."""
+
+    def __init__(self, specs: list[NodeSpec], overrides=None, policy: RestartPolicy | None = None,
+                 log: Callable[[str], None] = print):
+        self.specs = {s.full_name: s for s in specs}
+        self.overrides = overrides or {}
+        self.policy = policy or RestartPolicy()
+        self.log = log
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.trackers = {name: RestartTracker(self.policy) for name in self.specs}
+        self.restart_at: dict[str, float] = {}
+        self.given_up: set[str] = set()
+        self.restarts = 0
+
+    def start(self, name: str) -> None:
+        spec = self.specs[name]
+        self.procs[name] = subprocess.Popen(node_command(spec, self.overrides.get(spec.name)),
+                                            env=ros_environment())
+
+    def start_all(self) -> None:
+        for name in self.specs:
+            self.start(name)
+
+    def poll(self) -> None:
+        """Reap dead node processes and restart the ones whose back-off has passed."""
+        now = time.monotonic()
+        for name, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            del self.procs[name]
+            delay = self.trackers[name].on_death(now)
+            if delay is None:
+                self.given_up.add(name)
+                self.log(f'[bringup] {name} exited with code {code}; it died more than '
+                         f'{self.policy.max_restarts} times in {self.policy.window_s:.0f} s: '
+                         'not restarted')
+            else:
+                self.restart_at[name] = now + delay
+                self.log(f'[bringup] {name} exited with code {code}; restarting in {delay:.1f} s')
+        for name, when in list(self.restart_at.items()):
+            if now >= when:
+                del self.restart_at[name]
+                self.restarts += 1
+                self.start(name)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+    def run(self, keep_going: Callable[[], bool] = lambda: True) -> None:
+        self.start_all()
+        try:
+            while keep_going():
+                self.poll()
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()

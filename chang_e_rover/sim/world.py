@@ -1,0 +1,236 @@
+"""The simulated Moon: physics stepping, motors, sensors and fault injection.
+
+No rclpy here: sim_node.py wraps this for ROS. Every figure comes from
+config/sim.yaml and urdf/.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+
+import mujoco
+import numpy as np
+
+from chang_e_rover import config
+from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
+from chang_e_rover.sim import model as mjmodel
+from chang_e_rover.sim.motor import FAULT_KINDS, FaultError, MotorBank, MotorParams
+from chang_e_rover.sim.terrain import generate
+
+ROVER, LANDER = 'rover/', 'lander/'
+ROVER_POSITION_JOINTS = {f'steer_{w}_joint' for w in STEERED_IDS} | {
+    'pancam_pan_joint', 'pancam_tilt_joint'}
+LANDER_POSITION_JOINTS = {'ramp_joint', 'tcam_pan_joint', 'tcam_tilt_joint'}
+WHEEL_JOINTS = tuple(f'wheel_{w}_joint' for w in WHEEL_IDS)
+CAMERAS = {  # name -> (robot, optical frame, config key)
+    'hazcam_left': ('rover', 'hazcam_left_optical_frame', 'hazcam'),
+    'hazcam_right': ('rover', 'hazcam_right_optical_frame', 'hazcam'),
+    'pancam': ('rover', 'pancam_optical_frame', 'pancam'),
+    'tcam': ('lander', 'tcam_optical_frame', 'tcam'),
+}
+
+
+class SimError(ValueError):
+    """A request to the simulator was refused: the reason says what and why."""
+
+
+@dataclass
+class GroundTruth:
+    position: np.ndarray      # x y z in the world (= odom at start) frame
+    quaternion: np.ndarray    # w x y z
+    linear: np.ndarray        # body-frame linear velocity
+    angular: np.ndarray       # body-frame angular velocity
+
+
+class World:
+    """The rover, the lander and the terrain in MuJoCo, stepped in control periods."""
+
+    def __init__(self, params: dict | None = None, overrides: dict | None = None):
+        p = dict(params or config.load_params('sim.yaml', 'sim'))
+        p.update(overrides or {})
+        self.params = p
+        self.rng = np.random.default_rng(int(p['terrain.seed']))
+        self.rover_robot = load_urdf(config.urdf_path('rover.urdf'))
+        self.lander_robot = load_urdf(config.urdf_path('lander.urdf'))
+        lander_xy = (float(p['lander.x']), float(p['lander.y']))
+        t = config.section(p, 'terrain')
+        name = t.pop('name')
+        self.terrain = generate(
+            name, seed=int(t['seed']), rock_abundance=float(t['rock_abundance']),
+            size_m=float(t['size_m']), resolution_m=float(t['resolution_m']),
+            crater_density=float(t['crater_density']), crater_min_m=float(t['crater_min_m']),
+            crater_max_m=float(t['crater_max_m']), rock_min_m=float(t['rock_min_m']),
+            rock_max_m=float(t['rock_max_m']), keep_clear_m=float(t['keep_clear_m']),
+            keep_clear_xy=((0.0, 0.0), lander_xy))
+        friction = float(p['physics.regolith_friction'])
+        spec = mjmodel.base_spec(float(p['physics.timestep_s']), float(p['physics.gravity_m_s2']))
+        mjmodel.add_terrain(spec, self.terrain, friction, float(p['physics.rock_friction']),
+                            float(t['render_resolution_m']))
+        kp, kv = float(p['servo.kp_nm_per_rad']), float(p['servo.kv_nm_s_per_rad'])
+        ground0 = float(self.terrain.ground_height(np.array(0.0), np.array(0.0)))
+        stand = rover_geometry(self.rover_robot).base_height   # base_link above flat ground
+        mjmodel.add_robot(spec, self.rover_robot, ROVER, (0.0, 0.0, ground0 + stand + 0.01),
+                          0.0, True, friction, kp, kv, ROVER_POSITION_JOINTS, set(WHEEL_JOINTS))
+        lz = float(self.terrain.ground_height(np.array(lander_xy[0]), np.array(lander_xy[1])))
+        mjmodel.add_robot(spec, self.lander_robot, LANDER, (*lander_xy, lz), float(p['lander.yaw']),
+                          False, friction, kp, kv, LANDER_POSITION_JOINTS, set())
+        self.cameras = {}
+        for cam, (robot, frame, key) in CAMERAS.items():
+            c = config.section(p, f'camera.{key}')
+            self.cameras[cam] = mjmodel.CameraSpec(cam, robot, frame, int(c['width']),
+                                                   int(c['height']), float(c['hfov_deg']))
+            mjmodel.add_camera(spec, self.cameras[cam], ROVER if robot == 'rover' else LANDER)
+        imu = spec.body(f'{ROVER}imu_link').add_site(name=f'{ROVER}imu')
+        for kind, name in ((mujoco.mjtSensor.mjSENS_GYRO, 'gyro'),
+                           (mujoco.mjtSensor.mjSENS_ACCELEROMETER, 'accel'),
+                           (mujoco.mjtSensor.mjSENS_FRAMEQUAT, 'imu_quat')):
+            s = spec.add_sensor(name=name, type=kind, objtype=mujoco.mjtObj.mjOBJ_SITE,
+                                objname=imu.name)
+            del s
+        self.spec = spec
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        motor = config.section(config.load_params('hardware.yaml', 'hardware'), 'motor')
+        motor.update(config.section(p, 'fault_physics'))
+        self.motors = MotorBank(MotorParams.from_dict(motor))
+        self._wheel_dof = np.array([m.jnt_dofadr[m.joint(ROVER + j).id] for j in WHEEL_JOINTS])
+        self._wheel_qpos = np.array([m.jnt_qposadr[m.joint(ROVER + j).id] for j in WHEEL_JOINTS])
+        self._wheel_act = np.array([m.actuator(ROVER + j).id for j in WHEEL_JOINTS])
+        self.rover_joints = self._joint_names(ROVER)
+        self.lander_joints = self._joint_names(LANDER)
+        # Position servos slew their setpoint at the URDF velocity limit.
+        self._servo = {}   # full joint name -> index into the arrays below
+        ids, rates = [], []
+        for prefix, robot, names in ((ROVER, self.rover_robot, ROVER_POSITION_JOINTS),
+                                     (LANDER, self.lander_robot, LANDER_POSITION_JOINTS)):
+            for j in sorted(names):
+                self._servo[prefix + j] = len(ids)
+                ids.append(m.actuator(prefix + j).id)
+                rates.append(robot.joints[j].velocity)
+        self._servo_act, self._servo_rate = np.array(ids), np.array(rates)
+        self._servo_target = np.zeros(len(ids))
+        stowed = self.lander_robot.joints['ramp_joint'].lower   # ramp folded up for landing
+        self._servo_target[self._servo[LANDER + 'ramp_joint']] = stowed
+        self.data.ctrl[self._servo_act] = self._servo_target
+        self.data.qpos[m.jnt_qposadr[m.joint(LANDER + 'ramp_joint').id]] = stowed
+        self.model.dof_frictionloss[self._wheel_dof] = self.motors.joint_friction()
+        # The rotor's inertia seen through the gear: J N^2 at the wheel.
+        self.model.dof_armature[self._wheel_dof] = self.motors.p.reflected_inertia
+        self.torque_command = np.zeros(len(WHEEL_IDS))
+        self._root_body = m.body(ROVER + 'base_link').id
+        self._imu_noise = (float(p['imu.gyro_noise_rad_s']), float(p['imu.accel_noise_m_s2']))
+        self.steps = 0
+        self.driver_period_s = float(p['physics.driver_period_s'])
+        mujoco.mj_forward(self.model, self.data)
+
+    def _joint_names(self, prefix: str) -> list[str]:
+        names = []
+        for j in range(self.model.njnt):
+            name = self.model.joint(j).name
+            if name.startswith(prefix) and self.model.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE:
+                names.append(name[len(prefix):])
+        return names
+
+    # ---- commands in -------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    def set_wheel_torque(self, wheel: str, torque_nm: float) -> None:
+        """Command one wheel's motor driver in torque (current) mode; refuses non-finite values."""
+        if wheel not in WHEEL_IDS:
+            raise SimError(f'unknown wheel {wheel!r}')
+        if not math.isfinite(torque_nm):
+            raise SimError(f'wheel {wheel}: torque command {torque_nm} is not finite')
+        self.torque_command[WHEEL_IDS.index(wheel)] = torque_nm
+
+    def set_joint_target(self, robot: str, joint: str, position: float) -> None:
+        """Set a position servo's target (rad); it slews at the URDF velocity limit."""
+        key = (ROVER if robot == 'rover' else LANDER) + joint
+        if key not in self._servo:
+            raise SimError(f'{robot} joint {joint!r} has no position servo')
+        if not math.isfinite(position):
+            raise SimError(f'{robot} joint {joint}: target {position} is not finite')
+        i = self._servo[key]
+        low, high = self.model.actuator_ctrlrange[self._servo_act[i]]
+        self._servo_target[i] = min(max(position, low), high)
+
+    def set_fault(self, wheel: str, kind: str) -> None:
+        if wheel not in WHEEL_IDS:
+            raise SimError(f'unknown wheel {wheel!r}')
+        try:
+            i = WHEEL_IDS.index(wheel)
+            self.motors.set_fault(i, kind, float(self.data.qpos[self._wheel_qpos[i]]))
+        except FaultError as exc:
+            raise SimError(str(exc)) from exc
+        self.model.dof_frictionloss[self._wheel_dof] = self.motors.joint_friction()
+
+    # ---- stepping ----------------------------------------------------------------------
+    def step(self, duration_s: float) -> None:
+        """Advance physics, motors and servos by duration_s.
+
+        The motor drivers and servos update once per driver period; MuJoCo steps
+        in between with their outputs held, which keeps Python out of the inner loop.
+        """
+        dt = self.model.opt.timestep
+        per_update = max(1, int(round(self.driver_period_s / dt)))
+        remaining = max(1, int(round(duration_s / dt)))
+        while remaining > 0:
+            n = min(per_update, remaining)
+            speed = self.data.qvel[self._wheel_dof]
+            self.data.ctrl[self._wheel_act] = self.motors.step(self.torque_command, speed, n * dt)
+            current = self.data.ctrl[self._servo_act]
+            limit = self._servo_rate * (n * dt)
+            self.data.ctrl[self._servo_act] = current + np.clip(self._servo_target - current,
+                                                                -limit, limit)
+            mujoco.mj_step(self.model, self.data, nstep=n)
+            self.steps += n
+            remaining -= n
+
+    # ---- sensors out -------------------------------------------------------------------
+    def wheel_readings(self) -> dict[str, np.ndarray]:
+        """Return what each wheel's motor driver reports: encoder angle, current, temperature."""
+        angle = self.data.qpos[self._wheel_qpos]
+        return {'encoder_rad': self.motors.encoder(angle), 'current_a': self.motors.current_a.copy(),
+                'torque_nm': self.motors.torque_nm.copy(),
+                'temperature_c': self.motors.temperature_c.copy()}
+
+    def joint_state(self, robot: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Return names, positions, velocities and efforts (N m) of a robot's joints."""
+        prefix = ROVER if robot == 'rover' else LANDER
+        names = self.rover_joints if robot == 'rover' else self.lander_joints
+        m, d = self.model, self.data
+        ids = [m.joint(prefix + n).id for n in names]
+        q = d.qpos[m.jnt_qposadr[ids]]
+        v = d.qvel[m.jnt_dofadr[ids]]
+        effort = d.qfrc_actuator[m.jnt_dofadr[ids]]
+        return names, q.copy(), v.copy(), effort.copy()
+
+    def imu(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return orientation (w x y z), angular velocity (rad/s) and linear acceleration."""
+        gyro = self.data.sensor('gyro').data + self.rng.normal(0, self._imu_noise[0], 3)
+        accel = self.data.sensor('accel').data + self.rng.normal(0, self._imu_noise[1], 3)
+        return self.data.sensor('imu_quat').data.copy(), gyro, accel
+
+    def ground_truth(self) -> GroundTruth:
+        b = self._root_body
+        vel = np.zeros(6)
+        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_XBODY, b, vel, 1)
+        return GroundTruth(self.data.xpos[b].copy(), self.data.xquat[b].copy(), vel[3:].copy(),
+                           vel[:3].copy())
+
+    def rover_contacts(self) -> set[str]:
+        """Return names of world geoms the rover touches now (rocks, ground, features)."""
+        touched = set()
+        m = self.model
+        for c in self.data.contact[:self.data.ncon]:
+            for g in (c.geom1, c.geom2):
+                if m.geom_bodyid[g] == 0:
+                    touched.add(m.geom(g).name)
+        return touched
+
+
+def check_fault_kind(kind: str) -> None:
+    if kind not in FAULT_KINDS:
+        raise SimError(f'unknown fault {kind!r}; expected one of {FAULT_KINDS}')
