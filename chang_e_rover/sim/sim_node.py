@@ -81,7 +81,7 @@ class SimNode(Node):
         self._answered = {w: -1 for w in WHEEL_IDS}
         self._prev_encoder = self.world.wheel_readings()['encoder_rad']
         self._camera_due = {c: 0.0 for c in CAMERAS}
-        self._next_state = {'joint': 0.0, 'imu': 0.0}
+        self._next_state = {'joint': 0.0, 'imu': 0.0, 'temperature': 0.0}
         self._reset_pacing()
         self._publish_sensors()
 
@@ -186,15 +186,20 @@ class SimNode(Node):
         speed = (readings['encoder_rad'] - self._prev_encoder) / self.period_s
         self._prev_encoder = readings['encoder_rad']
         torque = readings['current_a'] * w.motors.p.torque_per_amp
+        temperature_due = t + 1e-9 >= self._next_state['temperature']
+        if temperature_due:
+            self._next_state['temperature'] = t + 1.0 / float(
+                self.params['motor_temperature_rate_hz'])
         for i, wid in enumerate(WHEEL_IDS):
             msg = JointState(name=[f'wheel_{wid}_joint'], position=[float(readings['encoder_rad'][i])],
                              velocity=[float(speed[i])], effort=[float(torque[i])])
             msg.header.stamp = stamp
             self.motor_pubs[wid].publish(msg)
-            temp = Temperature(temperature=float(readings['temperature_c'][i]), variance=0.25)
-            temp.header.stamp = stamp
-            temp.header.frame_id = f'wheel_{wid}'
-            self.temp_pubs[wid].publish(temp)
+            if temperature_due:
+                temp = Temperature(temperature=float(readings['temperature_c'][i]), variance=0.25)
+                temp.header.stamp = stamp
+                temp.header.frame_id = f'wheel_{wid}'
+                self.temp_pubs[wid].publish(temp)
         truth = w.ground_truth()
         odom = Odometry()
         odom.header.stamp = stamp
