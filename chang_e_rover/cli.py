@@ -21,21 +21,21 @@ def _sim_overrides(args) -> dict[str, dict]:
     return {'sim': sim}
 
 
-def _run(specs, overrides, processes: bool) -> int:
+def _run(specs, overrides, processes: bool, sim_time: bool) -> int:
     from chang_e_rover import runner
     if processes:
-        runner.ProcessSupervisor(specs, overrides).run()
+        runner.ProcessSupervisor(specs, overrides, sim_time=sim_time).run()
     else:
-        runner.spin_in_process(specs, overrides)
+        runner.spin_in_process(specs, overrides, sim_time=sim_time)
     return 0
 
 
 def cmd_sim(args) -> int:
-    return _run(graph.all_nodes(), _sim_overrides(args), args.processes)
+    return _run(graph.all_nodes(), _sim_overrides(args), args.processes, sim_time=True)
 
 
 def cmd_bringup(args) -> int:
-    return _run(graph.flight_nodes(), {}, args.processes)
+    return _run(graph.flight_nodes(), {}, args.processes, sim_time=args.use_sim_time)
 
 
 def cmd_mission(args) -> int:
@@ -90,6 +90,8 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_sim)
     sp = sub.add_parser('bringup', help='the flight stack alone, against hardware or a sim')
     sp.add_argument('--processes', action='store_true', help='one process per node')
+    sp.add_argument('--use-sim-time', action='store_true',
+                    help='follow /clock of a simulator started apart')
     sp.set_defaults(func=cmd_bringup)
     sp = sub.add_parser('mission', help='the scripted mission in simulation, with a summary')
     sim_options(sp)

@@ -25,16 +25,16 @@ class NodeSpec:
     params_section: str               # top key in that file
     kwargs: dict[str, Any] = field(default_factory=dict)    # constructor keywords
     arguments: tuple[str, ...] = ()   # command-line arguments of the executable
-    use_sim_time: bool = True
+    sim_clock: bool = True            # follows /clock when the stack runs on the simulator
 
     @property
     def full_name(self) -> str:
         return f'/{self.namespace}/{self.name}' if self.namespace else f'/{self.name}'
 
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self, sim_time: bool) -> dict[str, Any]:
         """Return the node's parameters from its config section, flat and dotted."""
         params = dict(config.load_params(self.params_file, self.params_section))
-        params['use_sim_time'] = self.use_sim_time
+        params['use_sim_time'] = sim_time and self.sim_clock
         return params
 
     def load_factory(self):
@@ -58,7 +58,7 @@ def flight_nodes() -> list[NodeSpec]:
 def sim_nodes() -> list[NodeSpec]:
     """The simulated hardware that stands in for the rover, the lander and the Moon."""
     return [NodeSpec('sim', '', 'sim', 'chang_e_rover.sim.sim_node:SimNode', 'sim.yaml', 'sim',
-                     use_sim_time=False)]
+                     sim_clock=False)]
 
 
 def all_nodes() -> list[NodeSpec]:

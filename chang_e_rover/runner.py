@@ -20,13 +20,14 @@ def ros_environment() -> dict[str, str]:
     return env
 
 
-def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | None = None):
+def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | None = None,
+                sim_time: bool = True):
     """Instantiate the specs' nodes in this process (rclpy must be initialised)."""
     from rclpy.parameter import Parameter
     overrides = overrides or {}
     nodes = []
     for spec in specs:
-        params = {'use_sim_time': spec.use_sim_time, **overrides.get(spec.name, {})}
+        params = {'use_sim_time': sim_time and spec.sim_clock, **overrides.get(spec.name, {})}
         nodes.append(spec.load_factory()(
             **spec.kwargs, namespace=spec.namespace,
             parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
@@ -34,7 +35,8 @@ def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | No
 
 
 def spin_in_process(specs: list[NodeSpec], overrides=None,
-                    keep_going: Callable[[], bool] = lambda: True, extra_nodes=()):
+                    keep_going: Callable[[], bool] = lambda: True, extra_nodes=(),
+                    sim_time: bool = True):
     """Run the nodes on one single-threaded executor until keep_going() is false or Ctrl-C."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -43,7 +45,7 @@ def spin_in_process(specs: list[NodeSpec], overrides=None,
     rclpy.init()
     nodes = []
     try:
-        nodes = build_nodes(specs, overrides)
+        nodes = build_nodes(specs, overrides, sim_time)
         executor = SingleThreadedExecutor()
         for node in [*nodes, *(make(nodes) for make in extra_nodes)]:
             executor.add_node(node)
@@ -60,10 +62,11 @@ def spin_in_process(specs: list[NodeSpec], overrides=None,
     return nodes
 
 
-def node_command(spec: NodeSpec, overrides: dict[str, Any] | None = None) -> list[str]:
+def node_command(spec: NodeSpec, overrides: dict[str, Any] | None = None,
+                 sim_time: bool = True) -> list[str]:
     """Return the command line that runs one node in its own process."""
     cmd = [sys.executable, '-m', 'chang_e_rover.cli', 'node', spec.full_name, '--ros-args']
-    for key, value in {'use_sim_time': spec.use_sim_time, **(overrides or {})}.items():
+    for key, value in {'use_sim_time': sim_time and spec.sim_clock, **(overrides or {})}.items():
         cmd += ['-p', f'{key}:={_ros_arg(value)}']
     return cmd
 
@@ -78,7 +81,8 @@ class ProcessSupervisor:
     """One process per node; a node process that dies is reported and restarted by policy."""
 
     def __init__(self, specs: list[NodeSpec], overrides=None, policy: RestartPolicy | None = None,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, sim_time: bool = True):
+        self.sim_time = sim_time
         self.specs = {s.full_name: s for s in specs}
         self.overrides = overrides or {}
         self.policy = policy or RestartPolicy()
@@ -91,8 +95,8 @@ class ProcessSupervisor:
 
     def start(self, name: str) -> None:
         spec = self.specs[name]
-        self.procs[name] = subprocess.Popen(node_command(spec, self.overrides.get(spec.name)),
-                                            env=ros_environment())
+        self.procs[name] = subprocess.Popen(
+            node_command(spec, self.overrides.get(spec.name), self.sim_time), env=ros_environment())
 
     def start_all(self) -> None:
         for name in self.specs:

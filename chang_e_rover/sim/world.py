@@ -114,7 +114,7 @@ class World:
         self._servo_target[self._servo[LANDER + 'ramp_joint']] = stowed
         self.data.ctrl[self._servo_act] = self._servo_target
         self.data.qpos[m.jnt_qposadr[m.joint(LANDER + 'ramp_joint').id]] = stowed
-        self.model.dof_frictionloss[self._wheel_dof] = self.motors.joint_friction()
+        self.model.dof_frictionloss[self._wheel_dof] = self.motors.p.gear_friction_nm
         # The rotor's inertia seen through the gear: J N^2 at the wheel.
         self.model.dof_armature[self._wheel_dof] = self.motors.p.reflected_inertia
         self.torque_command = np.zeros(len(WHEEL_IDS))
@@ -164,7 +164,7 @@ class World:
             self.motors.set_fault(i, kind, float(self.data.qpos[self._wheel_qpos[i]]))
         except FaultError as exc:
             raise SimError(str(exc)) from exc
-        self.model.dof_frictionloss[self._wheel_dof] = self.motors.joint_friction()
+        self.model.dof_damping[self._wheel_dof] = self.motors.joint_damping()
 
     # ---- stepping ----------------------------------------------------------------------
     def step(self, duration_s: float) -> None:

@@ -1,0 +1,101 @@
+"""Test harness: DDS isolation per test session, in-process and subprocess node helpers."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+# Before rclpy or mujoco load: own DDS domain, this host only, large-data transport
+# so that 1 MP images arrive, headless rendering.
+os.environ['ROS_DOMAIN_ID'] = str(100 + os.getpid() % 100)
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+os.environ.setdefault('MUJOCO_GL', 'egl')
+
+
+class RosSession:
+    """An rclpy context of its own with one single-threaded executor."""
+
+    def __init__(self):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.nodes = []
+
+    def add(self, node):
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def node(self, name: str, **kwargs):
+        from rclpy.node import Node
+        return self.add(Node(name, context=self.context, **kwargs))
+
+    def spin_until(self, predicate, timeout: float, what: str = 'condition') -> None:
+        """Spin until predicate() is true; fail the test after timeout wall seconds."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(f'timed out after {timeout} s waiting for {what}')
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def spin_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            self.executor.remove_node(node)
+            node.destroy_node()
+        self.executor.shutdown()
+        self.rclpy.try_shutdown(context=self.context)
+
+
+@pytest.fixture
+def ros():
+    session = RosSession()
+    yield session
+    session.close()
+
+
+class ProcessGroup:
+    """Subprocesses started by a test, each in its own process group, all killed at teardown."""
+
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def python(self, *args: str, **kwargs) -> subprocess.Popen:
+        return self.start([sys.executable, *args], **kwargs)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+        deadline = time.monotonic() + 10
+        for proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture
+def processes():
+    group = ProcessGroup()
+    yield group
+    group.close()
