@@ -21,7 +21,7 @@ def ros_environment() -> dict[str, str]:
 
 
 def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | None = None,
-                sim_time: bool = True):
+                sim_time: bool = True, context=None):
     """Instantiate the specs' nodes in this process (rclpy must be initialised)."""
     from rclpy.parameter import Parameter
     overrides = overrides or {}
@@ -29,7 +29,7 @@ def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | No
     for spec in specs:
         params = {'use_sim_time': sim_time and spec.sim_clock, **overrides.get(spec.name, {})}
         nodes.append(spec.load_factory()(
-            **spec.kwargs, namespace=spec.namespace,
+            **spec.kwargs, namespace=spec.namespace, context=context,
             parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
     return nodes
 

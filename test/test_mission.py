@@ -1,0 +1,26 @@
+"""The main job, `chang-e-rover mission`, runs to its summary."""
+import os
+from pathlib import Path
+import re
+import subprocess
+import sys
+
+from chang_e_rover.mission.plan import TRAVERSE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_mission_drives_the_traverse_and_reports():
+    result = subprocess.run([sys.executable, '-m', 'chang_e_rover.cli', 'mission'],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, 'PYTHONPATH': str(ROOT)})
+    out = result.stdout
+    assert result.returncode == 0, out[-2000:] + result.stderr[-2000:]
+    assert '=== mission summary ===' in out
+    distance = float(re.search(r'distance driven \(ground truth\): ([\d.]+) m', out).group(1))
+    planned = sum(abs(leg.v_m_s) * leg.duration_s for leg in TRAVERSE)
+    assert 0.8 * planned < distance <= planned * 1.02
+    error = float(re.search(r'odometry error: [\d.]+ m \(([\d.]+) % of distance\)', out).group(1))
+    assert error < 2.0
+    assert re.search(r'real-time factor: [\d.]+', out)
+    assert out.count('[mission] t=') >= 5, 'progress is shown'
