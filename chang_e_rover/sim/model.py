@@ -207,8 +207,10 @@ def add_camera(spec: mujoco.MjSpec, cam: CameraSpec, prefix: str) -> None:
     camera.fovy = cam.fovy_deg
 
 
-def base_spec(timestep: float, gravity: float) -> mujoco.MjSpec:
+def base_spec(timestep: float, gravity: float, contact_timeconst: float,
+              contact_dampratio: float) -> mujoco.MjSpec:
     spec = mujoco.MjSpec()
+    spec.default.geom.solref = [contact_timeconst, contact_dampratio]   # soft regolith
     spec.modelname = 'chang_e_4'
     spec.compiler.degree = False   # URDF angles are radians
     spec.option.timestep = timestep

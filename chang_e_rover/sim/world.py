@@ -63,7 +63,9 @@ class World:
             rock_max_m=float(t['rock_max_m']), keep_clear_m=float(t['keep_clear_m']),
             keep_clear_xy=((0.0, 0.0), lander_xy))
         friction = float(p['physics.regolith_friction'])
-        spec = mjmodel.base_spec(float(p['physics.timestep_s']), float(p['physics.gravity_m_s2']))
+        spec = mjmodel.base_spec(float(p['physics.timestep_s']), float(p['physics.gravity_m_s2']),
+                                 float(p['physics.contact_timeconst_s']),
+                                 float(p['physics.contact_dampratio']))
         mjmodel.add_terrain(spec, self.terrain, friction, float(p['physics.rock_friction']),
                             float(t['render_resolution_m']))
         kp, kv = float(p['servo.kp_nm_per_rad']), float(p['servo.kv_nm_s_per_rad'])
