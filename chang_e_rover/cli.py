@@ -5,6 +5,8 @@ import argparse
 import sys
 
 from chang_e_rover import graph
+from chang_e_rover.robot_description import WHEEL_IDS
+from chang_e_rover.sim.motor import FAULT_KINDS
 from chang_e_rover.sim.terrain import NAMED_TERRAINS
 
 
@@ -41,19 +43,22 @@ def cmd_bringup(args) -> int:
 def cmd_mission(args) -> int:
     from chang_e_rover import runner
     from chang_e_rover.mission.mission_node import MissionNode
+    from chang_e_rover.mission.plan import FaultDrive
     overrides = _sim_overrides(args)
     overrides['sim'].setdefault('real_time_factor', 0.0)   # as fast as lock-step allows
     mission = []
 
     def make_mission(_nodes):
-        mission.append(MissionNode(report=lambda line: print(line, flush=True)))
+        mission.append(MissionNode(report=lambda line: print(line, flush=True),
+                                   fault_drive=FaultDrive(wheel=args.fault_wheel,
+                                                          fault=args.fault)))
         return mission[0]
 
     print('[mission] starting the simulator and the flight stack in one process', flush=True)
     runner.spin_in_process(graph.all_nodes(), overrides,
                            keep_going=lambda: not (mission and mission[0].finished),
                            extra_nodes=(make_mission,))
-    return 0 if mission and mission[0].finished else 1
+    return 0 if mission and mission[0].finished and mission[0].results.get('reached') else 1
 
 
 def cmd_node(args) -> int:
@@ -95,6 +100,9 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_bringup)
     sp = sub.add_parser('mission', help='the scripted mission in simulation, with a summary')
     sim_options(sp)
+    sp.add_argument('--fault-wheel', choices=WHEEL_IDS, default='lm',
+                    help='the wheel that fails during the goal drive')
+    sp.add_argument('--fault', choices=[f for f in FAULT_KINDS if f != 'none'], default='stall')
     sp.set_defaults(func=cmd_mission)
     sp = sub.add_parser('node', help='run one node of the graph, e.g. /rover/wheel_lf')
     sp.add_argument('name')

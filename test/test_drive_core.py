@@ -1,7 +1,7 @@
 """Drive core without ROS: kinematics laws, command limits, odometry, wheel velocity loop."""
 import math
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 import pytest
 
 from chang_e_rover import config
@@ -20,6 +20,7 @@ V_MAX = P['max_speed_m_s']
 @given(st.floats(-0.05, 0.05), st.floats(-0.1, 0.1))
 def test_inverse_then_forward_gives_the_command_back(v, omega):
     cmd = inverse(GEOMETRY, v, omega, V_MAX)
+    assume(all(abs(a) < GEOMETRY.steer_limit for a in cmd.steer_rad.values()))
     back_v, back_omega = forward(GEOMETRY, cmd.speed_rad_s, cmd.steer_rad)
     assert back_v == pytest.approx(v * cmd.scale, abs=1e-9)
     assert back_omega == pytest.approx(omega * cmd.scale, abs=1e-9)
@@ -52,6 +53,11 @@ def test_point_turn_steers_the_corners_tangent_to_a_circle():
     x, y = GEOMETRY.wheel_xy['lf']
     assert cmd.steer_rad['lf'] == pytest.approx(-math.atan2(x, y))
     assert cmd.speed_rad_s['lm'] == pytest.approx(-cmd.speed_rad_s['rm'])
+
+
+def test_tight_arcs_stop_the_corners_at_the_steering_limit():
+    cmd = inverse(GEOMETRY, 0.0435, 0.1, V_MAX)   # lf rolls almost sideways: past the stop
+    assert max(abs(a) for a in cmd.steer_rad.values()) == pytest.approx(GEOMETRY.steer_limit)
 
 
 def test_straight_line_has_corners_at_zero():

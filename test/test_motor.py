@@ -49,12 +49,6 @@ def test_overtemperature_heats_past_100_c_within_a_second(bank):
     assert bank.temperature_c[4] == pytest.approx(bank.p.ambient_c)
 
 
-def test_stall_seizes_the_wheel_bearing(bank):
-    bank.set_fault(4, 'stall', 0.0)
-    damping = bank.joint_damping()
-    assert damping[4] == bank.p.seized_damping_nm_s_per_rad and damping[0] == 0.0
-
-
 def test_encoder_dropout_freezes_the_count(bank):
     bank.set_fault(5, 'encoder_dropout', 1.0)
     reading = bank.encoder(np.full(6, 2.5))

@@ -70,6 +70,9 @@ def test_hazcam_frames_are_red_and_carry_calibration(ros):
     f = 512 / math.tan(math.radians(45))
     assert info.k[0] == pytest.approx(f) and info.k[4] == pytest.approx(f)
     assert info.header.frame_id == 'hazcam_left_optical_frame'
+    assert info.p[3] == 0.0
+    right = sim.world.cameras['hazcam_right']
+    assert right.stereo_baseline_m == pytest.approx(0.20)   # urdf/rover.urdf
 
 
 def set_params(ros, node_name, params):

@@ -97,13 +97,17 @@ def test_true_speed_follows_wheel_speed_and_stays_under_top_speed():
 def test_stalled_wheel_is_locked_and_draws_current():
     world = make_world('flat')
     world.step(1.0)
-    world.set_fault('lm', 'stall')
+    world.set_fault('lf', 'stall')
     drive(world, TOP_SPEED / GEOMETRY.wheel_radius, 10.0)
     r = world.wheel_readings()
     names, q, v, _ = world.joint_state('rover')
     speed = dict(zip(names, v))
-    assert abs(speed['wheel_lm_joint']) < 1e-3 and speed['wheel_rm_joint'] > 0.1
-    assert abs(r['current_a'][WHEEL_IDS.index('lm')]) > 2.0 * abs(r['current_a'][0])
+    assert abs(speed['wheel_lf_joint']) < 0.005 and speed['wheel_rm_joint'] > 0.1
+    assert abs(r['current_a'][WHEEL_IDS.index('lf')]) > 2.0 * abs(r['current_a'][WHEEL_IDS.index('rm')])
+    truth = world.ground_truth()
+    # dragged, not tipped: upright and still going forward at a reduced speed
+    assert truth.position[2] == pytest.approx(GEOMETRY.base_height, abs=0.02)
+    assert 0.3 * TOP_SPEED < truth.linear[0] < TOP_SPEED
 
 
 def test_open_circuit_wheel_is_dragged():

@@ -1,14 +1,14 @@
-"""ROS 2 node /rover/drive_controller: rover/cmd_vel to six wheel setpoints and four corners.
+"""ROS 2 node /rover/drive_controller: velocity and goal commands to six wheels and four corners.
 
-Thin shell over drive.governor (limits), drive.kinematics (geometry from the
-URDF) and drive.odometry.
+Thin shell over drive.controller.DriveCore: messages in as plain values, wheel
+setpoints, corner angles, odometry and diagnostics out.
 """
 from __future__ import annotations
 
 import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
 import rclpy
 from rclpy.node import Node
@@ -16,45 +16,42 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64
 
 from chang_e_rover import config
-from chang_e_rover.drive.governor import CommandRejected, Governor, Limits
-from chang_e_rover.drive.kinematics import forward, inverse
-from chang_e_rover.drive.odometry import Odometry2D
+from chang_e_rover.drive.controller import DriveCore
+from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
-from chang_e_rover.ros_common import CONTROL_QOS, declare_from_config, SENSOR_QOS, STATE_QOS
+from chang_e_rover.ros_common import CONTROL_QOS, declare_from_config, SENSOR_QOS, STATE_QOS, \
+    stamp_to_ns
 
 
 class DriveControllerNode(Node):
-    """Turns body velocity commands into wheel and steering commands; publishes odometry."""
+    """Turns body commands into wheel and steering commands; publishes odometry and health."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault('namespace', 'rover')
         super().__init__('drive_controller', **kwargs)
         p = declare_from_config(self, 'rover.yaml', 'drive_controller')
-        self.geometry = rover_geometry(load_urdf(config.urdf_path('rover.urdf')))
-        self.governor = Governor(Limits(p['max_speed_m_s'], p['max_accel_m_s2'],
-                                        p['max_yaw_rate_rad_s'], p['max_yaw_accel_rad_s2'],
-                                        p['cmd_timeout_s']))
-        self.max_speed = p['max_speed_m_s']
-        self.settle = p['steer_settle_rad']
+        self.core = DriveCore(rover_geometry(load_urdf(config.urdf_path('rover.urdf'))), p,
+                              start_t=self._now())
         self.period = 1.0 / p['control_rate_hz']
-        self.odometry = Odometry2D()
-        self.steer = {w: 0.0 for w in STEERED_IDS}
-        self.wheel_speed = {w: math.nan for w in WHEEL_IDS}
-        self.yaw_rate: float | None = None
         self.rejected = 0
+        self._reported_events = 0
+        self._last_t: float | None = None
+        self._last_out = None
         self.setpoint_pubs = {w: self.create_publisher(Float64, f'wheel_{w}/setpoint', CONTROL_QOS)
                               for w in WHEEL_IDS}
         self.steer_pub = self.create_publisher(JointState, 'joint_commands', STATE_QOS)
         self.odom_pub = self.create_publisher(Odometry, 'odom', STATE_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
         self.create_subscription(Twist, 'cmd_vel', self.cmd_vel_callback, STATE_QOS)
+        self.create_subscription(PoseStamped, 'goal', self.goal_callback, STATE_QOS)
         self.create_subscription(JointState, 'joint_states', self.joint_states_callback, STATE_QOS)
         self.create_subscription(Imu, 'imu', self.imu_callback, SENSOR_QOS)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
+                                 STATE_QOS)
         for w in WHEEL_IDS:
             self.create_subscription(JointState, f'wheel_{w}/motor/state',
                                      lambda msg, w=w: self.motor_state_callback(w, msg),
                                      CONTROL_QOS)
-        self._last_t: float | None = None
         self.create_timer(self.period, self.control_callback)
         self.create_timer(1.0, self.publish_diagnostics)
 
@@ -63,62 +60,96 @@ class DriveControllerNode(Node):
 
     def cmd_vel_callback(self, msg: Twist) -> None:
         try:
-            self.governor.command(msg.linear.x, msg.angular.z, self._now())
+            self.core.command_velocity(msg.linear.x, msg.angular.z, self._now())
         except CommandRejected as exc:
             self.rejected += 1
             self.get_logger().error(f'{exc}; refused, the last safe command stands',
                                     throttle_duration_sec=1.0)
 
+    def goal_callback(self, msg: PoseStamped) -> None:
+        if msg.header.frame_id not in ('odom', ''):
+            self.get_logger().error(f'goal in frame {msg.header.frame_id!r} refused: '
+                                    'goals are points in odom')
+            return
+        try:
+            self.core.set_goal(msg.pose.position.x, msg.pose.position.y, self._now())
+        except ValueError as exc:
+            self.rejected += 1
+            self.get_logger().error(f'{exc}; goal refused')
+
     def joint_states_callback(self, msg: JointState) -> None:
-        for name, q in zip(msg.name, msg.position):
-            if name.startswith('steer_') and name[6:8] in self.steer:
-                self.steer[name[6:8]] = q
+        self.core.steering({name[6:8]: q for name, q in zip(msg.name, msg.position)
+                            if name.startswith('steer_')})
 
     def imu_callback(self, msg: Imu) -> None:
-        if math.isfinite(msg.angular_velocity.z):
-            self.yaw_rate = msg.angular_velocity.z
+        self.core.yaw_rate(msg.angular_velocity.z)
+
+    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
+        t = self._now()
+        for status in msg.status:
+            if not status.name.startswith('rover/wheel_'):
+                continue
+            wheel = status.name[len('rover/wheel_'):]
+            if wheel in self.core.wheels:
+                values = {kv.key: kv.value for kv in status.values}
+                self.core.wheel_status(wheel, values.get('state', 'UNKNOWN'),
+                                       values.get('fault', 'none'), t)
 
     def motor_state_callback(self, wheel: str, msg: JointState) -> None:
-        self.wheel_speed[wheel] = msg.velocity[0] if msg.velocity else math.nan
+        if len(msg.position) == 1:
+            self.core.encoder(wheel, stamp_to_ns(msg.header.stamp) * 1e-9, msg.position[0])
 
     def control_callback(self) -> None:
         t = self._now()
         dt = self.period if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
-        v, omega = self.governor.update(t, dt)
-        command = inverse(self.geometry, v, omega, self.max_speed)
-        steer_error = max(abs(command.steer_rad[w] - self.steer[w]) for w in STEERED_IDS)
-        hold = steer_error > self.settle      # let the corners settle before rolling
-        for w in WHEEL_IDS:
-            self.setpoint_pubs[w].publish(Float64(data=0.0 if hold else command.speed_rad_s[w]))
+        out = self.core.step(t, dt)
+        self._last_out = out
+        for w in out.healthy:
+            self.setpoint_pubs[w].publish(Float64(data=out.setpoints[w]))
         steer_msg = JointState(name=[f'steer_{w}_joint' for w in STEERED_IDS],
-                               position=[command.steer_rad[w] for w in STEERED_IDS])
+                               position=[out.steer[w] for w in STEERED_IDS])
         steer_msg.header.stamp = self.get_clock().now().to_msg()
         self.steer_pub.publish(steer_msg)
-        self._update_odometry(dt)
+        self._publish_odometry()
+        events = self.core.events[self._reported_events:]
+        self._reported_events = len(self.core.events)
+        for e in events:
+            self.get_logger().warning(f't={e.t:.2f} s wheel {e.wheel}: {e.what}')
+        if events:
+            self.publish_diagnostics()
 
-    def _update_odometry(self, dt: float) -> None:
-        usable = {w: s for w, s in self.wheel_speed.items() if math.isfinite(s)}
-        if len(usable) < 2 or dt <= 0:
-            return
-        v, omega = forward(self.geometry, usable, self.steer)
-        self.odometry.update(v, self.yaw_rate if self.yaw_rate is not None else omega, dt)
+    def _publish_odometry(self) -> None:
+        odo = self.core.odometry
         msg = Odometry()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = 'odom'
         msg.child_frame_id = 'base_link'
-        msg.pose.pose.position.x, msg.pose.pose.position.y = self.odometry.x, self.odometry.y
-        msg.pose.pose.orientation.z = math.sin(self.odometry.yaw / 2)
-        msg.pose.pose.orientation.w = math.cos(self.odometry.yaw / 2)
-        msg.twist.twist.linear.x, msg.twist.twist.angular.z = v, omega
+        msg.pose.pose.position.x, msg.pose.pose.position.y = odo.x, odo.y
+        msg.pose.pose.orientation.z = math.sin(odo.yaw / 2)
+        msg.pose.pose.orientation.w = math.cos(odo.yaw / 2)
+        msg.twist.twist.linear.x = self.core.v_measured
+        if self.core.gyro is not None:
+            msg.twist.twist.angular.z = self.core.gyro
         self.odom_pub.publish(msg)
 
     def publish_diagnostics(self) -> None:
-        status = DiagnosticStatus(level=DiagnosticStatus.OK, name='rover/drive_controller',
-                                  hardware_id='drive_controller', message='driving')
+        out = self._last_out
+        healthy = out.healthy if out else []
+        lost = [w for w in WHEEL_IDS if w not in healthy]
+        level = (DiagnosticStatus.OK if not lost else
+                 DiagnosticStatus.WARN if len(healthy) >= 4 else DiagnosticStatus.ERROR)
+        status = DiagnosticStatus(level=level, name='rover/drive_controller',
+                                  hardware_id='drive_controller',
+                                  message='all wheels healthy' if not lost else
+                                  f'isolated: {", ".join(f"{w} ({self.core.fault_of(w)})" for w in lost)}')
+        goal = self.core.goal
         status.values = [KeyValue(key=k, value=v) for k, v in (
-            ('mode', 'ackermann_point_turn'), ('healthy_wheels', str(len(WHEEL_IDS))),
-            ('speed_limit_m_s', f'{self.max_speed:.4f}'),
+            ('mode', out.mode if out else 'velocity'), ('healthy_wheels', str(len(healthy))),
+            ('speed_limit_m_s', f'{out.speed_limit if out else 0.0:.4f}'),
+            ('isolated_wheels', ' '.join(lost)),
+            ('goal', 'none' if goal is None else
+             f'({goal.x:.2f}, {goal.y:.2f}) {"reached" if goal.reached else "active"}'),
             ('rejected_commands', str(self.rejected)))]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()

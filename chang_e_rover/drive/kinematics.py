@@ -36,11 +36,13 @@ def inverse(geometry: RoverGeometry, v: float, omega: float, wheel_speed_limit_m
         vx, vy = v - omega * y, omega * x
         if wid in STEERED_IDS:
             speed = math.hypot(vx, vy)
-            angle = math.atan2(vy, vx) if speed > 1e-9 else 0.0
+            angle = math.atan2(vy, vx) if (vx or vy) else 0.0
             if angle > math.pi / 2:
                 angle, speed = angle - math.pi, -speed
             elif angle < -math.pi / 2:
                 angle, speed = angle + math.pi, -speed
+            if abs(angle) > geometry.steer_limit:   # past the stop: the wheel scrubs a little
+                angle = math.copysign(geometry.steer_limit, angle)
             angles[wid] = angle
         else:
             speed = vx   # the middle wheels cannot steer: x = 0 keeps vy = 0 there

@@ -1,7 +1,9 @@
-"""ROS 2 node /rover/wheel_<id>: one independent wheel unit closing its own velocity loop.
+"""ROS 2 node /rover/wheel_<id>: one independent wheel unit.
 
-Thin shell: it answers every motor reading with a torque command stamped with
-that reading's time (the lock-step token), and reports its health on /diagnostics.
+Thin shell over drive.wheel_health.WheelUnit: it answers every motor reading
+with a torque demand stamped with that reading's time (the lock-step token),
+judges its own health, and reports it on /diagnostics (5 Hz, and at once on any
+change).
 """
 from __future__ import annotations
 
@@ -14,13 +16,35 @@ from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import Float64
 from std_srvs.srv import SetBool, Trigger
 
+from chang_e_rover import config
 from chang_e_rover.drive.wheel_control import VelocityLoop
+from chang_e_rover.drive.wheel_health import (DISABLED, ENABLED, HealthMonitor, Thresholds,
+                                              WheelUnit)
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import CONTROL_QOS, declare_from_config, STATE_QOS, stamp_to_ns
 
+LEVEL = {ENABLED: DiagnosticStatus.OK, DISABLED: DiagnosticStatus.WARN}
+
+
+def _motor() -> dict:
+    return config.section(config.load_params('hardware.yaml', 'hardware'), 'motor')
+
+
+def torque_per_amp() -> float:
+    """Wheel torque per ampere of winding current, from config/hardware.yaml."""
+    m = _motor()
+    return m['gear_ratio'] * m['gear_efficiency'] * m['kt_nm_per_a']
+
+
+def make_wheel_unit(p: dict) -> WheelUnit:
+    """Build a wheel unit's core from its parameters and the motor figures."""
+    loop = VelocityLoop(p['kp_nm_s_per_rad'], p['ki_nm_per_rad'], p['integral_limit_nm'])
+    return WheelUnit(loop, HealthMonitor(Thresholds.from_params(p)), p['setpoint_timeout_s'],
+                     torque_per_amp())
+
 
 class WheelNode(Node):
-    """Velocity control and health of one wheel motor."""
+    """Velocity control, fault detection and isolation of one wheel motor."""
 
     def __init__(self, wheel: str, **kwargs):
         if wheel not in WHEEL_IDS:
@@ -29,12 +53,8 @@ class WheelNode(Node):
         super().__init__(f'wheel_{wheel}', **kwargs)
         self.wheel = wheel
         p = declare_from_config(self, 'rover.yaml', 'wheel_unit')
-        self.loop = VelocityLoop(p['kp_nm_s_per_rad'], p['ki_nm_per_rad'], p['integral_limit_nm'])
-        self.setpoint_timeout_ns = int(p['setpoint_timeout_s'] * 1e9)
-        self.enabled = True
-        self.setpoint = 0.0
-        self.setpoint_ns = None
-        self.last_state = (math.nan, math.nan, math.nan)   # speed, torque, temperature
+        self.unit = make_wheel_unit(p)
+        self.temperature_c = math.nan
         self.command_pub = self.create_publisher(JointState, f'wheel_{wheel}/motor/command',
                                                  CONTROL_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
@@ -48,56 +68,59 @@ class WheelNode(Node):
         self.create_service(Trigger, f'wheel_{wheel}/reset', self.reset_callback)
         self.create_timer(1.0 / p['diagnostics_rate_hz'], self.publish_diagnostics)
 
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def setpoint_callback(self, msg: Float64) -> None:
-        if not math.isfinite(msg.data):
-            self.get_logger().error(f'setpoint {msg.data} is not finite; last setpoint stands')
-            return
-        self.setpoint = msg.data
-        self.setpoint_ns = self.get_clock().now().nanoseconds
+        try:
+            self.unit.set_setpoint(self._now(), msg.data)
+        except ValueError as exc:
+            self.get_logger().error(str(exc), throttle_duration_sec=1.0)
 
     def temperature_callback(self, msg: Temperature) -> None:
-        self.last_state = (self.last_state[0], self.last_state[1], msg.temperature)
+        self.temperature_c = msg.temperature
+        self.unit.temperature(stamp_to_ns(msg.header.stamp) * 1e-9, msg.temperature)
+        self._report_change()
 
     def motor_state_callback(self, msg: JointState) -> None:
-        speed = msg.velocity[0] if msg.velocity else math.nan
-        torque = msg.effort[0] if msg.effort else math.nan
-        self.last_state = (speed, torque, self.last_state[2])
-        now = stamp_to_ns(msg.header.stamp)
-        stale = self.setpoint_ns is None or now - self.setpoint_ns > self.setpoint_timeout_ns
-        target = 0.0 if stale else self.setpoint
-        if self.enabled:
-            command = self.loop.update(target, speed, now * 1e-9)
-        else:
-            self.loop.reset()
-            command = 0.0      # driver off: the wheel free-wheels
-        out = JointState(name=[f'wheel_{self.wheel}_joint'], effort=[command])
+        pick = lambda values: values[0] if len(values) == 1 else math.nan
+        demand = self.unit.reading(stamp_to_ns(msg.header.stamp) * 1e-9, pick(msg.position),
+                                   pick(msg.velocity), pick(msg.effort))
+        out = JointState(name=[f'wheel_{self.wheel}_joint'], effort=[demand])
         out.header.stamp = msg.header.stamp
         self.command_pub.publish(out)
+        self._report_change()
+
+    def _report_change(self) -> None:
+        if self.unit.changed:
+            self.unit.changed = False
+            if self.unit.fault != 'none':
+                self.get_logger().error(f'FAULT {self.unit.fault}: wheel isolated, free-wheeling')
+            self.publish_diagnostics()
 
     def enable_callback(self, request: SetBool.Request, response: SetBool.Response):
-        self.enabled = bool(request.data)
-        self.loop.reset()
-        response.success = True
-        response.message = f'wheel {self.wheel} {"enabled" if self.enabled else "disabled"}'
-        self.publish_diagnostics()
+        response.success, response.message = self.unit.enable(bool(request.data))
+        self._report_change()
         return response
 
     def reset_callback(self, request: Trigger.Request, response: Trigger.Response):
-        self.loop.reset()
-        response.success = True
-        response.message = f'wheel {self.wheel}: no latched fault to clear'
+        response.success, response.message = self.unit.reset(self._now())
+        (self.get_logger().info if response.success else self.get_logger().warning)(response.message)
+        self._report_change()
         return response
 
     def publish_diagnostics(self) -> None:
-        speed, torque, temperature = self.last_state
+        u = self.unit
+        last = u.monitor.last
+        current = last.current_a if last else math.nan
         status = DiagnosticStatus(
-            level=DiagnosticStatus.OK if self.enabled else DiagnosticStatus.WARN,
-            name=f'rover/wheel_{self.wheel}', hardware_id=f'wheel_{self.wheel}',
-            message='enabled' if self.enabled else 'disabled by command')
+            level=LEVEL.get(u.state, DiagnosticStatus.ERROR), name=f'rover/wheel_{self.wheel}',
+            hardware_id=f'wheel_{self.wheel}',
+            message=u.state.lower() if u.fault == 'none' else f'fault: {u.fault}, isolated')
         status.values = [KeyValue(key=k, value=v) for k, v in (
-            ('state', 'ENABLED' if self.enabled else 'DISABLED'), ('fault', 'none'),
-            ('speed_rad_s', f'{speed:.4f}'), ('torque_nm', f'{torque:.3f}'),
-            ('temperature_c', f'{temperature:.1f}'))]
+            ('state', u.state), ('fault', u.fault), ('speed_rad_s', f'{u.speed:.4f}'),
+            ('current_a', f'{current:.3f}'), ('temperature_c', f'{self.temperature_c:.1f}'),
+            ('setpoint_rad_s', f'{u.setpoint:.4f}'))]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)

@@ -1,37 +1,57 @@
-"""ROS 2 node /mission: the operator of the simulated mission, driving the scripted traverse."""
+"""ROS 2 node /mission: the operator of the simulated mission.
+
+Phases: a scripted traverse (velocity commands), then a 5 m goal drive during
+which a wheel fails (injected through the /sim fault parameter, as a test
+operator would), then a summary. Everything it knows comes from topics.
+"""
 from __future__ import annotations
 
 import math
 import time
 
-from geometry_msgs.msg import Twist
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
+from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from chang_e_rover.mission.plan import PathMeter, PlanClock
+from chang_e_rover.mission.plan import FaultDrive, PathMeter, PlanClock
 from chang_e_rover.ros_common import STATE_QOS
 
 
 class MissionNode(Node):
-    """Publishes rover/cmd_vel leg by leg (sim time) and reports progress."""
+    """Drives the mission phases and reports progress and a summary."""
 
-    def __init__(self, report=print, **kwargs):
+    def __init__(self, report=print, fault_drive: FaultDrive | None = None, **kwargs):
         kwargs['parameter_overrides'] = [Parameter('use_sim_time', value=True)]
         super().__init__('mission', **kwargs)
         self.report = report
         self.plan = PlanClock()
+        self.fault_drive = fault_drive or FaultDrive()
         self.meter = PathMeter()
         self.truth = None
         self.odom = None
+        self.phase = 'traverse'
+        self.phase_t: float | None = None
         self.start_t: float | None = None
         self.wall_start = time.monotonic()
         self.finished = False
+        self.results: dict = {}
+        self.wheel_states: dict[str, tuple[str, str]] = {}
+        self.controller_goal = ''
         self._last_report = -math.inf
         self.cmd_pub = self.create_publisher(Twist, 'rover/cmd_vel', STATE_QOS)
+        self.goal_pub = self.create_publisher(PoseStamped, 'rover/goal', STATE_QOS)
         self.create_subscription(Odometry, 'sim/ground_truth/odom', self.truth_callback, STATE_QOS)
         self.create_subscription(Odometry, 'rover/odom', self.odom_callback, STATE_QOS)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
+                                 STATE_QOS)
+        self.sim_params = self.create_client(SetParameters, '/sim/set_parameters')
         self.create_timer(0.1, self.timer_callback)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
 
     def truth_callback(self, msg: Odometry) -> None:
         p = msg.pose.pose.position
@@ -41,39 +61,114 @@ class MissionNode(Node):
     def odom_callback(self, msg: Odometry) -> None:
         self.odom = (msg.pose.pose.position.x, msg.pose.pose.position.y)
 
+    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            values = {kv.key: kv.value for kv in status.values}
+            if status.name.startswith('rover/wheel_'):
+                wheel = status.name[len('rover/wheel_'):]
+                state = (values.get('state', '?'), values.get('fault', '?'))
+                if state[0] == 'FAULT' and self.wheel_states.get(wheel, ('', ''))[0] != 'FAULT':
+                    self.results.setdefault('detected', (wheel, state[1], self._now()))
+                    self.report(f'[mission] wheel {wheel} reports FAULT {state[1]}: isolated')
+                self.wheel_states[wheel] = state
+            elif status.name == 'rover/drive_controller':
+                self.controller_goal = values.get('goal', '')
+                self.results['healthy'] = values.get('healthy_wheels', '?')
+
     def timer_callback(self) -> None:
-        now = self.get_clock().now().nanoseconds * 1e-9
+        now = self._now()
         if self.truth is None or self.finished:
             return
         if self.start_t is None:
-            self.start_t = now
-        elapsed = now - self.start_t
+            self.start_t = self.phase_t = now
+        if self.phase == 'traverse':
+            self._traverse(now)
+        elif self.phase == 'fault_drive':
+            self._fault_drive(now)
+
+    def _progress(self, now: float, label: str, share: float) -> None:
+        if now - self._last_report >= 10.0:
+            self._last_report = now
+            x, y, _ = self.truth
+            odom = '' if self.odom is None else f'  odom ({self.odom[0]:6.2f}, {self.odom[1]:6.2f})'
+            self.report(f'[mission] t={now - self.start_t:6.1f} s  {label:<16} true ({x:6.2f}, '
+                        f'{y:6.2f}){odom}  {100 * share:3.0f} %')
+
+    def _traverse(self, now: float) -> None:
+        elapsed = now - self.phase_t
         leg = self.plan.leg_at(elapsed)
         if leg is None:
-            self.finished = True
             self.cmd_pub.publish(Twist())
-            self.summary(elapsed)
+            self.results['traverse_odom_error'] = self._odom_error()
+            self.results['traverse_distance'] = self.meter.length
+            self._start_fault_drive(now)
             return
         cmd = Twist()
         cmd.linear.x, cmd.angular.z = leg.v_m_s, leg.omega_rad_s
         self.cmd_pub.publish(cmd)
-        if elapsed - self._last_report >= 10.0:
-            self._last_report = elapsed
-            x, y, _ = self.truth
-            odom = '' if self.odom is None else f'  odom ({self.odom[0]:6.2f}, {self.odom[1]:6.2f})'
-            self.report(f'[mission] t={elapsed:6.1f} s  {leg.label:<13} true ({x:6.2f}, {y:6.2f})'
-                        f'{odom}  {100 * elapsed / self.plan.total_s:3.0f} %')
+        self._progress(now, leg.label, elapsed / self.plan.total_s)
+
+    def _start_fault_drive(self, now: float) -> None:
+        fd = self.fault_drive
+        ox, oy = self.odom if self.odom else (0.0, 0.0)
+        # straight ahead along the current true heading estimate: +x of the odom frame
+        goal = PoseStamped()
+        goal.header.frame_id = 'odom'
+        goal.header.stamp = self.get_clock().now().to_msg()
+        goal.pose.position.x, goal.pose.position.y = ox + fd.distance_m, oy
+        goal.pose.orientation.w = 1.0
+        self.goal_pub.publish(goal)
+        self.results['goal_odom'] = (goal.pose.position.x, goal.pose.position.y)
+        # the true goal: the same displacement from where the rover truly is
+        tx, ty, _ = self.truth
+        self.results['goal_true'] = (tx + (goal.pose.position.x - ox), ty + (goal.pose.position.y - oy))
+        self.phase, self.phase_t = 'fault_drive', now
+        self.report(f'[mission] goal drive: {fd.distance_m:.1f} m ahead; {fd.fault} will be '
+                    f'injected on wheel {fd.wheel} after {fd.inject_after_s:.0f} s')
+
+    def _fault_drive(self, now: float) -> None:
+        fd = self.fault_drive
+        elapsed = now - self.phase_t
+        if elapsed >= fd.inject_after_s and 'injected' not in self.results:
+            self.results['injected'] = now
+            self.sim_params.call_async(SetParameters.Request(parameters=[
+                Parameter(f'fault.wheel_{fd.wheel}', value=fd.fault).to_parameter_msg()]))
+            self.report(f'[mission] t={now - self.start_t:6.1f} s  injected {fd.fault} on wheel '
+                        f'{fd.wheel}')
+        self._progress(now, 'goal drive', min(1.0, elapsed / fd.timeout_s))
+        reached = self.controller_goal.endswith('reached') and elapsed > 2.0
+        if reached or elapsed > fd.timeout_s:
+            self.results['reached'] = reached
+            self.finished = True
+            self.summary(now - self.start_t)
+
+    def _odom_error(self) -> float | None:
+        if self.odom is None:
+            return None
+        x, y, _ = self.truth
+        return math.hypot(self.odom[0] - x, self.odom[1] - y)
 
     def summary(self, sim_s: float) -> None:
         wall = time.monotonic() - self.wall_start
+        r = self.results
         x, y, _ = self.truth
         lines = ['', '=== mission summary ===',
                  f'distance driven (ground truth): {self.meter.length:.2f} m',
                  f'final position: ({x:.2f}, {y:.2f}) m']
-        if self.odom is not None:
-            err = math.hypot(self.odom[0] - x, self.odom[1] - y)
-            lines.append(f'odometry error: {err:.3f} m '
-                         f'({100 * err / max(self.meter.length, 1e-9):.1f} % of distance)')
-        lines += [f'sim time: {sim_s:.1f} s, wall time: {wall:.1f} s, '
-                  f'real-time factor: {sim_s / wall:.1f}']
+        if r.get('traverse_odom_error') is not None:
+            lines.append(f'odometry error after the traverse: {r["traverse_odom_error"]:.3f} m '
+                         f'({100 * r["traverse_odom_error"] / max(r["traverse_distance"], 1e-9):.1f}'
+                         ' % of distance)')
+        if 'detected' in r:
+            wheel, fault, t = r['detected']
+            lines.append(f'wheel failure: {fault} on wheel {wheel}, injected at '
+                         f'{r["injected"] - self.start_t:.2f} s, detected and isolated '
+                         f'{t - r["injected"]:.2f} s later; healthy wheels: {r.get("healthy", "?")}')
+        else:
+            lines.append('wheel failure: none detected')
+        gx, gy = r['goal_true']
+        lines.append(f'goal drive: {"arrived" if r.get("reached") else "DID NOT ARRIVE"}, '
+                     f'arrival error {math.hypot(gx - x, gy - y):.3f} m (ground truth)')
+        lines.append(f'sim time: {sim_s:.1f} s, wall time: {wall:.1f} s, '
+                     f'real-time factor: {sim_s / wall:.1f}')
         self.report('\n'.join(lines))

@@ -21,6 +21,17 @@ TRAVERSE = (
 )
 
 
+@dataclass(frozen=True)
+class FaultDrive:
+    """The drive leg in which a wheel fails and the rover must still arrive."""
+
+    wheel: str = 'lm'
+    fault: str = 'stall'
+    distance_m: float = 5.0
+    inject_after_s: float = 30.0
+    timeout_s: float = 300.0
+
+
 class PlanClock:
     """Which leg is active at time t since the start of the plan."""
 

@@ -36,6 +36,7 @@ class CameraSpec:
     width: int
     height: int
     hfov_deg: float
+    stereo_baseline_m: float = 0.0   # right camera of a pair: offset from the left along x
 
     @property
     def fovy_deg(self) -> float:

@@ -35,8 +35,9 @@ class MotorParams:
     ambient_c: float
     short_resistance_ohm: float
     runaway_heat_w: float
-    seized_damping_nm_s_per_rad: float
     rotor_inertia_kg_m2: float
+    hall_pole_pairs: int
+    command_watchdog_s: float
     encoder_dropout_mode: str = 'freeze'   # freeze: last count held; nan: reads NaN
 
     @classmethod
@@ -91,15 +92,6 @@ class MotorBank:
         self._frozen_encoder[index] = (np.nan if not dropped or self.p.encoder_dropout_mode == 'nan'
                                        else wheel_angle)
 
-    def joint_damping(self) -> np.ndarray:
-        """Return the viscous resistance at each wheel joint: a seized bearing locks the wheel.
-
-        Damping rather than dry friction: MuJoCo integrates it implicitly, so the
-        lock holds against any torque without chatter (27 N m creeps 0.3 mrad/s).
-        """
-        stalled = np.array([f == 'stall' for f in self.faults])
-        return np.where(stalled, self.p.seized_damping_nm_s_per_rad, 0.0)
-
     def step(self, torque_command_nm: np.ndarray, wheel_speed_rad_s: np.ndarray,
              dt: float) -> np.ndarray:
         """Advance the motors by dt; return the torque each applies to its wheel (N m)."""
@@ -120,6 +112,22 @@ class MotorBank:
         cooling = (self.temperature_c - p.ambient_c) / p.thermal_resistance_k_per_w
         self.temperature_c = self.temperature_c + (heat - cooling) * dt / p.thermal_capacity_j_per_k
         return self.torque_nm
+
+    def hall_count(self, wheel_angle_rad: np.ndarray) -> np.ndarray:
+        """Return the commutation (Hall) edge count: six per electrical turn, any fault.
+
+        The Hall sensors are independent of the encoder and of the winding, so
+        they still see the wheel turn when the encoder drops out or the winding
+        is open.
+        """
+        edges_per_rad = 6 * self.p.hall_pole_pairs * self.p.gear_ratio / (2 * math.pi)
+        return np.floor(wheel_angle_rad * edges_per_rad)
+
+    def hall_speed(self, count_now: np.ndarray, count_before: np.ndarray, period: float
+                   ) -> np.ndarray:
+        """Return the wheel speed (rad/s) from Hall edges counted over period."""
+        edges_per_rad = 6 * self.p.hall_pole_pairs * self.p.gear_ratio / (2 * math.pi)
+        return (count_now - count_before) / edges_per_rad / period
 
     def encoder(self, wheel_angle_rad: np.ndarray) -> np.ndarray:
         """Return the encoder readings (rad): quantised, frozen where the encoder dropped out."""

@@ -79,7 +79,8 @@ class SimNode(Node):
         for w in WHEEL_IDS:
             self.world.set_fault(w, self.params[f'fault.wheel_{w}'])
         self._answered = {w: -1 for w in WHEEL_IDS}
-        self._prev_encoder = self.world.wheel_readings()['encoder_rad']
+        self._not_waited_for: set[str] = set()   # missed a deadline; back once it answers
+        self._prev_hall = self.world.wheel_readings()['hall_count']
         self._camera_due = {c: 0.0 for c in CAMERAS}
         self._next_state = {'joint': 0.0, 'imu': 0.0, 'temperature': 0.0}
         self._reset_pacing()
@@ -114,7 +115,7 @@ class SimNode(Node):
             if p.name.startswith('fault.'):
                 wheel = p.name[len('fault.wheel_'):]
                 self.world.set_fault(wheel, p.value)
-                self.get_logger().warn(f'fault injected on wheel {wheel}: {p.value}')
+                self.get_logger().warning(f'fault injected on wheel {wheel}: {p.value}')
             elif p.name == 'real_time_factor':
                 self._reset_pacing()
         if rebuild:
@@ -137,6 +138,7 @@ class SimNode(Node):
         except SimError as exc:
             self.get_logger().error(f'{exc}; last command stands')
         self._answered[wheel] = max(self._answered[wheel], stamp_to_ns(msg.header.stamp))
+        self._not_waited_for.discard(wheel)
         self.tick()
 
     def joint_command_callback(self, robot: str, msg: JointState) -> None:
@@ -154,13 +156,18 @@ class SimNode(Node):
     def _lockstep_ready(self) -> bool:
         now_ns = round(self.world.time * 1e9)
         waiting = [w for w in WHEEL_IDS if self._answered[w] < now_ns
+                   and w not in self._not_waited_for
                    and self.count_publishers(self.motor_topics[w]) > 0]
         if not waiting:
             return True
         if time.monotonic() - self._waiting_since > float(self.params['physics.lockstep_timeout_s']):
+            # A driver that missed its deadline (a dead process that discovery has not
+            # noticed yet) is not waited for again until it answers.
             self.lockstep_misses += 1
-            self.get_logger().warn(f'lock-step: no command from {waiting} for t={self.world.time:.3f}'
-                                   ' s; stepping on', throttle_duration_sec=5.0)
+            self._not_waited_for.update(waiting)
+            self.get_logger().warning(f'lock-step: no command from {waiting} for '
+                                      f't={self.world.time:.3f} s; stepping on without them',
+                                      throttle_duration_sec=5.0)
             return True
         return False
 
@@ -183,8 +190,9 @@ class SimNode(Node):
         stamp = ns_to_stamp(round(t * 1e9))
         self.clock_pub.publish(Clock(clock=stamp))
         readings = w.wheel_readings()
-        speed = (readings['encoder_rad'] - self._prev_encoder) / self.period_s
-        self._prev_encoder = readings['encoder_rad']
+        # velocity: the driver's commutation (Hall) speed, independent of the encoder
+        speed = w.motors.hall_speed(readings['hall_count'], self._prev_hall, self.period_s)
+        self._prev_hall = readings['hall_count']
         torque = readings['current_a'] * w.motors.p.torque_per_amp
         temperature_due = t + 1e-9 >= self._next_state['temperature']
         if temperature_due:
@@ -270,7 +278,9 @@ def camera_info(spec, frame: str, stamp) -> CameraInfo:
     info.d = [0.0] * 5
     info.k = k.ravel().tolist()
     info.r = np.eye(3).ravel().tolist()
-    info.p = np.hstack([k, np.zeros((3, 1))]).ravel().tolist()
+    # stereo: the right camera's P carries Tx = -fx * baseline (ROS CameraInfo convention)
+    tx = np.array([[-k[0, 0] * spec.stereo_baseline_m], [0.0], [0.0]])
+    info.p = np.hstack([k, tx]).ravel().tolist()
     return info
 
 

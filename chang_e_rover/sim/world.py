@@ -77,10 +77,15 @@ class World:
         mjmodel.add_robot(spec, self.lander_robot, LANDER, (*lander_xy, lz), float(p['lander.yaw']),
                           False, friction, kp, kv, LANDER_POSITION_JOINTS, set())
         self.cameras = {}
+        left = self.rover_robot.transform_to_root('hazcam_left_optical_frame')
+        right = self.rover_robot.transform_to_root('hazcam_right_optical_frame')
+        # right optical centre in the left optical frame: +x by the baseline (URDF)
+        baseline = float((np.linalg.inv(left) @ right)[0, 3])
         for cam, (robot, frame, key) in CAMERAS.items():
             c = config.section(p, f'camera.{key}')
-            self.cameras[cam] = mjmodel.CameraSpec(cam, robot, frame, int(c['width']),
-                                                   int(c['height']), float(c['hfov_deg']))
+            self.cameras[cam] = mjmodel.CameraSpec(
+                cam, robot, frame, int(c['width']), int(c['height']), float(c['hfov_deg']),
+                baseline if cam == 'hazcam_right' else 0.0)
             mjmodel.add_camera(spec, self.cameras[cam], ROVER if robot == 'rover' else LANDER)
         imu = spec.body(f'{ROVER}imu_link').add_site(name=f'{ROVER}imu')
         for kind, name in ((mujoco.mjtSensor.mjSENS_GYRO, 'gyro'),
@@ -89,6 +94,11 @@ class World:
             s = spec.add_sensor(name=name, type=kind, objtype=mujoco.mjtObj.mjOBJ_SITE,
                                 objname=imu.name)
             del s
+        for joint in WHEEL_JOINTS:   # a seized bearing: the joint held where it stopped
+            lock = spec.add_equality(type=mujoco.mjtEq.mjEQ_JOINT, name=f'seize_{joint}',
+                                     name1=ROVER + joint)
+            lock.objtype = mujoco.mjtObj.mjOBJ_JOINT
+            lock.active = False
         self.spec = spec
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
@@ -117,9 +127,11 @@ class World:
         self.data.ctrl[self._servo_act] = self._servo_target
         self.data.qpos[m.jnt_qposadr[m.joint(LANDER + 'ramp_joint').id]] = stowed
         self.model.dof_frictionloss[self._wheel_dof] = self.motors.p.gear_friction_nm
+        self._seize_eq = np.array([m.equality(f'seize_{j}').id for j in WHEEL_JOINTS])
         # The rotor's inertia seen through the gear: J N^2 at the wheel.
         self.model.dof_armature[self._wheel_dof] = self.motors.p.reflected_inertia
         self.torque_command = np.zeros(len(WHEEL_IDS))
+        self._command_t = np.zeros(len(WHEEL_IDS))
         self._root_body = m.body(ROVER + 'base_link').id
         self._imu_noise = (float(p['imu.gyro_noise_rad_s']), float(p['imu.accel_noise_m_s2']))
         self.steps = 0
@@ -145,7 +157,9 @@ class World:
             raise SimError(f'unknown wheel {wheel!r}')
         if not math.isfinite(torque_nm):
             raise SimError(f'wheel {wheel}: torque command {torque_nm} is not finite')
-        self.torque_command[WHEEL_IDS.index(wheel)] = torque_nm
+        i = WHEEL_IDS.index(wheel)
+        self.torque_command[i] = torque_nm
+        self._command_t[i] = self.data.time
 
     def set_joint_target(self, robot: str, joint: str, position: float) -> None:
         """Set a position servo's target (rad); it slews at the URDF velocity limit."""
@@ -166,7 +180,15 @@ class World:
             self.motors.set_fault(i, kind, float(self.data.qpos[self._wheel_qpos[i]]))
         except FaultError as exc:
             raise SimError(str(exc)) from exc
-        self.model.dof_damping[self._wheel_dof] = self.motors.joint_damping()
+        self._apply_seizure()
+
+    def _apply_seizure(self) -> None:
+        for i, fault in enumerate(self.motors.faults):
+            eq = self._seize_eq[i]
+            seized = fault == 'stall'
+            if seized and not self.data.eq_active[eq]:
+                self.model.eq_data[eq, 0] = self.data.qpos[self._wheel_qpos[i]]
+            self.data.eq_active[eq] = seized
 
     # ---- stepping ----------------------------------------------------------------------
     def step(self, duration_s: float) -> None:
@@ -180,6 +202,9 @@ class World:
         remaining = max(1, int(round(duration_s / dt)))
         while remaining > 0:
             n = min(per_update, remaining)
+            # the drivers' watchdog: a wheel whose commands stopped is cut off
+            silent = self.data.time - self._command_t > self.motors.p.command_watchdog_s
+            self.torque_command[silent] = 0.0
             speed = self.data.qvel[self._wheel_dof]
             self.data.ctrl[self._wheel_act] = self.motors.step(self.torque_command, speed, n * dt)
             current = self.data.ctrl[self._servo_act]
@@ -192,9 +217,10 @@ class World:
 
     # ---- sensors out -------------------------------------------------------------------
     def wheel_readings(self) -> dict[str, np.ndarray]:
-        """Return what each wheel's motor driver reports: encoder angle, current, temperature."""
+        """Return what each wheel's motor driver reports: encoder, Hall count, current, temperature."""
         angle = self.data.qpos[self._wheel_qpos]
-        return {'encoder_rad': self.motors.encoder(angle), 'current_a': self.motors.current_a.copy(),
+        return {'encoder_rad': self.motors.encoder(angle), 'hall_count': self.motors.hall_count(angle),
+                'current_a': self.motors.current_a.copy(),
                 'torque_nm': self.motors.torque_nm.copy(),
                 'temperature_c': self.motors.temperature_c.copy()}
 

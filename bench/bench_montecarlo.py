@@ -1,0 +1,83 @@
+"""Monte Carlo: share of runs reaching a 20 m goal on seeded rough terrain with k wheels failed.
+
+Each run: a 'rocks' terrain from its seed (craters and a Golombek-Rapp rock
+field), a goal 20 m ahead, and k wheels failed with random faults at random
+moments during the drive. Runs the flight cores on the simulator through the
+test harness (no DDS). Prints the table and the odometry drift.
+  ./dev bench montecarlo [--seeds 30] [--k 0 1 2 3] [--rock-abundance 0.03]
+
+No hazard avoidance exists yet, so a run can fail on a rock or crater the
+rover cannot climb; the table says which runs failed and why.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+import random
+import sys
+import time
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
+
+from harness import Rover  # noqa: E402
+
+from chang_e_rover.robot_description import WHEEL_IDS  # noqa: E402
+
+FAULTS = ('stall', 'open_circuit', 'encoder_dropout', 'overcurrent', 'overtemperature')
+GOAL_M = 20.0
+TOLERANCE_M = 0.5
+
+
+def one_run(seed: int, k: int, abundance: float, timeout: float) -> dict:
+    rng = random.Random(seed * 10 + k)
+    rover = Rover('rocks', **{'terrain.seed': seed, 'terrain.rock_abundance': abundance})
+    plan = sorted((rng.uniform(20.0, 300.0), w, rng.choice(FAULTS))
+                  for w in rng.sample(WHEEL_IDS, k))
+
+    def inject(r: Rover):
+        for at, wheel, fault in plan:
+            if r.world.time >= at and wheel not in r.fault_injected:
+                r.inject(wheel, fault)
+
+    start = rover.position()
+    reached = rover.drive_to(start[0] + GOAL_M, start[1], timeout, during=inject)
+    x, y = rover.position()
+    error = math.hypot(x - start[0] - GOAL_M, y - start[1])
+    travelled = sum(math.dist(a[1:3], b[1:3]) for a, b in zip(rover.truth, rover.truth[1:]))
+    odo = rover.core.odometry
+    drift = math.hypot(odo.x - (x - start[0]), odo.y - (y - start[1])) / max(travelled, 1e-9)
+    missed = [w for _, w, _ in plan if w in rover.fault_injected and w not in rover.detected]
+    return {'ok': reached and error <= TOLERANCE_M, 'error': error, 'drift': drift,
+            'sim_s': rover.world.time, 'missed': missed, 'plan': plan}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--seeds', type=int, default=30)
+    ap.add_argument('--k', type=int, nargs='+', default=[0, 1, 2, 3])
+    ap.add_argument('--rock-abundance', type=float, default=0.03)
+    ap.add_argument('--timeout', type=float, default=900.0, help='sim seconds per run')
+    args = ap.parse_args()
+    print(f'{args.seeds} seeded rocks terrains (k_rock={args.rock_abundance}), goal {GOAL_M} m, '
+          f'success = goal reached within {TOLERANCE_M} m by ground truth')
+    print(f'{"wheels failed":>14}{"runs":>6}{"reached":>9}{"share":>8}{"median err m":>14}'
+          f'{"median drift":>14}{"wall s":>8}')
+    for k in args.k:
+        t0 = time.monotonic()
+        results = [one_run(seed, k, args.rock_abundance, args.timeout)
+                   for seed in range(1, args.seeds + 1)]
+        ok = sum(r['ok'] for r in results)
+        errors = sorted(r['error'] for r in results)
+        drifts = sorted(r['drift'] for r in results)
+        print(f'{k:>14}{len(results):>6}{ok:>9}{100 * ok / len(results):>7.0f}%'
+              f'{errors[len(errors) // 2]:>14.3f}{100 * drifts[len(drifts) // 2]:>13.1f}%'
+              f'{time.monotonic() - t0:>8.0f}', flush=True)
+        for seed, r in enumerate(results, 1):
+            if not r['ok'] or r['missed']:
+                print(f'    seed {seed}: error {r["error"]:.2f} m, faults {r["plan"]}, '
+                      f'undetected {r["missed"]}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,277 @@
+"""The drive controller's logic: limits, goals, fault-tolerant allocation, odometry. Pure Python.
+
+controller_node.py feeds it messages as plain values and publishes what it returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+
+from chang_e_rover.drive.governor import Governor, Limits
+from chang_e_rover.drive.kinematics import forward, inverse
+from chang_e_rover.drive.odometry import Odometry2D
+from chang_e_rover.drive.wheel_health import ENABLED
+
+# faults after which a wheel's encoder says nothing about the ground speed
+NO_ODOMETRY = ('stall', 'encoder_dropout', 'node_lost')
+from chang_e_rover.robot_description import RoverGeometry, STEERED_IDS, WHEEL_IDS
+
+
+@dataclass
+class WheelView:
+    """What the controller knows of one wheel unit."""
+
+    state: str = 'UNKNOWN'
+    fault: str = 'none'
+    heard_t: float | None = None
+    encoder: tuple[float, float] | None = None   # (t, rad)
+    speed: float = math.nan                       # from encoder differences, rad/s
+    lost: bool = False
+
+
+@dataclass
+class Event:
+    t: float
+    wheel: str
+    what: str
+
+
+@dataclass
+class DriveOutput:
+    setpoints: dict[str, float]
+    steer: dict[str, float]
+    mode: str
+    healthy: list[str]
+    speed_limit: float
+    v: float
+    omega: float
+
+
+@dataclass
+class Goal:
+    x: float
+    y: float
+    reached: bool = False
+
+
+@dataclass
+class DriveCore:
+    geometry: RoverGeometry
+    p: dict
+    start_t: float = 0.0
+    wheels: dict[str, WheelView] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    def __post_init__(self):
+        p = self.p
+        self.top_speed = p['max_speed_m_s'] * (1.0 - p['speed_margin'])
+        self.limits = Limits(self.top_speed, p['max_accel_m_s2'], p['max_yaw_rate_rad_s'],
+                             p['max_yaw_accel_rad_s2'], p['cmd_timeout_s'])
+        self.governor = Governor(self.limits)
+        self.odometry = Odometry2D()
+        self.wheels = {w: WheelView() for w in WHEEL_IDS}
+        self.steer_measured = {w: 0.0 for w in STEERED_IDS}
+        self.steer_bad_since: dict[str, float | None] = {w: None for w in STEERED_IDS}
+        self.untrusted_corners: set[str] = set()
+        self.gyro: float | None = None
+        self.goal: Goal | None = None
+        self.yaw_integral = 0.0
+        self.mode = 'velocity'
+        self._last_steer = {w: 0.0 for w in STEERED_IDS}
+        self._holding = False
+        self.v_measured = 0.0
+
+    # ---- inputs ------------------------------------------------------------------------
+    def command_velocity(self, v: float, omega: float, t: float) -> None:
+        """An operator velocity command; raises CommandRejected. It cancels a goal."""
+        self.governor.command(v, omega, t)
+        if self.goal is not None and not self.goal.reached:
+            self.events.append(Event(t, '-', 'goal cancelled by a velocity command'))
+        self.goal = None
+        self.mode = 'velocity'
+
+    def set_goal(self, x: float, y: float, t: float) -> None:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError(f'goal ({x}, {y}) is not finite')
+        self.goal = Goal(x, y)
+        self.mode = 'goal'
+        self.events.append(Event(t, '-', f'goal ({x:.2f}, {y:.2f}) accepted'))
+
+    def wheel_status(self, wheel: str, state: str, fault: str, t: float) -> None:
+        view = self.wheels[wheel]
+        if view.lost:
+            self.events.append(Event(t, wheel, 'heard again'))
+            view.lost = False
+        if (state, fault) != (view.state, view.fault) and state != ENABLED:
+            self.events.append(Event(t, wheel, f'{state.lower()}: {fault}'))
+        elif state == ENABLED and view.state not in (ENABLED, 'UNKNOWN'):
+            self.events.append(Event(t, wheel, 'back in service'))
+        view.state, view.fault, view.heard_t = state, fault, t
+
+    def encoder(self, wheel: str, t: float, rad: float) -> None:
+        view = self.wheels[wheel]
+        if not math.isfinite(rad):
+            view.speed = math.nan
+            return
+        if view.encoder is not None and t > view.encoder[0]:
+            view.speed = (rad - view.encoder[1]) / (t - view.encoder[0])
+        view.encoder = (t, rad)
+
+    def steering(self, angles: dict[str, float]) -> None:
+        self.steer_measured.update({w: a for w, a in angles.items() if w in self.steer_measured})
+
+    def yaw_rate(self, gyro_z: float) -> None:
+        if math.isfinite(gyro_z):
+            self.gyro = gyro_z
+
+    # ---- health --------------------------------------------------------------------------
+    def healthy(self, t: float) -> list[str]:
+        out = []
+        for w, view in self.wheels.items():
+            heard = view.heard_t if view.heard_t is not None else self.start_t
+            if t - heard > self.p['node_lost_s']:
+                if not view.lost:
+                    view.lost = True
+                    self.events.append(Event(t, w, 'node_lost'))
+                continue
+            if view.state in (ENABLED, 'UNKNOWN'):
+                out.append(w)
+        return out
+
+    def fault_of(self, wheel: str) -> str:
+        view = self.wheels[wheel]
+        return 'node_lost' if view.lost else view.fault
+
+    def speed_limit(self, healthy: int) -> float:
+        """Top speed derated by a fixed share per lost wheel (stated rule, config)."""
+        lost = len(WHEEL_IDS) - healthy
+        return self.top_speed * max(0.25, 1.0 - self.p['derate_per_lost_wheel'] * lost)
+
+    # ---- the control step ---------------------------------------------------------------
+    def _goal_twist(self) -> tuple[float, float]:
+        g = self.goal
+        dx, dy = g.x - self.odometry.x, g.y - self.odometry.y
+        distance = math.hypot(dx, dy)
+        if distance < self.p['goal_tolerance_m']:
+            g.reached = True
+            return 0.0, 0.0
+        err = math.atan2(dy, dx) - self.odometry.yaw
+        err = math.atan2(math.sin(err), math.cos(err))
+        if abs(err) > self.p['goal_turn_in_place_rad']:
+            return 0.0, math.copysign(self.p['max_yaw_rate_rad_s'], err)
+        # slow down near the goal so the ramp stops the rover on it
+        v = min(self.top_speed, math.sqrt(2 * self.p['max_accel_m_s2'] * distance) * 0.7)
+        return v * math.cos(err), self.p['goal_heading_gain'] * err
+
+    def step(self, t: float, dt: float) -> DriveOutput:
+        healthy = self.healthy(t)
+        limit = self.speed_limit(len(healthy))
+        if self.goal is not None and not self.goal.reached:
+            v_goal, w_goal = self._goal_twist()
+            if self.goal.reached:
+                self.events.append(Event(t, '-', f'goal reached at ({self.odometry.x:.2f}, '
+                                                  f'{self.odometry.y:.2f})'))
+            self.governor.command(v_goal, w_goal, t)
+        v, omega = self.governor.update(t, dt)
+        v = max(-limit, min(limit, v))
+        # The yaw trim acts on the wheel speeds only, as a differential: the
+        # corners keep the commanded arc, so the trim cannot start a steering
+        # manoeuvre of its own. Off while the wheels wait for the corners.
+        if self._holding:
+            self.yaw_integral = 0.0
+            omega_wheels = omega
+        else:
+            omega_wheels = self._yaw_loop(omega, v, dt)
+        self._check_steering(t)
+        skid = bool(self.untrusted_corners)
+        mode = 'skid_steer' if skid else ('goal' if self.goal and not self.goal.reached
+                                          else 'velocity')
+        self._holding = False
+        if skid:
+            setpoints, steer = self._skid(v, omega_wheels, limit)
+        else:
+            steer = dict(inverse(self.geometry, v, omega, limit).steer_rad)
+            setpoints = dict(inverse(self.geometry, v, omega_wheels, limit).speed_rad_s)
+            trusted = [w for w in STEERED_IDS if w not in self.untrusted_corners]
+            error = max((abs(steer[w] - self.steer_measured[w]) for w in trusted), default=0.0)
+            if error > self.p['steer_settle_rad']:   # corners settle before the wheels roll
+                setpoints = {w: 0.0 for w in setpoints}
+                self._holding = True
+        for w in WHEEL_IDS:
+            if w not in healthy:
+                setpoints[w] = 0.0   # isolated: its unit is off or gone; the others carry on
+        self._last_steer = dict(steer)
+        self._odometry(dt, healthy)
+        return DriveOutput(setpoints, steer, mode, healthy, limit, v, omega_wheels)
+
+    def _yaw_loop(self, omega: float, v: float, dt: float) -> float:
+        """Hold the commanded yaw rate with the gyro: a dragged wheel must not turn the rover."""
+        if self.gyro is None or (abs(v) < 1e-4 and abs(omega) < 1e-4):
+            self.yaw_integral = 0.0
+            return omega
+        err = omega - self.gyro
+        lim = self.p['yaw_integral_limit_rad_s']
+        self.yaw_integral = max(-lim, min(lim, self.yaw_integral + self.p['yaw_ki'] * err * dt))
+        correction = self.p['yaw_kp'] * err + self.yaw_integral
+        correction = max(-lim, min(lim, correction))   # a trim, never a new manoeuvre
+        cap = self.p['max_yaw_rate_rad_s']
+        return max(-cap, min(cap, omega + correction))
+
+    def _check_steering(self, t: float) -> None:
+        # compare against last commanded angles: a corner that does not follow is untrusted
+        for w in STEERED_IDS:
+            target = self._last_steer[w]
+            bad = abs(target - self.steer_measured[w]) > self.p['steer_fault_rad']
+            if not bad:
+                self.steer_bad_since[w] = None
+            elif self.steer_bad_since[w] is None:
+                self.steer_bad_since[w] = t
+            elif t - self.steer_bad_since[w] > self.p['steer_fault_s'] and w not in self.untrusted_corners:
+                self.untrusted_corners.add(w)
+                self.events.append(Event(t, w, 'steering untrusted: skid-steer fallback'))
+
+    def _skid(self, v: float, omega: float, limit: float):
+        """Corners straight, turning by left/right speed difference."""
+        half = self.geometry.track / 2
+        left, right = v - omega * half, v + omega * half
+        peak = max(abs(left), abs(right), 1e-12)
+        scale = min(1.0, limit / peak)
+        r = self.geometry.wheel_radius
+        setpoints = {w: (left if w[0] == 'l' else right) * scale / r for w in WHEEL_IDS}
+        return setpoints, {w: 0.0 for w in STEERED_IDS}
+
+    def _odometry(self, dt: float, healthy: list[str]) -> None:
+        """Dead reckoning that trusts the wheels least likely to slip.
+
+        Yaw rate comes from the gyro. Each wheel with a working encoder implies
+        a body speed v_i = s_i cos(a_i) + omega y_i. An isolated wheel that
+        free-wheels (open circuit, overcurrent, overtemperature, disabled) is
+        dragged without drive torque, so it does not slip: when there is one,
+        the free wheels are the odometer. Otherwise driven wheels slip forward
+        when the rover is held back (a seized wheel dragged, a slope), so the
+        two slowest of them are used. Stalled and dropped-out wheels are left out.
+        """
+        omega_wheels = None
+        usable = {}
+        for w, view in self.wheels.items():
+            if not math.isfinite(view.speed) or view.lost or view.fault in NO_ODOMETRY:
+                continue
+            usable[w] = view.speed
+        if len(usable) < 2 or dt <= 0:
+            return
+        if self.gyro is None:
+            omega_wheels = forward(self.geometry, usable, self.steer_measured)[1]
+        omega = self.gyro if self.gyro is not None else omega_wheels
+        r = self.geometry.wheel_radius
+        implied = {}
+        for w, s in usable.items():
+            _, y = self.geometry.wheel_xy[w]
+            implied[w] = s * r * math.cos(self.steer_measured.get(w, 0.0)) + omega * y
+        free = [v for w, v in implied.items() if w not in healthy]
+        if free:
+            v = sorted(free)[len(free) // 2]
+        else:
+            slowest = sorted(implied.values(), key=abs)[:2]
+            v = sum(slowest) / len(slowest)
+        self.odometry.update(v, omega, dt)
+        self.v_measured = v
