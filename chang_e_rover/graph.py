@@ -26,6 +26,7 @@ class NodeSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)    # constructor keywords
     arguments: tuple[str, ...] = ()   # command-line arguments of the executable
     sim_clock: bool = True            # follows /clock when the stack runs on the simulator
+    own_executor: bool = False        # in one-process mode: its own executor and thread
 
     @property
     def full_name(self) -> str:
@@ -51,7 +52,7 @@ def flight_nodes() -> list[NodeSpec]:
         nodes.append(NodeSpec(f'wheel_{wheel}', 'rover', 'wheel_unit',
                               'chang_e_rover.drive.wheel_node:WheelNode', 'rover.yaml',
                               'wheel_unit', kwargs={'wheel': wheel},
-                              arguments=(f'--wheel={wheel}',)))
+                              arguments=(f'--wheel={wheel}',), own_executor=True))
     return nodes
 
 

@@ -37,25 +37,51 @@ def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | No
 def spin_in_process(specs: list[NodeSpec], overrides=None,
                     keep_going: Callable[[], bool] = lambda: True, extra_nodes=(),
                     sim_time: bool = True):
-    """Run the nodes on one single-threaded executor until keep_going() is false or Ctrl-C."""
+    """Run the nodes in this process until keep_going() is false or Ctrl-C.
+
+    Single-threaded executors only (a multi-threaded one starves image
+    transport here): one for most nodes on this thread, and one each, on a
+    thread of its own, for the nodes whose spec asks for independence (the
+    wheel units: one wheel's callback can never hold up another's).
+    """
+    import threading
+
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     for key, value in ros_environment().items():
         os.environ.setdefault(key, value)
     rclpy.init()
-    nodes = []
+    nodes, threads, stop = [], [], threading.Event()
+
+    def spin_alone(executor):
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+
     try:
         nodes = build_nodes(specs, overrides, sim_time)
         executor = SingleThreadedExecutor()
-        for node in [*nodes, *(make(nodes) for make in extra_nodes)]:
+        for spec, node in zip(specs, nodes):
+            if spec.own_executor:
+                own = SingleThreadedExecutor()
+                own.add_node(node)
+                threads.append(threading.Thread(target=spin_alone, args=(own,),
+                                                name=spec.full_name, daemon=True))
+            else:
+                executor.add_node(node)
+        for make in extra_nodes:
+            node = make(nodes)
             executor.add_node(node)
-            if node not in nodes:
-                nodes.append(node)
+            nodes.append(node)
+        for thread in threads:
+            thread.start()
         while rclpy.ok() and keep_going():
             executor.spin_once(timeout_sec=0.1)
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5.0)
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()
