@@ -129,14 +129,8 @@ def main() -> None:
 
 if __name__ == '__main__':
     if '--echo-only' in sys.argv:
+        from chang_e_rover.ros_common import spin_node
         rclpy.init()
-        node = Echo()
-        try:
-            rclpy.spin(node)
-        except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-            pass
-        finally:
-            node.destroy_node()
-            rclpy.try_shutdown()
+        spin_node(Echo())
     else:
         main()

@@ -68,15 +68,9 @@ def cmd_node(args) -> int:
         spec = graph.find(args.name)
     except KeyError as exc:
         raise SystemExit(str(exc)) from exc
+    from chang_e_rover.ros_common import spin_node
     rclpy.init(args=[sys.argv[0], *args.ros_args])
-    node = spec.load_factory()(**spec.kwargs, namespace=spec.namespace)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(spec.load_factory()(**spec.kwargs, namespace=spec.namespace))
     return 0
 
 

@@ -41,6 +41,19 @@ def declare_from_config(node: Node, file_name: str, config_node: str,
     return values
 
 
+def spin_node(node: Node) -> None:
+    """Spin one node until Ctrl-C or shutdown, then destroy it and shut rclpy down."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
 def stamp_to_ns(stamp: Time) -> int:
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 

@@ -19,8 +19,8 @@ from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
-from chang_e_rover.ros_common import CONTROL_QOS, declare_from_config, SENSOR_QOS, STATE_QOS, \
-    stamp_to_ns
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, SENSOR_QOS,
+                                      spin_node, STATE_QOS, stamp_to_ns)
 
 
 class DriveControllerNode(Node):
@@ -159,10 +159,4 @@ class DriveControllerNode(Node):
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = DriveControllerNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(node)

@@ -21,7 +21,8 @@ from chang_e_rover.drive.wheel_control import VelocityLoop
 from chang_e_rover.drive.wheel_health import (DISABLED, ENABLED, HealthMonitor, Thresholds,
                                               WheelUnit)
 from chang_e_rover.robot_description import WHEEL_IDS
-from chang_e_rover.ros_common import CONTROL_QOS, declare_from_config, STATE_QOS, stamp_to_ns
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, spin_node,
+                                      STATE_QOS, stamp_to_ns)
 
 LEVEL = {ENABLED: DiagnosticStatus.OK, DISABLED: DiagnosticStatus.WARN}
 
@@ -133,10 +134,4 @@ def main(args=None) -> None:
     if wheel is None:
         raise SystemExit('usage: wheel_unit --wheel=<lf|lm|lr|rf|rm|rr> [ROS args]')
     node = WheelNode(wheel)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(node)

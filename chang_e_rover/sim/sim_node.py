@@ -22,7 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState, Temperature
 
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, ns_to_stamp,
-                                      SENSOR_QOS, STATE_QOS, stamp_to_ns)
+                                      SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
 from chang_e_rover.sim.motor import FAULT_KINDS
 from chang_e_rover.sim.world import CAMERAS, SimError, World
@@ -291,10 +291,4 @@ def _quaternion(wxyz) -> Quaternion:
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = SimNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(node)

@@ -74,14 +74,16 @@ def _bilinear(h: np.ndarray, size: float, x: np.ndarray, y: np.ndarray) -> np.nd
 
 
 def _box_top(box: Box, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Height of a box's top face over (x, y); -inf outside its footprint.
+
+    A box pitched by `pitch` about +y (negative: nose up) has its top face rising
+    along x with slope -tan(pitch); its footprint half-length is hx cos(pitch).
+    """
     cx, cy, cz = box.center
     hx, hy, hz = box.half
-    c, s = math.cos(box.pitch), math.sin(box.pitch)
-    # Top face of a box pitched nose-up by -pitch about y: z rises along x.
-    u = (x - cx) / c if c else np.zeros_like(x)
-    top = cz + hz / c - (x - cx) * math.tan(box.pitch) if c else np.full_like(x, -np.inf)
-    inside = (np.abs(u) <= hx) & (np.abs(y - cy) <= hy)
-    del s
+    c = math.cos(box.pitch)
+    top = cz + hz / c - (x - cx) * math.tan(box.pitch)
+    inside = (np.abs(x - cx) <= hx * c) & (np.abs(y - cy) <= hy)
     return np.where(inside, top, -np.inf)
 
 

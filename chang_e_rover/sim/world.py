@@ -14,7 +14,7 @@ import numpy as np
 from chang_e_rover import config
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.sim import model as mjmodel
-from chang_e_rover.sim.motor import FAULT_KINDS, FaultError, MotorBank, MotorParams
+from chang_e_rover.sim.motor import FaultError, MotorBank, MotorParams
 from chang_e_rover.sim.terrain import generate
 
 ROVER, LANDER = 'rover/', 'lander/'
@@ -91,9 +91,8 @@ class World:
         for kind, name in ((mujoco.mjtSensor.mjSENS_GYRO, 'gyro'),
                            (mujoco.mjtSensor.mjSENS_ACCELEROMETER, 'accel'),
                            (mujoco.mjtSensor.mjSENS_FRAMEQUAT, 'imu_quat')):
-            s = spec.add_sensor(name=name, type=kind, objtype=mujoco.mjtObj.mjOBJ_SITE,
-                                objname=imu.name)
-            del s
+            spec.add_sensor(name=name, type=kind, objtype=mujoco.mjtObj.mjOBJ_SITE,
+                            objname=imu.name)
         for joint in WHEEL_JOINTS:   # a seized bearing: the joint held where it stopped
             lock = spec.add_equality(type=mujoco.mjtEq.mjEQ_JOINT, name=f'seize_{joint}',
                                      name1=ROVER + joint)
@@ -259,6 +258,3 @@ class World:
         return touched
 
 
-def check_fault_kind(kind: str) -> None:
-    if kind not in FAULT_KINDS:
-        raise SimError(f'unknown fault {kind!r}; expected one of {FAULT_KINDS}')
