@@ -74,7 +74,9 @@ class Rover:
                 self.core.wheel_status(wid, unit.state, unit.fault, t)
         names, q, _, _ = w.joint_state('rover')
         self.core.steering({n[6:8]: a for n, a in zip(names, q) if n.startswith('steer_')})
-        self.core.yaw_rate(float(w.imu()[1][2]))
+        quat, gyro, _ = w.imu()
+        self.core.yaw_rate(float(gyro[2]))
+        self.core.attitude(*(float(v) for v in quat))
         if t >= self._next_control - 1e-9:   # the controller runs at its own rate
             control_period = 1.0 / CONTROLLER['control_rate_hz']
             self._next_control = t + control_period

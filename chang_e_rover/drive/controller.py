@@ -74,6 +74,7 @@ class DriveCore:
         self.steer_bad_since: dict[str, float | None] = {w: None for w in STEERED_IDS}
         self.untrusted_corners: set[str] = set()
         self.gyro: float | None = None
+        self.pitch = 0.0
         self.goal: Goal | None = None
         self.yaw_integral = 0.0
         self.mode = 'velocity'
@@ -123,6 +124,12 @@ class DriveCore:
     def yaw_rate(self, gyro_z: float) -> None:
         if math.isfinite(gyro_z):
             self.gyro = gyro_z
+
+    def attitude(self, w: float, x: float, y: float, z: float) -> None:
+        """IMU orientation (quaternion): its pitch projects wheel travel onto the level."""
+        sin_pitch = 2.0 * (w * y - z * x)
+        if math.isfinite(sin_pitch):
+            self.pitch = math.asin(max(-1.0, min(1.0, sin_pitch)))
 
     # ---- health --------------------------------------------------------------------------
     def healthy(self, t: float) -> list[str]:
@@ -247,9 +254,10 @@ class DriveCore:
         a body speed v_i = s_i cos(a_i) + omega y_i. An isolated wheel that
         free-wheels (open circuit, overcurrent, overtemperature, disabled) is
         dragged without drive torque, so it does not slip: when there is one,
-        the free wheels are the odometer. Otherwise driven wheels slip forward
-        when the rover is held back (a seized wheel dragged, a slope), so the
-        two slowest of them are used. Stalled and dropped-out wheels are left out.
+        the free wheels are the odometer. While a seized wheel is dragged the
+        driven wheels slip forward, so the two slowest of them are used;
+        otherwise their median. Stalled and dropped-out wheels are left out.
+        The speed is projected onto the level with the IMU pitch.
         """
         omega_wheels = None
         usable = {}
@@ -268,10 +276,16 @@ class DriveCore:
             _, y = self.geometry.wheel_xy[w]
             implied[w] = s * r * math.cos(self.steer_measured.get(w, 0.0)) + omega * y
         free = [v for w, v in implied.items() if w not in healthy]
+        dragging = any(self.wheels[w].fault == 'stall' for w in self.wheels)
         if free:
             v = sorted(free)[len(free) // 2]
-        else:
+        elif dragging:
             slowest = sorted(implied.values(), key=abs)[:2]
             v = sum(slowest) / len(slowest)
-        self.odometry.update(v, omega, dt)
+        else:   # all driven and healthy: the median shrugs off one wheel on a rock
+            ordered = sorted(implied.values())
+            mid = len(ordered) // 2
+            v = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        # wheels measure travel along the slope; odom is planar: project with the IMU pitch
+        self.odometry.update(v * math.cos(self.pitch), omega, dt)
         self.v_measured = v

@@ -83,6 +83,8 @@ class DriveControllerNode(Node):
 
     def imu_callback(self, msg: Imu) -> None:
         self.core.yaw_rate(msg.angular_velocity.z)
+        q = msg.orientation
+        self.core.attitude(q.w, q.x, q.y, q.z)
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
         t = self._now()
