@@ -48,8 +48,11 @@ def one_run(seed: int, k: int, abundance: float, timeout: float) -> dict:
     odo = rover.core.odometry
     drift = math.hypot(odo.x - (x - start[0]), odo.y - (y - start[1])) / max(travelled, 1e-9)
     missed = [w for _, w, _ in plan if w in rover.fault_injected and w not in rover.detected]
+    recent = [s for t, _, _, s in rover.truth if t > rover.world.time - 10.0]
     return {'ok': reached and error <= TOLERANCE_M, 'error': error, 'drift': drift,
-            'sim_s': rover.world.time, 'missed': missed, 'plan': plan}
+            'sim_s': rover.world.time, 'missed': missed, 'plan': plan,
+            'progress': x - start[0], 'moving': bool(recent) and max(recent) > 0.005,
+            'timed_out': not reached}
 
 
 def main() -> None:
@@ -57,7 +60,8 @@ def main() -> None:
     ap.add_argument('--seeds', type=int, default=30)
     ap.add_argument('--k', type=int, nargs='+', default=[0, 1, 2, 3])
     ap.add_argument('--rock-abundance', type=float, default=0.03)
-    ap.add_argument('--timeout', type=float, default=900.0, help='sim seconds per run')
+    ap.add_argument('--timeout', type=float, default=1200.0,
+                    help='sim seconds per run (20 m at a derated 0.039 m/s is 510 s)')
     args = ap.parse_args()
     print(f'{args.seeds} seeded rocks terrains (k_rock={args.rock_abundance}), goal {GOAL_M} m, '
           f'success = goal reached within {TOLERANCE_M} m by ground truth')
@@ -75,8 +79,11 @@ def main() -> None:
               f'{time.monotonic() - t0:>8.0f}', flush=True)
         for seed, r in enumerate(results, 1):
             if not r['ok'] or r['missed']:
-                print(f'    seed {seed}: error {r["error"]:.2f} m, faults {r["plan"]}, '
-                      f'undetected {r["missed"]}', flush=True)
+                why = ('timed out still driving' if r['timed_out'] and r['moving'] else
+                       'stuck' if r['timed_out'] else 'stopped off the goal')
+                faults = ', '.join(f'{w} {f} at {t:.0f} s' for t, w, f in r['plan']) or 'none'
+                print(f'    seed {seed}: {why} after {r["progress"]:.1f} m, error {r["error"]:.2f} m;'
+                      f' faults: {faults}; undetected {r["missed"] or "none"}', flush=True)
 
 
 if __name__ == '__main__':
