@@ -78,3 +78,20 @@ def section(params: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Return the keys under prefix (without it) from a flat parameter dict."""
     p = prefix + '.'
     return {k[len(p):]: v for k, v in params.items() if k.startswith(p)}
+
+
+def state_dir() -> Path:
+    """Return the folder for run-time state (the relay's queue, keys, ground archive).
+
+    $CHANG_E_ROVER_STATE, else ~/.local/state/chang_e_rover; never the repository.
+    """
+    env = os.environ.get('CHANG_E_ROVER_STATE')
+    base = Path(env) if env else Path.home() / '.local' / 'state' / 'chang_e_rover'
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def state_path(name: str) -> Path:
+    """Return name as is if absolute, else under state_dir()."""
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else state_dir() / path

@@ -53,6 +53,12 @@ def flight_nodes() -> list[NodeSpec]:
                               'chang_e_rover.drive.wheel_node:WheelNode', 'rover.yaml',
                               'wheel_unit', kwargs={'wheel': wheel},
                               arguments=(f'--wheel={wheel}',), own_executor=True))
+    nodes.append(NodeSpec('science', 'rover', 'science',
+                          'chang_e_rover.science.science_node:ScienceNode', 'rover.yaml',
+                          'science'))
+    # The relay's link runs on its own thread; the node itself only queues and executes.
+    nodes.append(NodeSpec('relay', 'lander', 'relay', 'chang_e_rover.relay.relay_node:RelayNode',
+                          'relay.yaml', 'relay'))
     return nodes
 
 

@@ -16,6 +16,13 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
 os.environ.setdefault('MUJOCO_GL', 'egl')
+# Run-time state (relay queue, telecommand key, ground archive) of this session only.
+if 'CHANG_E_ROVER_STATE' not in os.environ:
+    import tempfile
+    os.environ['CHANG_E_ROVER_STATE'] = tempfile.mkdtemp(prefix='chang_e_rover_state_')
+    from chang_e_rover import config as _config
+    from chang_e_rover.relay.keys import write_key as _write_key
+    _write_key(_config.state_path(_config.load_params('relay.yaml', 'relay')['key_file']))
 
 
 class RosSession:

@@ -1,0 +1,194 @@
+"""The relay's end of the space link: paced downlink, uplink checks, verification. Pure Python.
+
+RelayEndpoint owns the UDP socket on its own thread. It sends the store's
+packets no faster than the downlink rate, a status packet each second, and
+takes acknowledgements and telecommands from the uplink. Accepted
+telecommands go to a callback (the ROS node executes them); every refusal is
+counted, logged by the caller and reported to the ground (at most
+`refusal_reports_per_s`, so a flood of garbage cannot flood the downlink).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import logging
+import selectors
+import socket
+import struct
+import threading
+import time
+from typing import Callable
+
+from chang_e_rover.relay import packets
+from chang_e_rover.relay.packets import PacketError, Product, RelayStatus
+from chang_e_rover.relay.store import Store
+from chang_e_rover.relay.telecommands import ArgLimits, decode, ReplayWindow, Telecommand
+
+log = logging.getLogger('chang_e_rover.relay')
+
+# Verification report kinds, numbered as ECSS PUS service 1 subtypes.
+ACCEPTED, ACCEPT_FAILED, STARTED, START_FAILED, COMPLETED, COMPLETE_FAILED = 1, 2, 3, 4, 7, 8
+REPORT_NAMES = {ACCEPTED: 'accepted', ACCEPT_FAILED: 'acceptance_failed', STARTED: 'started',
+                START_FAILED: 'start_failed', COMPLETED: 'completed',
+                COMPLETE_FAILED: 'completion_failed'}
+# Failure codes carried in verification reports.
+CODES = {'ok': 0, 'bad_length': 1, 'bad_crc': 2, 'bad_header': 3, 'bad_tag': 4, 'replay': 5,
+         'out_of_window': 6, 'unknown_opcode': 7, 'bad_arguments': 8, 'failed': 9,
+         'timeout': 10, 'unavailable': 11, 'bad_product': 12}
+CODE_NAMES = {v: k for k, v in CODES.items()}
+VERIFICATION = struct.Struct('>IBBH')       # tc seq, opcode, report kind, code; then reason
+VERIFICATION_TOPIC = 'lander/relay/verification'
+VERIFICATION_TYPE = 'chang_e_rover/Verification'   # not a ROS type: the layout above
+
+
+@dataclass(frozen=True)
+class Verification:
+    seq: int
+    opcode: int
+    kind: int
+    code: int
+    reason: str
+
+    def encode(self) -> bytes:
+        return VERIFICATION.pack(self.seq, self.opcode, self.kind, self.code) + \
+            self.reason.encode()[:200]
+
+    @classmethod
+    def decode(cls, body: bytes) -> Verification:
+        if len(body) < VERIFICATION.size:
+            raise PacketError('bad_product', 'verification report too short')
+        seq, opcode, kind, code = VERIFICATION.unpack_from(body)
+        return cls(seq, opcode, kind, code, body[VERIFICATION.size:].decode(errors='replace'))
+
+
+class RelayEndpoint:
+    """Downlink the store through the link; verify and hand over what comes up."""
+
+    def __init__(self, store: Store, key: bytes, limits: ArgLimits, port: int,
+                 link_addr: tuple[str, int], rate_bps: float, max_packet_bytes: int,
+                 window_behind: int, window_ahead: int,
+                 on_telecommand: Callable[[Telecommand], None],
+                 status_period_s: float = 1.0, refusal_reports_per_s: float = 1.0,
+                 verification_priority: int = 0, host: str = '127.0.0.1'):
+        if not key:
+            raise ValueError('the telecommand key is empty')
+        self.store, self.key, self.limits = store, key, limits
+        self.link_addr, self.rate_bps = link_addr, rate_bps
+        self.max_packet_bytes = max_packet_bytes
+        self.window = ReplayWindow(window_behind, window_ahead, *store.load_window())
+        self.on_telecommand = on_telecommand
+        self.status_period_s = status_period_s
+        self.refusal_rate = refusal_reports_per_s
+        self.verification_priority = verification_priority
+        self.mode = 0
+        self.tc_accepted = self.tc_refused = self.acks = self.reports_suppressed = 0
+        self.sent_packets = self.sent_bytes = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        self.sock.bind((host, port))
+        self.sock.setblocking(False)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._refusal_tokens = 5.0
+        self._status_counter = 0
+        self._lock = threading.Lock()
+
+    # ---- called from other threads -------------------------------------------------------
+    def enqueue(self, apid: int, priority: int, product: Product, time_ns: int) -> int:
+        return self.store.enqueue(apid, priority, product, time_ns, self.max_packet_bytes)
+
+    def report(self, tc_seq: int, opcode: int, kind: int, code: str, reason: str = '') -> None:
+        """Queue a verification report for the ground."""
+        v = Verification(tc_seq, opcode, kind, CODES[code], reason)
+        self.enqueue(packets.APID_VERIFICATION, self.verification_priority,
+                     Product(VERIFICATION_TOPIC, VERIFICATION_TYPE, v.encode()),
+                     time.time_ns())
+
+    def start(self) -> RelayEndpoint:
+        self._thread = threading.Thread(target=self.run, name='relay-link', daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        self.sock.close()
+
+    # ---- the link thread -----------------------------------------------------------------
+    def run(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ)
+        next_send = next_status = last = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            self._refusal_tokens = min(5.0, self._refusal_tokens + (now - last) * self.refusal_rate)
+            last = now
+            if now >= next_status:
+                self._send(self.status().encode(self._status_counter & 0xFFFFFFFF))
+                self._status_counter += 1
+                next_status = now + self.status_period_s
+            # Paced sending: at most one packet's worth of credit is carried over.
+            next_send = max(next_send, now - 0.01)
+            while next_send <= now:
+                raw = self.store.next_packet(now)
+                if raw is None:
+                    break
+                self._send(raw)
+                next_send += len(raw) * 8 / self.rate_bps
+            wait = min(next_status, max(next_send, now + 0.005)) - time.monotonic()
+            if sel.select(max(0.0, min(wait, 0.05))):
+                self._receive()
+        sel.close()
+
+    def _send(self, raw: bytes) -> None:
+        try:
+            self.sock.sendto(raw, self.link_addr)
+            self.sent_packets += 1
+            self.sent_bytes += len(raw)
+        except OSError as exc:
+            log.warning('downlink send failed: %s', exc)
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                raw = self.sock.recv(65536)
+            except (BlockingIOError, OSError):
+                return
+            self.handle_uplink(raw)
+
+    def handle_uplink(self, raw: bytes) -> Telecommand | None:
+        """Check one uplink packet; apply an ack or hand over a telecommand.
+
+        Return the accepted telecommand, or None (acknowledgements, refusals).
+        """
+        seq, opcode = 0, 0
+        try:
+            apid, seq, body = packets.decode_uplink(raw, self.key)
+            if apid == packets.APID_ACK:
+                self.store.apply_ack(packets.decode_ack_body(body))
+                self.acks += 1
+                return None
+            opcode = body[0] if body else 0
+            with self._lock:
+                self.window.check(seq)
+                tc = decode(seq, body, self.limits)
+                self.window.accept(seq)
+                self.store.save_window(self.window.highest, self.window.bitmap)
+        except PacketError as exc:
+            self.tc_refused += 1
+            log.warning('uplink packet refused: %s', exc)
+            if self._refusal_tokens >= 1.0:
+                self._refusal_tokens = max(0.0, self._refusal_tokens - 1.0)
+                self.report(seq, opcode, ACCEPT_FAILED, exc.code, exc.reason)
+            else:
+                self.reports_suppressed += 1
+            return None
+        self.tc_accepted += 1
+        self.report(tc.seq, tc.opcode.code, ACCEPTED, 'ok', tc.name)
+        self.on_telecommand(tc)
+        return tc
+
+    def status(self) -> RelayStatus:
+        packets_, products, nbytes = self.store.stats()
+        return RelayStatus(self.mode, packets_, products, nbytes, self.tc_accepted,
+                           self.tc_refused, self.store.next_seq())

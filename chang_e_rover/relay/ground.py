@@ -1,0 +1,299 @@
+"""The ground station's end of the link: reassemble, deduplicate, acknowledge, command.
+
+Pure Python (the archive uses the installed .msg files; images are written as
+they came down). GroundStation runs on its own thread:
+
+- telemetry: CRC-checked, per-APID reorder buffer keyed by the 32-bit sequence
+  number, so each packet is delivered once and in order per APID; segments
+  are joined into products and handed to the archive and to `on_product`;
+- acknowledgements: what is held, as a NAK list, every `ack_period_s` while
+  anything changed or is missing, paced to the uplink rate;
+- telecommands: signed, numbered from a counter kept on disk (the relay's
+  replay window refuses reused numbers), repeated until the relay's acceptance
+  report comes down or `tc_max_tries` runs out.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+import logging
+from pathlib import Path
+import selectors
+import socket
+import threading
+import time
+from typing import Any, Callable
+
+from chang_e_rover.relay import packets
+from chang_e_rover.relay.archive import Archive
+from chang_e_rover.relay.endpoint import (
+    ACCEPT_FAILED, CODE_NAMES, REPORT_NAMES, Verification, VERIFICATION_TYPE)
+from chang_e_rover.relay.packets import AckRange, PacketError, Product, RelayStatus
+from chang_e_rover.relay.telecommands import encode_args
+
+log = logging.getLogger('chang_e_rover.ground')
+
+
+@dataclass
+class ApidState:
+    next: int = 1
+    buffer: dict[int, packets.TmSegment] = field(default_factory=dict)
+    parts: list[bytes] = field(default_factory=list)
+    expect_segment: int = 0
+    delivered_packets: int = 0
+    delivered_products: int = 0
+    duplicates: int = 0
+    last_rx: float = 0.0
+
+
+@dataclass
+class PendingTc:
+    seq: int
+    name: str
+    raw: bytes
+    tries: int = 0
+    last_sent: float = -1e9
+    reports: list[Verification] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return any(r.kind == 1 for r in self.reports)
+
+    @property
+    def finished(self) -> bool:
+        return any(r.kind in (ACCEPT_FAILED, 4, 7, 8) for r in self.reports)
+
+
+class GroundStation:
+    """Receive, reassemble, archive, acknowledge; send telecommands."""
+
+    def __init__(self, key: bytes, port: int, link_addr: tuple[str, int], uplink_rate_bps: float,
+                 state_dir: str | Path, archive: Archive | None = None,
+                 ack_period_s: float = 2.0, ack_max_runs: int = 16, tail_wait_s: float = 5.0,
+                 tc_retry_s: float = 15.0, tc_max_tries: int = 5,
+                 on_product: Callable[[int, Product, int], None] | None = None,
+                 host: str = '127.0.0.1'):
+        if not key:
+            raise ValueError('the telecommand key is empty')
+        self.key, self.link_addr, self.uplink_rate_bps = key, link_addr, uplink_rate_bps
+        self.archive, self.on_product = archive, on_product
+        self.ack_period_s, self.ack_max_runs, self.tail_wait_s = (ack_period_s, ack_max_runs,
+                                                                  tail_wait_s)
+        self.tc_retry_s, self.tc_max_tries = tc_retry_s, tc_max_tries
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._seq_file = self.state_dir / 'tc_seq'
+        self.apids: dict[int, ApidState] = {}
+        self.status: RelayStatus | None = None
+        self.status_rx = 0.0
+        self.pending: dict[int, PendingTc] = {}
+        self.reports: list[Verification] = []
+        self.bad_packets = self.acks_sent = self.uplink_bytes = 0
+        self.payload_bytes = 0
+        self._uplink: deque[bytes] = deque()
+        self._uplink_free = 0.0
+        self._ack_counter = 0
+        self._last_ack = 0.0
+        self._dirty = False
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind((host, port))
+        self.sock.setblocking(False)
+
+    # ---- telecommands --------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        last = int(self._seq_file.read_text()) if self._seq_file.is_file() else 0
+        self._seq_file.write_text(str(last + 1))
+        return last + 1
+
+    def send(self, name: str, **args: Any) -> int:
+        """Sign and queue telecommand name; return its sequence number."""
+        body = encode_args(name, **args)
+        with self._lock:
+            seq = self._next_seq()
+            raw = packets.encode_uplink(packets.APID_TELECOMMAND, seq, body, self.key)
+            self.pending[seq] = PendingTc(seq, name, raw)
+        return seq
+
+    def wait_for(self, seq: int, kinds: tuple[int, ...], timeout: float) -> Verification | None:
+        """Wait until a report of one of kinds (or any failure) comes for seq."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                for r in self.pending[seq].reports:
+                    if r.kind in kinds or r.kind in (ACCEPT_FAILED, 4, 8):
+                        return r
+            time.sleep(0.05)
+        return None
+
+    # ---- thread --------------------------------------------------------------------------
+    def start(self) -> GroundStation:
+        self._thread = threading.Thread(target=self.run, name='ground', daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        self.sock.close()
+        if self.archive is not None:
+            self.archive.close()
+
+    def run(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ)
+        while not self._stop.is_set():
+            if sel.select(0.02):
+                while True:
+                    try:
+                        raw = self.sock.recv(65536)
+                    except (BlockingIOError, OSError):
+                        break
+                    self.handle_downlink(raw, time.monotonic())
+            self._service(time.monotonic())
+        sel.close()
+
+    def _service(self, now: float) -> None:
+        with self._lock:
+            for tc in self.pending.values():
+                if (not tc.accepted and not tc.finished and tc.tries < self.tc_max_tries
+                        and now - tc.last_sent >= self.tc_retry_s):
+                    tc.tries += 1
+                    tc.last_sent = now
+                    self._uplink.appendleft(tc.raw) if tc.tries == 1 else \
+                        self._uplink.append(tc.raw)
+            if now - self._last_ack >= self.ack_period_s and self._uplink_free <= now:
+                ack = self.make_ack(now)
+                if ack is not None:
+                    self._uplink.append(ack)
+                    self._last_ack = now
+            # Uplink pacing: the link has room for one packet at a time at its rate.
+            if self._uplink and self._uplink_free <= now:
+                raw = self._uplink.popleft()
+                try:
+                    self.sock.sendto(raw, self.link_addr)
+                    self.uplink_bytes += len(raw)
+                except OSError as exc:
+                    log.warning('uplink send failed: %s', exc)
+                self._uplink_free = now + len(raw) * 8 / self.uplink_rate_bps
+
+    def make_ack(self, now: float) -> bytes | None:
+        """Return a signed acknowledgement of every APID, or None if nothing to say."""
+        ranges, budget = [], self.ack_max_runs    # missing runs listed, over all APIDs
+        for apid, st in sorted(self.apids.items()):
+            high = max(st.buffer) if st.buffer else st.next - 1
+            if (self.status is not None and now - st.last_rx > self.tail_wait_s
+                    and now - self.status_rx < self.tail_wait_s):
+                # Nothing new for a while: the relay's status says how far it has numbered.
+                high = max(high, self.status.next_seq.get(apid, 1) - 1)
+            high = min(high, st.next + packets.MAX_ACK_SPAN)
+            runs: list[list[int]] = []
+            for seq in range(st.next, high + 1):
+                if seq in st.buffer:
+                    continue
+                off = seq - st.next
+                if runs and runs[-1][0] + runs[-1][1] == off:
+                    runs[-1][1] += 1
+                elif budget == 0:
+                    high = seq - 1          # say nothing past the runs we can list
+                    break
+                else:
+                    runs.append([off, 1])
+                    budget -= 1
+            ranges.append(AckRange(apid, st.next, high, tuple(map(tuple, runs))))
+        if not ranges or not (self._dirty or any(r.high >= r.next for r in ranges)):
+            return None
+        self._dirty = False
+        self._ack_counter += 1
+        self.acks_sent += 1
+        return packets.encode_uplink(packets.APID_ACK, self._ack_counter,
+                                     packets.encode_ack_body(ranges), self.key)
+
+    def handle_downlink(self, raw: bytes, now: float) -> None:
+        try:
+            seg = packets.decode_tm(raw)
+        except PacketError as exc:
+            self.bad_packets += 1
+            log.debug('downlink packet dropped: %s', exc)
+            return
+        with self._lock:
+            if seg.apid == packets.APID_RELAY_STATUS:
+                try:
+                    self.status = RelayStatus.decode(seg.data)
+                    self.status_rx = now
+                except PacketError:
+                    self.bad_packets += 1
+                return
+            st = self.apids.setdefault(seg.apid, ApidState())
+            st.last_rx = now
+            self._dirty = True
+            if seg.seq < st.next or seg.seq in st.buffer:
+                st.duplicates += 1
+                return
+            st.buffer[seg.seq] = seg
+            while st.next in st.buffer:
+                self._deliver(st, st.buffer.pop(st.next))
+                st.next += 1
+
+    def _deliver(self, st: ApidState, seg: packets.TmSegment) -> None:
+        st.delivered_packets += 1
+        self.payload_bytes += len(seg.data)
+        if seg.segment == 0:
+            st.parts = []
+        elif seg.segment != st.expect_segment:
+            log.error('APID %#x: segment %d of product %d out of order', seg.apid, seg.segment,
+                      seg.product)
+            st.parts = []
+            return
+        st.parts.append(seg.data)
+        st.expect_segment = seg.segment + 1
+        if seg.segment + 1 < seg.segments:
+            return
+        st.expect_segment = 0
+        try:
+            product = Product.decode(b''.join(st.parts))
+        except PacketError as exc:
+            log.error('APID %#x product %d: %s', seg.apid, seg.product, exc)
+            return
+        st.delivered_products += 1
+        record = None
+        if product.type_name == VERIFICATION_TYPE:
+            v = Verification.decode(product.body)
+            self.reports.append(v)
+            if v.seq in self.pending:
+                self.pending[v.seq].reports.append(v)
+            record = {'seq': v.seq, 'opcode': v.opcode, 'report': REPORT_NAMES.get(v.kind),
+                      'code': CODE_NAMES.get(v.code), 'reason': v.reason}
+            log.info('TC %d: %s (%s) %s', v.seq, REPORT_NAMES.get(v.kind, v.kind),
+                     CODE_NAMES.get(v.code, v.code), v.reason)
+        if self.archive is not None:
+            self.archive.write(product, seg.time_ns, record)
+            if product.type_name == 'sensor_msgs/msg/CompressedImage' and not product.invalid:
+                self._write_image(product, seg)
+        if self.on_product is not None:
+            self.on_product(seg.apid, product, seg.time_ns)
+
+    def _write_image(self, product: Product, seg: packets.TmSegment) -> None:
+        from rclpy.serialization import deserialize_message
+        from sensor_msgs.msg import CompressedImage
+        msg = deserialize_message(product.body, CompressedImage)
+        ext = 'png' if 'png' in msg.format else 'jpg'
+        name = f'{product.topic.replace("/", "_")}_{seg.product:05d}.{ext}'
+        self.archive.write_image(name, bytes(msg.data))
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                'apids': {f'{a:#05x}': {'packets': s.delivered_packets,
+                                        'products': s.delivered_products,
+                                        'duplicates_dropped': s.duplicates,
+                                        'waiting_out_of_order': len(s.buffer)}
+                          for a, s in sorted(self.apids.items())},
+                'bad_packets': self.bad_packets, 'acks_sent': self.acks_sent,
+                'relay_queue_packets': self.status.queued_packets if self.status else None,
+                'telecommands': {seq: [REPORT_NAMES.get(r.kind) for r in tc.reports]
+                                 for seq, tc in self.pending.items()}}

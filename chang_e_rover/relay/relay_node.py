@@ -1,0 +1,365 @@
+"""ROS 2 node /lander/relay: downlink plan in, telecommands out onto the rover's graph.
+
+The node subscribes to the topics of the downlink plan (config/relay.yaml),
+serializes each message (CDR, as rosbag2 stores them), shrinks and compresses
+images, applies the science validity checks, and hands the products to the
+persistent queue (relay/store.py) that RelayEndpoint sends through the link.
+Accepted telecommands are executed here, on the executor thread, and their
+start and completion reported back to the ground.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import importlib
+import math
+import queue
+import time
+from typing import Any, Callable
+
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from chang_e_rover import config
+from chang_e_rover.relay.endpoint import (
+    COMPLETE_FAILED, COMPLETED, RelayEndpoint, STARTED)
+from chang_e_rover.relay.keys import read_key
+from chang_e_rover.relay.packets import Product
+from chang_e_rover.relay.store import Store
+from chang_e_rover.relay.telecommands import ArgLimits, CAMERAS, MODES, Telecommand
+from chang_e_rover.robot_description import load_urdf, WHEEL_IDS
+from chang_e_rover.ros_common import (
+    declare_from_config, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS)
+from chang_e_rover.science.instruments import VALIDATORS
+
+CAMERA_JOINTS = {'pancam': ('/rover/joint_commands', '/rover/joint_states',
+                            'pancam_pan_joint', 'pancam_tilt_joint', 'rover.urdf'),
+                 'tcam': ('/lander/joint_commands', '/lander/joint_states',
+                          'tcam_pan_joint', 'tcam_tilt_joint', 'lander.urdf')}
+
+
+@dataclass
+class PlanEntry:
+    name: str
+    topic: str
+    type_name: str
+    rate_hz: float
+    apid: int
+    priority: int
+    safe: bool = False
+    validator: str = ''
+    scale: float = 1.0
+    compress: str = ''
+    last_t: float = -math.inf
+    queued: int = 0
+    invalid: int = 0
+
+
+def message_class(type_name: str) -> type:
+    """Return the Python class of a ROS message type named 'pkg/msg/Type'."""
+    parts = type_name.split('/')
+    if len(parts) != 3 or parts[1] != 'msg':
+        raise config.ConfigError(f'message type {type_name!r} is not of the form pkg/msg/Type')
+    try:
+        return getattr(importlib.import_module(f'{parts[0]}.msg'), parts[2])
+    except (ImportError, AttributeError) as exc:
+        raise config.ConfigError(f'message type {type_name!r} is not installed') from exc
+
+
+def camera_limits() -> tuple[dict, dict]:
+    """Return the pan and tilt limits of each camera from the URDFs."""
+    pan, tilt = {}, {}
+    for camera, (_, _, pan_joint, tilt_joint, urdf) in CAMERA_JOINTS.items():
+        robot = load_urdf(config.urdf_path(urdf))
+        pj, tj = robot.joints[pan_joint], robot.joints[tilt_joint]
+        pan[camera] = ((-math.pi, math.pi) if pj.kind == 'continuous' else (pj.lower, pj.upper))
+        tilt[camera] = (tj.lower, tj.upper)
+    return pan, tilt
+
+
+def image_product(msg: Image, scale: float, compress: str) -> CompressedImage:
+    """Shrink an rgb8/mono8 image by scale and compress it (jpeg or png)."""
+    channels = 3 if msg.encoding in ('rgb8', 'bgr8') else 1
+    if msg.encoding not in ('rgb8', 'bgr8', 'mono8'):
+        raise ValueError(f'image encoding {msg.encoding!r} not supported for downlink')
+    img = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)
+    img = img[:, :msg.width * channels].reshape(msg.height, msg.width, channels)
+    if msg.encoding == 'rgb8':
+        img = img[:, :, ::-1]                          # OpenCV writes BGR
+    if scale != 1.0:
+        img = cv2.resize(img, (max(1, round(msg.width * scale)), max(1, round(msg.height * scale))),
+                         interpolation=cv2.INTER_AREA)
+    ext = '.png' if compress == 'png' else '.jpg'
+    ok, data = cv2.imencode(ext, img)
+    if not ok:
+        raise ValueError('image compression failed')
+    out = CompressedImage(format=compress)
+    out.header = msg.header
+    out.data = data.tobytes()
+    return out
+
+
+class RelayNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('relay', **kwargs)
+        p = self.params = declare_from_config(self, 'relay.yaml', 'relay')
+        pan, tilt = camera_limits()
+        limits = ArgLimits(p['max_goal_distance_m'], pan, tilt)
+        self.store = Store(self._state_file(p['store_path']), p['store_synchronous'],
+                           p['retransmit_timeout_s'], p['nak_holdoff_s'])
+        self.tc_queue: queue.SimpleQueue[Telecommand] = queue.SimpleQueue()
+        self.endpoint = RelayEndpoint(
+            self.store, read_key(config.state_path(p['key_file'])), limits, p['port'],
+            (p['host'], p['link_port']), p['downlink_rate_bps'], p['max_packet_bytes'],
+            p['tc_window_behind'], p['tc_window_ahead'], self.tc_queue.put,
+            p['status_period_s'], p['refusal_reports_per_s'], host=p['host'])
+        self.plan = self._plan(p)
+        for entry in self.plan:
+            msg_type = message_class(entry.type_name)
+            qos = SENSOR_QOS if msg_type is Image else STATE_QOS
+            self.create_subscription(msg_type, entry.topic,
+                                     lambda msg, e=entry: self.plan_callback(e, msg), qos)
+        self.mode_pub = self.create_publisher(String, 'relay/mode', LATCHED_QOS)
+        self.goal_pub = self.create_publisher(PoseStamped, '/rover/goal', STATE_QOS)
+        self.cmd_pub = self.create_publisher(Twist, '/rover/cmd_vel', STATE_QOS)
+        self.joint_pubs = {c: self.create_publisher(JointState, j[0], STATE_QOS)
+                           for c, j in CAMERA_JOINTS.items()}
+        self.joints: dict[str, float] = {}
+        for c, j in CAMERA_JOINTS.items():
+            self.create_subscription(JointState, j[1], self.joint_states_callback, STATE_QOS)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
+                                 STATE_QOS)
+        self.create_subscription(Odometry, '/rover/odom', self.odom_callback, STATE_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
+        self.wheel_clients = {w: (self.create_client(SetBool, f'/rover/wheel_{w}/enable'),
+                                  self.create_client(Trigger, f'/rover/wheel_{w}/reset'))
+                              for w in WHEEL_IDS}
+        self.panorama_client = self.create_client(Trigger, '/lander/camera/take_panorama')
+        self.goal_status = ''
+        self.speed = math.nan
+        self.active: list[tuple[Telecommand, float, float, Callable[[], tuple[bool, str] | None]]] = []
+        self.publish_mode()
+        self.create_timer(0.1, self.telecommand_callback)
+        self.create_timer(1.0, self.publish_diagnostics)
+        self.endpoint.start()
+
+    @staticmethod
+    def _state_file(name: str):
+        path = config.state_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @staticmethod
+    def _plan(p: dict[str, Any]) -> list[PlanEntry]:
+        plan = []
+        for name in p['downlink.products']:
+            sub = config.section(p, f'downlink.{name}')
+            missing = {'topic', 'type', 'rate_hz', 'apid', 'priority'} - set(sub)
+            if missing:
+                raise config.ConfigError(f'downlink.{name} lacks {sorted(missing)}')
+            entry = PlanEntry(name, sub['topic'], sub['type'], float(sub['rate_hz']),
+                              int(sub['apid']), int(sub['priority']), bool(sub.get('safe')),
+                              sub.get('validator', ''), float(sub.get('scale', 1.0)),
+                              sub.get('compress', ''))
+            if entry.validator and entry.validator not in VALIDATORS:
+                raise config.ConfigError(f'downlink.{name}: unknown validator {entry.validator}')
+            if not 0 < entry.apid < 0x7FF or entry.apid in (0x010, 0x011):
+                raise config.ConfigError(f'downlink.{name}: APID {entry.apid:#x} not usable')
+            plan.append(entry)
+        return plan
+
+    def _now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    # ---- downlink ------------------------------------------------------------------------
+    def plan_callback(self, entry: PlanEntry, msg: Any) -> None:
+        t = time.monotonic()
+        if t - entry.last_t < 1.0 / entry.rate_hz:
+            return
+        if self.endpoint.mode == MODES.index('safe') and not entry.safe:
+            return
+        entry.last_t = t
+        invalid, reason, type_name = False, '', entry.type_name
+        try:
+            if entry.compress:
+                msg = image_product(msg, entry.scale, entry.compress)
+                type_name = 'sensor_msgs/msg/CompressedImage'
+            if entry.validator:
+                invalid, reason = self._validate(entry, msg)
+            body = serialize_message(msg)
+        except ValueError as exc:
+            self.get_logger().error(f'{entry.name}: {exc}; not downlinked',
+                                    throttle_duration_sec=5.0)
+            return
+        self.endpoint.enqueue(entry.apid, entry.priority,
+                              Product(entry.topic, type_name, body, invalid, reason),
+                              self._now_ns())
+        entry.queued += 1
+        entry.invalid += invalid
+
+    @staticmethod
+    def _validate(entry: PlanEntry, msg: Any) -> tuple[bool, str]:
+        ok, reason = VALIDATORS[entry.validator](np.asarray(msg.data, dtype=np.float64))
+        return (not ok), reason
+
+    # ---- telecommands --------------------------------------------------------------------
+    def telecommand_callback(self) -> None:
+        while True:
+            try:
+                tc = self.tc_queue.get_nowait()
+            except queue.Empty:
+                break
+            self.get_logger().info(f'telecommand {tc.seq} {tc.name} {tc.args}')
+            try:
+                check = getattr(self, f'_tc_{tc.name}')(tc)
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
+                self._report(tc, COMPLETE_FAILED, 'failed', str(exc))
+                continue
+            self._report(tc, STARTED, 'ok')
+            timeout = (self.params['goal_timeout_s'] if tc.name == 'drive_goal'
+                       else self.params['command_timeout_s'])
+            self.active.append((tc, time.monotonic(), timeout, check))
+        still = []
+        for tc, started, timeout, check in self.active:
+            result = check()
+            if result is None and time.monotonic() - started > timeout:
+                result = (False, f'not complete after {timeout:.0f} s')
+                code = 'timeout'
+            else:
+                code = 'failed'
+            if result is None:
+                still.append((tc, started, timeout, check))
+            elif result[0]:
+                self._report(tc, COMPLETED, 'ok', result[1])
+            else:
+                self._report(tc, COMPLETE_FAILED, code, result[1])
+        self.active = still
+
+    def _report(self, tc: Telecommand, kind: int, code: str, reason: str = '') -> None:
+        self.endpoint.report(tc.seq, tc.opcode.code, kind, code, reason)
+
+    def _supersede(self, names: tuple[str, ...], why: str) -> None:
+        for tc, *_ in self.active:
+            if tc.name in names:
+                self._report(tc, COMPLETE_FAILED, 'failed', why)
+        self.active = [a for a in self.active if a[0].name not in names]
+
+    def _tc_drive_goal(self, tc: Telecommand):
+        self._supersede(('drive_goal',), f'superseded by telecommand {tc.seq}')
+        msg = PoseStamped()
+        msg.header.frame_id = 'odom'
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.pose.position.x, msg.pose.position.y = tc.args['x_m'], tc.args['y_m']
+        msg.pose.orientation.w = 1.0
+        self.goal_status = ''
+        self.goal_pub.publish(msg)
+        target = f'({tc.args["x_m"]:.2f}, {tc.args["y_m"]:.2f})'
+        return lambda: ((True, f'goal {target} reached') if self.goal_status == f'{target} reached'
+                        else None)
+
+    def _tc_stop(self, tc: Telecommand):
+        self._supersede(('drive_goal',), f'stopped by telecommand {tc.seq}')
+        self.cmd_pub.publish(Twist())
+        return lambda: (True, 'rover at rest') if abs(self.speed) < 1e-3 else None
+
+    def _call(self, client, request, what: str):
+        # The check waits for the service to appear, up to the telecommand timeout.
+        state: dict[str, Any] = {}
+
+        def check():
+            if 'future' not in state:
+                if not client.service_is_ready():
+                    return None
+                state['future'] = client.call_async(request)
+            future = state['future']
+            if not future.done():
+                return None
+            response = future.result()
+            return bool(response.success), f'{what}: {response.message}'
+        return check
+
+    def _tc_wheel_enable(self, tc: Telecommand):
+        wheel = WHEEL_IDS[tc.args['wheel']]
+        return self._call(self.wheel_clients[wheel][0], SetBool.Request(data=bool(tc.args['enable'])),
+                          f'wheel {wheel} enable={bool(tc.args["enable"])}')
+
+    def _tc_wheel_reset(self, tc: Telecommand):
+        wheel = WHEEL_IDS[tc.args['wheel']]
+        return self._call(self.wheel_clients[wheel][1], Trigger.Request(), f'wheel {wheel} reset')
+
+    def _tc_take_panorama(self, tc: Telecommand):
+        return self._call(self.panorama_client, Trigger.Request(), 'panorama')
+
+    def _tc_point_camera(self, tc: Telecommand):
+        camera = CAMERAS[tc.args['camera']]
+        _, _, pan_joint, tilt_joint, _ = CAMERA_JOINTS[camera]
+        target = {pan_joint: tc.args['pan_rad'], tilt_joint: tc.args['tilt_rad']}
+        msg = JointState(name=list(target), position=list(target.values()))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.joint_pubs[camera].publish(msg)
+        tol = self.params['point_tolerance_rad']
+
+        def check():
+            if all(abs(self.joints.get(j, math.inf) - v) <= tol for j, v in target.items()):
+                return True, f'{camera} at pan {target[pan_joint]:.3f}, tilt {target[tilt_joint]:.3f}'
+            return None
+        return check
+
+    def _tc_set_mode(self, tc: Telecommand):
+        self.endpoint.mode = tc.args['mode']
+        if MODES[self.endpoint.mode] == 'safe':
+            self._supersede(('drive_goal',), 'safe mode')
+            self.cmd_pub.publish(Twist())
+        self.publish_mode()
+        return lambda: (True, f'mode {MODES[self.endpoint.mode]}')
+
+    # ---- inputs for completion checks ----------------------------------------------------
+    def joint_states_callback(self, msg: JointState) -> None:
+        self.joints.update(zip(msg.name, msg.position))
+
+    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name == 'rover/drive_controller':
+                for kv in status.values:
+                    if kv.key == 'goal':
+                        self.goal_status = kv.value
+
+    def odom_callback(self, msg: Odometry) -> None:
+        self.speed = math.hypot(msg.twist.twist.linear.x, msg.twist.twist.angular.z)
+
+    def publish_mode(self) -> None:
+        self.mode_pub.publish(String(data=MODES[self.endpoint.mode]))
+
+    def publish_diagnostics(self) -> None:
+        self.publish_mode()
+        e = self.endpoint
+        packets_, products, nbytes = self.store.stats()
+        status = DiagnosticStatus(level=DiagnosticStatus.OK, name='lander/relay',
+                                  hardware_id='relay', message=f'mode {MODES[e.mode]}')
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in (
+            ('mode', MODES[e.mode]), ('queued_packets', packets_), ('queued_products', products),
+            ('queued_bytes', nbytes), ('sent_packets', e.sent_packets), ('acks', e.acks),
+            ('tc_accepted', e.tc_accepted), ('tc_refused', e.tc_refused),
+            ('refusal_reports_suppressed', e.reports_suppressed))]
+        status.values += [KeyValue(key=f'queued.{x.name}', value=str(x.queued)) for x in self.plan]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        self.endpoint.stop()
+        self.store.close()
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    spin_node(RelayNode(namespace='lander'))
