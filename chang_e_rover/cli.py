@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
-from chang_e_rover import graph
+from chang_e_rover import config, graph
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.sim.motor import FAULT_KINDS
 from chang_e_rover.sim.terrain import NAMED_TERRAINS
@@ -32,8 +33,21 @@ def _run(specs, overrides, processes: bool, sim_time: bool) -> int:
     return 0
 
 
+def _space_link():
+    """Start the simulated space link; provision a telecommand key on first use."""
+    from chang_e_rover.relay.ground_cli import ensure_key, make_link
+    key = ensure_key()
+    if key is not None:
+        print(f'[sim] wrote a new telecommand key: {key}', flush=True)
+    return make_link().start()
+
+
 def cmd_sim(args) -> int:
-    return _run(graph.all_nodes(), _sim_overrides(args), args.processes, sim_time=True)
+    link = _space_link()
+    try:
+        return _run(graph.all_nodes(), _sim_overrides(args), args.processes, sim_time=True)
+    finally:
+        link.stop()
 
 
 def cmd_bringup(args) -> int:
@@ -46,18 +60,27 @@ def cmd_mission(args) -> int:
     from chang_e_rover.mission.plan import FaultDrive
     overrides = _sim_overrides(args)
     overrides['sim'].setdefault('real_time_factor', 0.0)   # as fast as lock-step allows
+    from chang_e_rover.relay.ground_cli import make_ground
     mission = []
+    link = _space_link()
+    folder = config.state_path(time.strftime('mission/%Y%m%d-%H%M%S'))
+    ground = make_ground(archive_dir=str(folder / 'ground')).start()
 
     def make_mission(_nodes):
         mission.append(MissionNode(report=lambda line: print(line, flush=True),
                                    fault_drive=FaultDrive(wheel=args.fault_wheel,
-                                                          fault=args.fault)))
+                                                          fault=args.fault), ground=ground))
         return mission[0]
 
-    print('[mission] starting the simulator and the flight stack in one process', flush=True)
-    runner.spin_in_process(graph.all_nodes(), overrides,
-                           keep_going=lambda: not (mission and mission[0].finished),
-                           extra_nodes=(make_mission,))
+    print('[mission] starting the simulator and the flight stack in one process, the space '
+          'link and the ground station', flush=True)
+    try:
+        runner.spin_in_process(graph.all_nodes(), overrides,
+                               keep_going=lambda: not (mission and mission[0].finished),
+                               extra_nodes=(make_mission,))
+    finally:
+        ground.stop()
+        link.stop()
     return 0 if mission and mission[0].finished and mission[0].results.get('reached') else 1
 
 

@@ -68,6 +68,19 @@ def sim_nodes() -> list[NodeSpec]:
                      sim_clock=False)]
 
 
+@dataclass(frozen=True)
+class HelperSpec:
+    """A process that is not a ROS node but belongs to a simulation session."""
+    name: str
+    executable: str
+    arguments: tuple[str, ...]
+
+
+def sim_helpers() -> list[HelperSpec]:
+    """The simulated space link between the lander relay and the ground station."""
+    return [HelperSpec('link', 'chang-e-ground', ('link',))]
+
+
 def all_nodes() -> list[NodeSpec]:
     return sim_nodes() + flight_nodes()
 

@@ -1,7 +1,9 @@
 """ros2 launch chang_e_rover sim_launch.py [terrain:=rocks] [seed:=3] [real_time_factor:=1.0]
 
 The simulator and the whole flight stack, one process per node, from the same
-node list (chang_e_rover.graph) that `chang-e-rover sim --processes` uses.
+node list (chang_e_rover.graph) that `chang-e-rover sim --processes` uses, and
+the simulated space link (`chang-e-ground link`); run `chang-e-ground run` for
+the ground station.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
@@ -33,4 +35,10 @@ def generate_launch_description():
                             namespace=spec.namespace or None, arguments=list(spec.arguments),
                             parameters=[params], output='screen', respawn=True,
                             respawn_delay=1.0))
+    # The simulated space link between the lander relay and the ground (not a ROS node);
+    # it writes a telecommand key to the state folder on first use.
+    for helper in graph.sim_helpers():
+        actions.append(Node(package=graph.PACKAGE, executable=helper.executable,
+                            name=helper.name, arguments=list(helper.arguments), output='screen',
+                            respawn=True, respawn_delay=1.0))
     return LaunchDescription(actions)

@@ -21,7 +21,9 @@ def _documented(name: str) -> bool:
 def test_every_parameter_is_documented():
     missing = []
     for file_name, section in (('sim.yaml', 'sim'), ('rover.yaml', 'drive_controller'),
-                               ('rover.yaml', 'wheel_unit'), ('hardware.yaml', 'hardware')):
+                               ('rover.yaml', 'wheel_unit'), ('hardware.yaml', 'hardware'),
+                               ('rover.yaml', 'science'), ('relay.yaml', 'relay'),
+                               ('relay.yaml', 'link'), ('relay.yaml', 'ground')):
         for name in config.load_params(file_name, section):
             if not _documented(name):
                 missing.append(f'{file_name}:{name}')
@@ -29,7 +31,8 @@ def test_every_parameter_is_documented():
 
 
 NAMESPACE = {'controller_node.py': '/rover/', 'wheel_node.py': '/rover/',
-             'sim_node.py': '/', 'mission_node.py': '/'}
+             'sim_node.py': '/', 'mission_node.py': '/', 'science_node.py': '/rover/',
+             'relay_node.py': '/lander/'}
 
 
 def topics_in_code() -> set[str]:
@@ -69,3 +72,21 @@ def test_every_topic_and_service_is_documented():
     missing = [n for n in names if f'`{n}`' not in DOC and f'{n}`' not in DOC]
     assert not missing, missing
     assert len(names) > 20
+
+
+def test_apid_and_telecommand_tables_agree_with_the_code():
+    from chang_e_rover.relay import packets
+    from chang_e_rover.relay.telecommands import TELECOMMANDS
+    relay = config.load_params('relay.yaml', 'relay')
+    table = {m[0]: m[1] for m in re.findall(r'^\| `(0x[0-9a-f]{3})` \| (TM|TC) \|', DOC, re.M)}
+    for name in relay['downlink.products']:
+        apid = f'{relay[f"downlink.{name}.apid"]:#05x}'
+        assert apid in table, f'downlink.{name} APID {apid} not in the table'
+        row = re.search(rf'^\| `{apid}` .*$', DOC, re.M).group(0)
+        assert relay[f'downlink.{name}.topic'] in row
+        assert f'| {relay[f"downlink.{name}.priority"]} |' in row
+    for apid in (packets.APID_RELAY_STATUS, packets.APID_VERIFICATION, packets.APID_TELECOMMAND,
+                 packets.APID_ACK):
+        assert f'{apid:#05x}' in table
+    for op in TELECOMMANDS:
+        assert re.search(rf'^\| `{op.code:#04x}` \| `{op.name}` \|', DOC, re.M), op.name

@@ -84,3 +84,61 @@ def test_link_from_config_forwards_both_ways(tmp_path):
     link = make_link({'down.delay_s': 0.05, 'up.delay_s': 0.05})
     assert link.down.cfg.rate_bps == 555000.0
     link.stop()
+
+
+def test_ground_command_line_parses_and_refuses(tmp_path, monkeypatch):
+    import pytest
+    from chang_e_rover.relay import ground_cli
+    assert ground_cli.parse_command('drive_goal x_m=5 y_m=-1.5') == (
+        'drive_goal', {'x_m': 5.0, 'y_m': -1.5})
+    assert ground_cli.parse_command('wheel_reset wheel=2') == ('wheel_reset', {'wheel': 2})
+    for bad in ('fly_away', 'drive_goal z=1', 'stop now', ''):
+        with pytest.raises(ValueError):
+            ground_cli.parse_command(bad)
+    monkeypatch.setenv('CHANG_E_ROVER_STATE', str(tmp_path))
+    assert ground_cli.main(['keygen']) == 0
+    key = tmp_path / 'keys' / 'telecommand.key'
+    assert key.stat().st_mode & 0o777 == 0o600 and len(bytes.fromhex(key.read_text())) == 32
+    before = key.read_text()
+    assert ground_cli.main(['keygen']) == 1 and key.read_text() == before, 'never overwritten'
+
+
+def test_missing_or_weak_key_is_refused(tmp_path):
+    import pytest
+    from chang_e_rover.config import ConfigError
+    from chang_e_rover.relay.keys import read_key
+    with pytest.raises(ConfigError, match='not found'):
+        read_key(tmp_path / 'none.key')
+    (tmp_path / 'weak.key').write_text('abcd\n')
+    with pytest.raises(ConfigError, match='at least'):
+        read_key(tmp_path / 'weak.key')
+    (tmp_path / 'bad.key').write_text('not hex\n')
+    with pytest.raises(ConfigError, match='hexadecimal'):
+        read_key(tmp_path / 'bad.key')
+
+
+def test_a_ground_started_afresh_picks_up_where_the_relay_is(tmp_path):
+    link = LinkSimulator(ChannelConfig(555000.0, 0.05), ChannelConfig(125.0, 0.05),
+                         PORTS['relay'], PORTS['ground'], PORTS['link_relay'],
+                         PORTS['link_ground']).start()
+    store = Store(tmp_path / 'relay.sqlite', 'NORMAL', rto_s=1.0, nak_holdoff_s=1.0)
+    relay = RelayEndpoint(store, KEY, LIMITS, PORTS['relay'], ('127.0.0.1', PORTS['link_relay']),
+                          555000.0, 1024, 64, 1024, lambda tc: None).start()
+    try:
+        for run in (0, 1):
+            got = []
+            ground = GroundStation(KEY, PORTS['ground'], ('127.0.0.1', PORTS['link_ground']),
+                                   125.0, tmp_path / f'ground{run}', ack_period_s=0.5,
+                                   on_product=lambda a, p, t: got.append(p.body))
+            for i in range(10):
+                store.enqueue(0x20, 1, Product('/t', 'x/msg/Y', bytes([run, i])), 0, 1024)
+            ground.start()
+            end = time.monotonic() + 30
+            while (len(got) < 10 or store.stats()[0]) and time.monotonic() < end:
+                time.sleep(0.1)
+            ground.stop()
+            assert got == [bytes([run, i]) for i in range(10)], f'run {run}'
+            assert store.stats()[0] == 0, 'all acknowledged'
+    finally:
+        relay.stop()
+        link.stop()

@@ -23,10 +23,15 @@ from chang_e_rover.ros_common import STATE_QOS
 class MissionNode(Node):
     """Drives the mission phases and reports progress and a summary."""
 
-    def __init__(self, report=print, fault_drive: FaultDrive | None = None, **kwargs):
+    def __init__(self, report=print, fault_drive: FaultDrive | None = None, ground=None,
+                 downlink_wait_s: float = 60.0, **kwargs):
         kwargs['parameter_overrides'] = [Parameter('use_sim_time', value=True)]
         super().__init__('mission', **kwargs)
         self.report = report
+        self.ground = ground            # the ground station: goals go up as telecommands
+        self.downlink_wait_s = downlink_wait_s
+        self.goal_tc: int | None = None
+        self.downlink_target: dict[int, int] = {}
         self.plan = PlanClock()
         self.fault_drive = fault_drive or FaultDrive()
         self.meter = PathMeter()
@@ -85,6 +90,8 @@ class MissionNode(Node):
             self._traverse(now)
         elif self.phase == 'fault_drive':
             self._fault_drive(now)
+        elif self.phase == 'downlink':
+            self._downlink(now)
 
     def _progress(self, now: float, label: str, share: float) -> None:
         if now - self._last_report >= 10.0:
@@ -117,7 +124,14 @@ class MissionNode(Node):
         goal.header.stamp = self.get_clock().now().to_msg()
         goal.pose.position.x, goal.pose.position.y = ox + fd.distance_m, oy
         goal.pose.orientation.w = 1.0
-        self.goal_pub.publish(goal)
+        if self.ground is not None:
+            # As flown: the goal goes up from the ground through the relay.
+            self.goal_tc = self.ground.send('drive_goal', x_m=goal.pose.position.x,
+                                            y_m=goal.pose.position.y)
+            self.report(f'[mission] ground sent telecommand {self.goal_tc}: drive_goal '
+                        f'({goal.pose.position.x:.2f}, {goal.pose.position.y:.2f}) in odom')
+        else:
+            self.goal_pub.publish(goal)
         self.results['goal_odom'] = (goal.pose.position.x, goal.pose.position.y)
         # the true goal: the same displacement from where the rover truly is
         tx, ty, _ = self.truth
@@ -136,11 +150,29 @@ class MissionNode(Node):
             self.report(f'[mission] t={now - self.start_t:6.1f} s  injected {fd.fault} on wheel '
                         f'{fd.wheel}')
         self._progress(now, 'goal drive', min(1.0, elapsed / fd.timeout_s))
-        reached = self.controller_goal.endswith('reached') and elapsed > 2.0
+        gx, gy = self.results['goal_odom']
+        reached = self.controller_goal == f'({gx:.2f}, {gy:.2f}) reached'
         if reached or elapsed > fd.timeout_s:
             self.results['reached'] = reached
+            self.results['sim_s'] = now - self.start_t
+            if self.ground is None:
+                self.finished = True
+                self.summary(self.results['sim_s'])
+            else:
+                self.phase, self.wall_downlink = 'downlink', time.monotonic()
+                status = self.ground.status
+                # Everything the relay had numbered by the arrival must be on the ground.
+                self.downlink_target = dict(status.next_seq) if status is not None else {}
+                self.report('[mission] waiting for the ground to receive the completion report '
+                            'and the downlink to catch up')
+
+    def _downlink(self, now: float) -> None:
+        tc = self.ground.pending.get(self.goal_tc)
+        completed = tc is not None and any(r.kind == 7 for r in tc.reports)
+        caught_up = not self.ground.behind(self.downlink_target)
+        if (completed and caught_up) or time.monotonic() - self.wall_downlink > self.downlink_wait_s:
             self.finished = True
-            self.summary(now - self.start_t)
+            self.summary(self.results['sim_s'])
 
     def _odom_error(self) -> float | None:
         if self.odom is None:
@@ -171,4 +203,26 @@ class MissionNode(Node):
                      f'arrival error {math.hypot(gx - x, gy - y):.3f} m (ground truth)')
         lines.append(f'sim time: {sim_s:.1f} s, wall time: {wall:.1f} s, '
                      f'real-time factor: {sim_s / wall:.1f}')
+        if self.ground is not None:
+            lines += self._ground_summary()
         self.report('\n'.join(lines))
+
+    def _ground_summary(self) -> list[str]:
+        from chang_e_rover.relay.endpoint import REPORT_NAMES
+        g = self.ground
+        tc = g.pending.get(self.goal_tc)
+        reports = ', '.join(REPORT_NAMES.get(r.kind, str(r.kind)) for r in tc.reports) if tc else '-'
+        lines = [f'telecommand {self.goal_tc} drive_goal, reports on the ground: {reports}']
+        by_topic = g.topic_counts()
+        lines.append('downlinked through the relay (products on the ground): ' +
+                     (', '.join(f'{t} {n}' for t, n in sorted(by_topic.items())) or 'none'))
+        if g.status is not None:
+            behind = {f'{a:#05x}': n for a, n in g.behind(self.downlink_target).items()}
+            lines.append(f'everything the relay had queued at arrival is on the ground: '
+                         f'{"yes" if not behind else f"no, packets missing {behind}"}; relay queue '
+                         f'now {g.status.queued_packets} packets (new data keeps coming); '
+                         f'corrupted packets caught by CRC: {g.bad_packets}')
+        if g.archive is not None:
+            lines.append(f'ground archive: {g.archive.path} ({len(g.archive.images)} images, '
+                         f'{g.archive.invalid} products flagged invalid)')
+        return lines

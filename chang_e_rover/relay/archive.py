@@ -3,7 +3,8 @@
 ROS messages are written as they came down (CDR), with `ros2msg` schemas built
 from the installed .msg definitions, as rosbag2 writes them, so Foxglove and
 the mcap readers open the file. Relay-specific records (verification reports)
-go in as JSON. Compressed images are also written as .jpg/.png files.
+go in as JSON. Compressed images are also written as .jpg/.png files (decoded
+with the mcap library's own CDR reader: the ground needs no ROS install).
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pathlib import Path
 import re
 import sys
 
+from mcap.records import Schema
 from mcap.writer import Writer
+from mcap_ros2.decoder import DecoderFactory
 
 from chang_e_rover.relay.packets import Product
 
@@ -79,6 +82,7 @@ class Archive:
         self.counts: dict[str, int] = {}
         self.images: list[Path] = []
         self.invalid = 0
+        self._image_decoder = None
 
     def _channel(self, product: Product) -> tuple[int, bool]:
         key = (product.topic, product.type_name)
@@ -108,9 +112,16 @@ class Archive:
         if product.invalid:
             self.invalid += 1
 
-    def write_image(self, name: str, data: bytes) -> Path:
-        path = self.folder / 'images' / name
-        path.write_bytes(data)
+    def write_compressed_image(self, stem: str, cdr: bytes) -> Path:
+        """Write a sensor_msgs/CompressedImage (CDR) as the file it carries."""
+        if self._image_decoder is None:
+            name = 'sensor_msgs/msg/CompressedImage'
+            schema = Schema(id=0, name=name, encoding='ros2msg',
+                            data=message_definition(name).encode())
+            self._image_decoder = DecoderFactory().decoder_for('cdr', schema)
+        msg = self._image_decoder(cdr)
+        path = self.folder / 'images' / f'{stem}.{"png" if "png" in msg.format else "jpg"}'
+        path.write_bytes(bytes(msg.data))
         self.images.append(path)
         return path
 

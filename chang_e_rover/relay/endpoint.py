@@ -88,13 +88,21 @@ class RelayEndpoint:
         self.sock.setblocking(False)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Enqueueing wakes the link thread, so an idle relay sleeps instead of polling.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
         self._refusal_tokens = 5.0
         self._status_counter = 0
         self._lock = threading.Lock()
 
     # ---- called from other threads -------------------------------------------------------
     def enqueue(self, apid: int, priority: int, product: Product, time_ns: int) -> int:
-        return self.store.enqueue(apid, priority, product, time_ns, self.max_packet_bytes)
+        number = self.store.enqueue(apid, priority, product, time_ns, self.max_packet_bytes)
+        try:
+            self._wake_w.send(b'\0')
+        except OSError:
+            pass            # stopped, or a wake-up is already pending
+        return number
 
     def report(self, tc_seq: int, opcode: int, kind: int, code: str, reason: str = '') -> None:
         """Queue a verification report for the ground."""
@@ -113,11 +121,14 @@ class RelayEndpoint:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
         self.sock.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     # ---- the link thread -----------------------------------------------------------------
     def run(self) -> None:
         sel = selectors.DefaultSelector()
-        sel.register(self.sock, selectors.EVENT_READ)
+        sel.register(self.sock, selectors.EVENT_READ, 'uplink')
+        sel.register(self._wake_r, selectors.EVENT_READ, 'wake')
         next_send = next_status = last = time.monotonic()
         while not self._stop.is_set():
             now = time.monotonic()
@@ -129,15 +140,26 @@ class RelayEndpoint:
                 next_status = now + self.status_period_s
             # Paced sending: at most one packet's worth of credit is carried over.
             next_send = max(next_send, now - 0.01)
+            idle = False
             while next_send <= now:
                 raw = self.store.next_packet(now)
                 if raw is None:
+                    idle = True
                     break
                 self._send(raw)
                 next_send += len(raw) * 8 / self.rate_bps
-            wait = min(next_status, max(next_send, now + 0.005)) - time.monotonic()
-            if sel.select(max(0.0, min(wait, 0.05))):
-                self._receive()
+            # Idle: sleep until the status is due, data is queued, or a retransmission
+            # timer may have run out (checked every 0.25 s).
+            wake_at = min(next_status, now + 0.25) if idle else min(next_status, next_send)
+            for key, _ in sel.select(max(0.0, wake_at - time.monotonic())):
+                if key.data == 'uplink':
+                    self._receive()
+                else:
+                    try:
+                        while self._wake_r.recv(4096):
+                            pass
+                    except (BlockingIOError, OSError):
+                        pass
         sel.close()
 
     def _send(self, raw: bytes) -> None:
@@ -191,4 +213,4 @@ class RelayEndpoint:
     def status(self) -> RelayStatus:
         packets_, products, nbytes = self.store.stats()
         return RelayStatus(self.mode, packets_, products, nbytes, self.tc_accepted,
-                           self.tc_refused, self.store.next_seq())
+                           self.tc_refused, self.store.next_seq(), self.store.first_seq())

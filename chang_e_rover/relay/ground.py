@@ -36,7 +36,7 @@ log = logging.getLogger('chang_e_rover.ground')
 
 @dataclass
 class ApidState:
-    next: int = 1
+    next: int = 0               # 0: not yet synchronised with the relay's status
     buffer: dict[int, packets.TmSegment] = field(default_factory=dict)
     parts: list[bytes] = field(default_factory=list)
     expect_segment: int = 0
@@ -147,7 +147,7 @@ class GroundStation:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ)
         while not self._stop.is_set():
-            if sel.select(0.02):
+            if sel.select(0.05):
                 while True:
                     try:
                         raw = self.sock.recv(65536)
@@ -185,6 +185,8 @@ class GroundStation:
         """Return a signed acknowledgement of every APID, or None if nothing to say."""
         ranges, budget = [], self.ack_max_runs    # missing runs listed, over all APIDs
         for apid, st in sorted(self.apids.items()):
+            if st.next == 0:
+                continue
             high = max(st.buffer) if st.buffer else st.next - 1
             if (self.status is not None and now - st.last_rx > self.tail_wait_s
                     and now - self.status_rx < self.tail_wait_s):
@@ -227,6 +229,8 @@ class GroundStation:
                     self.status_rx = now
                 except PacketError:
                     self.bad_packets += 1
+                    return
+                self._synchronise(self.status)
                 return
             st = self.apids.setdefault(seg.apid, ApidState())
             st.last_rx = now
@@ -235,9 +239,30 @@ class GroundStation:
                 st.duplicates += 1
                 return
             st.buffer[seg.seq] = seg
-            while st.next in st.buffer:
-                self._deliver(st, st.buffer.pop(st.next))
-                st.next += 1
+            self._flush(st)
+
+    def _synchronise(self, status: RelayStatus) -> None:
+        """Start each APID where the relay's unacknowledged data starts.
+
+        What lies below the relay's oldest unacknowledged packet was acknowledged
+        before (by this ground or an earlier run of it) and is gone from the relay:
+        a ground that starts afresh, or lost its state, picks up from there.
+        """
+        for apid, first in status.first_seq.items():
+            st = self.apids.setdefault(apid, ApidState())
+            if st.next < first:
+                for seq in [s for s in st.buffer if s < first]:
+                    del st.buffer[seq]
+                st.next = first
+                st.expect_segment = 0
+                self._flush(st)
+
+    def _flush(self, st: ApidState) -> None:
+        if st.next == 0:
+            return              # not synchronised: hold everything until the status comes
+        while st.next in st.buffer:
+            self._deliver(st, st.buffer.pop(st.next))
+            st.next += 1
 
     def _deliver(self, st: ApidState, seg: packets.TmSegment) -> None:
         st.delivered_packets += 1
@@ -273,17 +298,25 @@ class GroundStation:
         if self.archive is not None:
             self.archive.write(product, seg.time_ns, record)
             if product.type_name == 'sensor_msgs/msg/CompressedImage' and not product.invalid:
-                self._write_image(product, seg)
+                self.archive.write_compressed_image(
+                    f'{product.topic.replace("/", "_")}_{seg.product:05d}', product.body)
         if self.on_product is not None:
             self.on_product(seg.apid, product, seg.time_ns)
 
-    def _write_image(self, product: Product, seg: packets.TmSegment) -> None:
-        from rclpy.serialization import deserialize_message
-        from sensor_msgs.msg import CompressedImage
-        msg = deserialize_message(product.body, CompressedImage)
-        ext = 'png' if 'png' in msg.format else 'jpg'
-        name = f'{product.topic.replace("/", "_")}_{seg.product:05d}.{ext}'
-        self.archive.write_image(name, bytes(msg.data))
+    def behind(self, target: dict[int, int]) -> dict[int, int]:
+        """Return, per APID, how many packets below target[apid] are not yet delivered."""
+        with self._lock:
+            out = {}
+            for apid, n in target.items():
+                have = self.apids[apid].next if apid in self.apids else 1
+                if have < n:
+                    out[apid] = n - have
+            return out
+
+    def topic_counts(self) -> dict[str, int]:
+        """Products archived per topic."""
+        with self._lock:
+            return dict(self.archive.counts) if self.archive is not None else {}
 
     def summary(self) -> dict[str, Any]:
         with self._lock:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 import select
 import sys
 import time
@@ -93,6 +94,15 @@ def status_line(ground: GroundStation) -> str:
     return f'[ground] products {apids or "-"} | bad {s["bad_packets"]} | {relay}'
 
 
+def ensure_key() -> Path | None:
+    """Write a telecommand key if there is none (simulation sessions); return its path if new."""
+    path = config.state_path(config.load_params(CONFIG, 'ground')['key_file'])
+    relay_path = config.state_path(config.load_params(CONFIG, 'relay')['key_file'])
+    if path != relay_path:
+        raise config.ConfigError('the relay and the ground name different key files')
+    return None if path.is_file() else write_key(path)
+
+
 def cmd_keygen(args) -> int:
     path = config.state_path(config.load_params(CONFIG, 'ground')['key_file'])
     if path.exists() and not args.force:
@@ -146,6 +156,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_link(args) -> int:
+    new = ensure_key()      # a simulation tool: the relay and the ground need a shared key
+    if new is not None:
+        print(f'[link] wrote a new telecommand key: {new}', flush=True)
     link = make_link().start()
     print('[link] running; Ctrl-C stops', flush=True)
     try:

@@ -39,7 +39,7 @@ SEQ_COUNT_MASK = 0x3FFF
 
 PRODUCT_INVALID = 0x01        # product flag: the data failed its validity check
 STATUS_HEAD = struct.Struct('>BBIIQIIB')  # version, mode, packets, products, bytes, tc ok, tc refused, n
-STATUS_APID = struct.Struct('>HI')        # apid, next seq
+STATUS_APID = struct.Struct('>HII')       # apid, oldest unacknowledged seq, next seq
 ACK_APID = struct.Struct('>HIIH')         # apid, next expected seq, highest covered, runs
 ACK_RUN = struct.Struct('>HH')            # offset from next, count of missing seqs
 STATUS_VERSION = 1
@@ -186,12 +186,14 @@ class RelayStatus:
     tc_accepted: int
     tc_refused: int
     next_seq: dict[int, int]      # per APID: the next sequence number it will assign
+    first_seq: dict[int, int]     # per APID: the oldest not yet acknowledged (= next if none)
 
     def encode(self, counter: int) -> bytes:
         body = STATUS_HEAD.pack(STATUS_VERSION, self.mode, self.queued_packets,
                                 self.queued_products, self.queued_bytes, self.tc_accepted,
                                 self.tc_refused, len(self.next_seq))
-        body += b''.join(STATUS_APID.pack(a, s) for a, s in sorted(self.next_seq.items()))
+        body += b''.join(STATUS_APID.pack(a, self.first_seq.get(a, s), s)
+                         for a, s in sorted(self.next_seq.items()))
         return TmSegment(APID_RELAY_STATUS, counter, 0, 0, 1, 0, body).encode()
 
     @classmethod
@@ -203,7 +205,8 @@ class RelayStatus:
             raise PacketError('bad_length', 'relay status layout')
         entries = [STATUS_APID.unpack_from(data, STATUS_HEAD.size + i * STATUS_APID.size)
                    for i in range(n)]
-        return cls(mode, packets, products, nbytes, ok, refused, dict(entries))
+        return cls(mode, packets, products, nbytes, ok, refused,
+                   {a: n for a, _, n in entries}, {a: f for a, f, _ in entries})
 
 
 # ---- uplink: telecommands and acknowledgements -----------------------------------------------

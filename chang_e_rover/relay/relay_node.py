@@ -9,7 +9,7 @@ start and completion reported back to the ground.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import importlib
 import math
 import queue
@@ -61,6 +61,15 @@ class PlanEntry:
     last_t: float = -math.inf
     queued: int = 0
     invalid: int = 0
+    subscription: Any = None
+    done: bool = False          # sampled entries: the sample is in; unsubscribe
+    latest: dict = field(default_factory=dict)   # diagnostics: newest status per name
+
+    @property
+    def sampled(self) -> bool:
+        # Images are subscribed only when one is due: a subscriber makes the camera
+        # (in simulation, the renderer) produce every frame, and the plan wants few.
+        return bool(self.compress)
 
 
 def message_class(type_name: str) -> type:
@@ -123,21 +132,23 @@ class RelayNode(Node):
             p['status_period_s'], p['refusal_reports_per_s'], host=p['host'])
         self.plan = self._plan(p)
         for entry in self.plan:
-            msg_type = message_class(entry.type_name)
-            qos = SENSOR_QOS if msg_type is Image else STATE_QOS
-            self.create_subscription(msg_type, entry.topic,
-                                     lambda msg, e=entry: self.plan_callback(e, msg), qos)
+            message_class(entry.type_name)           # refuse a plan naming unknown types
+            if not entry.sampled:
+                self._subscribe(entry)
         self.mode_pub = self.create_publisher(String, 'relay/mode', LATCHED_QOS)
         self.goal_pub = self.create_publisher(PoseStamped, '/rover/goal', STATE_QOS)
         self.cmd_pub = self.create_publisher(Twist, '/rover/cmd_vel', STATE_QOS)
         self.joint_pubs = {c: self.create_publisher(JointState, j[0], STATE_QOS)
                            for c, j in CAMERA_JOINTS.items()}
+        # Inputs of completion checks, subscribed only while a telecommand needs them
+        # (the relay shares the lander's computer; idle subscriptions cost deserializing).
         self.joints: dict[str, float] = {}
-        for c, j in CAMERA_JOINTS.items():
-            self.create_subscription(JointState, j[1], self.joint_states_callback, STATE_QOS)
-        self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
-                                 STATE_QOS)
-        self.create_subscription(Odometry, '/rover/odom', self.odom_callback, STATE_QOS)
+        self.watches = {
+            'pancam': (JointState, CAMERA_JOINTS['pancam'][1], self.joint_states_callback),
+            'tcam': (JointState, CAMERA_JOINTS['tcam'][1], self.joint_states_callback),
+            'goal': (DiagnosticArray, '/diagnostics', self.diagnostics_callback),
+            'speed': (Odometry, '/rover/odom', self.odom_callback)}
+        self.watching: dict[str, Any] = {}
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
         self.wheel_clients = {w: (self.create_client(SetBool, f'/rover/wheel_{w}/enable'),
                                   self.create_client(Trigger, f'/rover/wheel_{w}/reset'))
@@ -146,8 +157,10 @@ class RelayNode(Node):
         self.goal_status = ''
         self.speed = math.nan
         self.active: list[tuple[Telecommand, float, float, Callable[[], tuple[bool, str] | None]]] = []
+        self.needs: dict[int, str] = {}      # telecommand seq -> the watch its check reads
         self.publish_mode()
         self.create_timer(0.1, self.telecommand_callback)
+        self.create_timer(1.0, self.sample_callback)
         self.create_timer(1.0, self.publish_diagnostics)
         self.endpoint.start()
 
@@ -180,11 +193,39 @@ class RelayNode(Node):
         return self.get_clock().now().nanoseconds
 
     # ---- downlink ------------------------------------------------------------------------
+    def _subscribe(self, entry: PlanEntry) -> None:
+        msg_type = message_class(entry.type_name)
+        qos = SENSOR_QOS if msg_type is Image else STATE_QOS
+        entry.subscription = self.create_subscription(
+            msg_type, entry.topic, lambda msg, e=entry: self.plan_callback(e, msg), qos)
+
+    def sample_callback(self) -> None:
+        t = time.monotonic()
+        for entry in self.plan:
+            if not entry.sampled:
+                continue
+            if entry.done and entry.subscription is not None:
+                self.destroy_subscription(entry.subscription)
+                entry.subscription, entry.done = None, False
+            due = t - entry.last_t >= 1.0 / entry.rate_hz
+            if due and entry.subscription is None and not self._safe_blocks(entry):
+                self._subscribe(entry)
+
+    def _safe_blocks(self, entry: PlanEntry) -> bool:
+        return self.endpoint.mode == MODES.index('safe') and not entry.safe
+
     def plan_callback(self, entry: PlanEntry, msg: Any) -> None:
         t = time.monotonic()
-        if t - entry.last_t < 1.0 / entry.rate_hz:
+        if isinstance(msg, DiagnosticArray):
+            # Every publisher sends its own array: downlink the newest status of each.
+            entry.latest.update((st.name, st) for st in msg.status)
+            if t - entry.last_t < 1.0 / entry.rate_hz:
+                return
+            msg = DiagnosticArray(header=msg.header, status=list(entry.latest.values()))
+        if t - entry.last_t < 1.0 / entry.rate_hz or entry.done:
             return
-        if self.endpoint.mode == MODES.index('safe') and not entry.safe:
+        entry.done = entry.sampled
+        if self._safe_blocks(entry):
             return
         entry.last_t = t
         invalid, reason, type_name = False, '', entry.type_name
@@ -242,6 +283,23 @@ class RelayNode(Node):
             else:
                 self._report(tc, COMPLETE_FAILED, code, result[1])
         self.active = still
+        self._update_watches()
+
+    def _watch(self, tc: Telecommand, name: str) -> None:
+        self.needs[tc.seq] = name
+        if name not in self.watching:
+            msg_type, topic, callback = self.watches[name]
+            self.watching[name] = self.create_subscription(msg_type, topic, callback, STATE_QOS)
+
+    def _update_watches(self) -> None:
+        live = {tc.seq for tc, *_ in self.active}
+        self.needs = {seq: name for seq, name in self.needs.items() if seq in live}
+        for name in [n for n in self.watching if n not in self.needs.values()]:
+            self.destroy_subscription(self.watching.pop(name))
+            if name == 'goal':
+                self.goal_status = ''
+            elif name == 'speed':
+                self.speed = math.nan
 
     def _report(self, tc: Telecommand, kind: int, code: str, reason: str = '') -> None:
         self.endpoint.report(tc.seq, tc.opcode.code, kind, code, reason)
@@ -260,6 +318,7 @@ class RelayNode(Node):
         msg.pose.position.x, msg.pose.position.y = tc.args['x_m'], tc.args['y_m']
         msg.pose.orientation.w = 1.0
         self.goal_status = ''
+        self._watch(tc, 'goal')
         self.goal_pub.publish(msg)
         target = f'({tc.args["x_m"]:.2f}, {tc.args["y_m"]:.2f})'
         return lambda: ((True, f'goal {target} reached') if self.goal_status == f'{target} reached'
@@ -267,6 +326,7 @@ class RelayNode(Node):
 
     def _tc_stop(self, tc: Telecommand):
         self._supersede(('drive_goal',), f'stopped by telecommand {tc.seq}')
+        self._watch(tc, 'speed')
         self.cmd_pub.publish(Twist())
         return lambda: (True, 'rover at rest') if abs(self.speed) < 1e-3 else None
 
@@ -302,6 +362,7 @@ class RelayNode(Node):
         camera = CAMERAS[tc.args['camera']]
         _, _, pan_joint, tilt_joint, _ = CAMERA_JOINTS[camera]
         target = {pan_joint: tc.args['pan_rad'], tilt_joint: tc.args['tilt_rad']}
+        self._watch(tc, camera)
         msg = JointState(name=list(target), position=list(target.values()))
         msg.header.stamp = self.get_clock().now().to_msg()
         self.joint_pubs[camera].publish(msg)

@@ -182,6 +182,12 @@ class Store:
         with self._lock:
             return {apid: c[0] for apid, c in self.counters.items()}
 
+    def first_seq(self) -> dict[int, int]:
+        """Per APID, the oldest sequence number not yet acknowledged (next if none)."""
+        with self._lock:
+            return {apid: min(self.entries[apid]) if self.entries.get(apid) else c[0]
+                    for apid, c in self.counters.items()}
+
     def stats(self) -> tuple[int, int, int]:
         """Return (packets, products, bytes) waiting for acknowledgement."""
         with self._lock:

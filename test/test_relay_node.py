@@ -1,0 +1,120 @@
+"""/lander/relay on the ROS graph: downlink plan to archive, telecommand to rover motion."""
+import math
+
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
+from nav_msgs.msg import Odometry
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32MultiArray, MultiArrayDimension
+
+from chang_e_rover import graph, runner
+from chang_e_rover.relay.endpoint import COMPLETED, STARTED
+from chang_e_rover.relay.ground_cli import make_ground, make_link
+from chang_e_rover.ros_common import SENSOR_QOS, STATE_QOS
+from chang_e_rover.science.instruments import LPR_SAMPLES
+
+
+@pytest.fixture
+def link():
+    lk = make_link().start()
+    yield lk
+    lk.stop()
+
+
+def wait(ros, predicate, timeout, what):
+    ros.spin_until(predicate, timeout, what)
+
+
+def test_plan_topics_reach_the_ground_archive(ros, link, tmp_path):
+    relay = ros.add(graph.find('/lander/relay').load_factory()(
+        namespace='lander', context=ros.context,
+        parameter_overrides=runner_params({'downlink.lpr.rate_hz': 100.0,
+                                           'downlink.odom.rate_hz': 100.0})))
+    ground = make_ground(archive_dir=str(tmp_path / 'archive')).start()
+    try:
+        probe = ros.node('instrument')
+        lpr = probe.create_publisher(Float32MultiArray, '/rover/lpr/trace', STATE_QOS)
+        odom = probe.create_publisher(Odometry, '/rover/odom', STATE_QOS)
+        cam = probe.create_publisher(Image, '/rover/pancam/image_raw', SENSOR_QOS)
+        ros.spin_for(1.0)
+        good = np.sin(np.linspace(0, 20, LPR_SAMPLES)).astype(np.float32) * 0.5
+        for i, trace in enumerate((good, np.full(LPR_SAMPLES, np.nan, np.float32), good)):
+            msg = Float32MultiArray(data=trace.tolist())
+            msg.layout.dim = [MultiArrayDimension(label='sample', size=LPR_SAMPLES,
+                                                  stride=LPR_SAMPLES)]
+            lpr.publish(msg)
+            o = Odometry()
+            o.pose.pose.position.x = float(i)
+            odom.publish(o)
+            ros.spin_for(0.1)
+        img = Image(height=480, width=640, encoding='rgb8', step=640 * 3)
+        img.data = (np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)).tobytes()
+        cam.publish(img)
+        wait(ros, lambda: len(ground.archive.images) >= 1
+             and ground.archive.counts.get('/rover/lpr/trace', 0) >= 3
+             and ground.archive.counts.get('/rover/odom', 0) >= 3, 60, 'products on the ground')
+    finally:
+        ground.stop()
+    assert relay.endpoint.tc_refused == 0
+    assert ground.archive.invalid == 1, 'the NaN trace is flagged, not dropped'
+    # An independent reader (the mcap library's ROS 2 decoder) opens the archive.
+    seen = {}
+    with open(ground.archive.path, 'rb') as f:
+        for schema, channel, message, decoded in make_reader(
+                f, decoder_factories=[DecoderFactory()]).iter_decoded_messages():
+            seen.setdefault(channel.topic, []).append(decoded)
+    assert [m.pose.pose.position.x for m in seen['/rover/odom']][:3] == [0.0, 1.0, 2.0]
+    traces = seen['/rover/lpr/trace']
+    assert len(traces) == 3 and len(traces[0].data) == LPR_SAMPLES
+    assert math.isnan(traces[1].data[0]) and traces[2].data[5] == pytest.approx(good[5])
+    jpg = ground.archive.images[0]
+    import cv2
+    thumb = cv2.imread(str(jpg))
+    assert thumb.shape == (240, 320, 3), 'pancam downlinked at half size'
+
+
+def runner_params(extra):
+    from rclpy.parameter import Parameter
+    return [Parameter(k, value=v) for k, v in extra.items()]
+
+
+def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, link):
+    nodes = runner.build_nodes(graph.all_nodes(), {'sim': {'real_time_factor': 0.0}},
+                               context=ros.context)
+    for node in nodes:
+        ros.add(node)
+    sim = nodes[0]
+    ground = make_ground(archive=False).start()
+    try:
+        wait(ros, lambda: sim.world.time > 1.0 and ground.status is not None, 60, 'relay status')
+        seq = ground.send('drive_goal', x_m=1.0, y_m=0.0)
+        wait(ros, lambda: any(r.kind == STARTED for r in ground.pending[seq].reports), 60,
+             'the telecommand accepted and started')
+        wait(ros, lambda: ground.pending[seq].finished or any(
+            r.kind == COMPLETED for r in ground.pending[seq].reports), 240, 'completion')
+        kinds = [r.kind for r in ground.pending[seq].reports]
+        assert kinds[:3] == [1, STARTED, COMPLETED], ground.pending[seq].reports
+        pos = sim.world.ground_truth().position
+        assert math.hypot(pos[0] - 1.0, pos[1]) < 0.25
+        # Point the lander's terrain camera and enter safe mode: both complete.
+        point = ground.send('point_camera', camera=1, pan_rad=0.5, tilt_rad=0.2)
+        mode = ground.send('set_mode', mode=1)
+        bad = ground.send('point_camera', camera=0, pan_rad=0.0, tilt_rad=2.0)   # past the stop
+        for seq in (point, mode, bad):
+            wait(ros, lambda: ground.pending[seq].finished or any(
+                r.kind == COMPLETED for r in ground.pending[seq].reports), 120, f'TC {seq}')
+        assert [r.kind for r in ground.pending[point].reports] == [1, STARTED, COMPLETED]
+        assert [r.kind for r in ground.pending[mode].reports] == [1, STARTED, COMPLETED]
+        assert [(r.kind, r.code) for r in ground.pending[bad].reports] == [(2, 8)]
+        relay = next(n for n in nodes if n.get_name() == 'relay')
+        assert relay.endpoint.mode == 1
+        wait(ros, lambda: ground.status.mode == 1, 30, 'safe mode in the relay status')
+        # A replay of the same bytes is refused and executes nothing.
+        refused = ground.status.tc_refused
+        ground._uplink.append(ground.pending[seq].raw)
+        wait(ros, lambda: ground.status.tc_refused > refused, 60, 'the replay refused')
+        assert any(r.kind == 2 and r.code == 5 for r in ground.reports), 'replay reported'
+    finally:
+        ground.stop()
