@@ -24,6 +24,27 @@ CAMERA_GROUPS = (GROUP_SOLID, GROUP_VISUAL, GROUP_RENDER_TERRAIN)
 ROBOT_CONTACT = (1, 0)
 WORLD_CONTACT = (0, 1)
 REGOLITH_RGBA = (0.55, 0.53, 0.50, 1.0)   # grey regolith, albedo about 0.12 scaled for display
+ROCK_RGBA = (0.45, 0.44, 0.42, 1.0)
+# Regolith and rocks carry texture at every scale (grains, pebbles, clods, shadows), which
+# is what stereo matches: a brightness field of random octaves (1 to 64 texels), mean 1,
+# multiplies the base colour, so the mean colour keeps its chromaticity.
+TEXTURE_PX = 1024
+TEXTURE_CONTRAST = 0.35       # standard deviation of the brightness field
+TEXEL_M = 0.01                # texel size on the ground (the texture repeats every 10 m)
+
+
+def regolith_texture(rgb, seed: int, size: int = TEXTURE_PX, faces: int = 1) -> bytes:
+    """Return RGB bytes of a multi-scale speckle texture of the given base colour."""
+    rng = np.random.default_rng(seed)
+    field = np.zeros((size * faces, size))
+    for octave in range(7):
+        cell = 2 ** octave
+        n = size // cell
+        coarse = rng.normal(0.0, 1.0, (faces * n, n))
+        field += np.kron(coarse, np.ones((cell, cell)))[:size * faces, :size] / (1 + octave) ** 0.5
+    field = 1.0 + TEXTURE_CONTRAST * (field - field.mean()) / field.std()
+    img = np.clip(field[..., None] * np.asarray(rgb[:3])[None, None, :] * 255, 0, 255)
+    return img.astype(np.uint8).tobytes()
 
 
 @dataclass(frozen=True)
@@ -155,11 +176,26 @@ def _fill_body(spec, robot, link_name, body, prefix, friction, kp, kv, position_
 def add_terrain(spec: mujoco.MjSpec, terrain: Terrain, friction: float, rock_friction: float,
                 render_resolution_m: float) -> None:
     """Add ground, boxes and rocks: a fine heightfield for physics, a coarse one for cameras."""
-    def solid(geom, group=GROUP_SOLID, mu=friction):
+    materials = {}
+    for name, rgba, kind in (('regolith', REGOLITH_RGBA, mujoco.mjtTexture.mjTEXTURE_2D),
+                             ('regolith_cube', REGOLITH_RGBA, mujoco.mjtTexture.mjTEXTURE_CUBE),
+                             ('rock', ROCK_RGBA, mujoco.mjtTexture.mjTEXTURE_CUBE)):
+        faces = 6 if kind == mujoco.mjtTexture.mjTEXTURE_CUBE else 1
+        px = TEXTURE_PX if faces == 1 else 256
+        tex = spec.add_texture(name=f'{name}_tex', type=kind, width=px, height=px * faces,
+                               nchannel=3)
+        tex.data = regolith_texture(rgba, seed=len(materials), size=px, faces=faces)
+        mat = spec.add_material(name=name, rgba=[1.0, 1.0, 1.0, 1.0], specular=0.0,
+                                shininess=0.0, texuniform=True,
+                                texrepeat=[1.0 / (px * TEXEL_M)] * 2)
+        mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = tex.name
+        materials[name] = mat.name
+
+    def solid(geom, group=GROUP_SOLID, mu=friction, material='regolith'):
         geom.group = group
         geom.contype, geom.conaffinity = WORLD_CONTACT
         geom.friction = [mu, 0.005, 0.0001]
-        geom.rgba = list(REGOLITH_RGBA)
+        geom.material = materials[material]
         geom.condim = 3
 
     half = terrain.size_m / 2
@@ -186,12 +222,11 @@ def add_terrain(spec: mujoco.MjSpec, terrain: Terrain, friction: float, rock_fri
         solid(spec.worldbody.add_geom(name=f'feature_{i}', type=mujoco.mjtGeom.mjGEOM_BOX,
                                       size=list(box.half), pos=list(box.center),
                                       quat=_quat(rpy_matrix((0.0, box.pitch, 0.0)))),
-              mu=rock_friction if box.pitch == 0.0 else friction)
+              mu=rock_friction if box.pitch == 0.0 else friction, material='regolith_cube')
     for i, (x, y, d, base) in enumerate(terrain.rocks):
         geom = spec.worldbody.add_geom(name=f'rock_{i}', type=mujoco.mjtGeom.mjGEOM_ELLIPSOID,
                                        size=[d / 2, d / 2, 0.5 * d], pos=[x, y, base])
-        solid(geom, mu=rock_friction)
-        geom.rgba = [0.45, 0.44, 0.42, 1.0]
+        solid(geom, mu=rock_friction, material='rock')
 
 
 def add_camera(spec: mujoco.MjSpec, cam: CameraSpec, prefix: str) -> None:

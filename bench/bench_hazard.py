@@ -1,0 +1,85 @@
+"""Hazard camera pipeline: milliseconds per 1024 x 1024 stereo frame on one core.
+
+The whole pipeline (colour correction of both frames, rectification check,
+semi-global matching at the working scale, triangulation, height-map update,
+GESTALT analysis of a 12 m window) beside OpenCV StereoSGBM alone on the same
+frames in the same run: at full resolution (the disparity range scaled to keep
+the same near range) and at the pipeline's working scale. Frames are rendered
+by the simulator on the step25 terrain. Not a test: nothing asserted.
+  ./dev bench hazard [--frames 10]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+import sys
+import time
+
+os.environ.setdefault('MUJOCO_GL', 'egl')
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from chang_e_rover.hazard.stereo import StereoParams  # noqa: E402
+from chang_e_rover.hazard.traversability import analyse, HeightMap  # noqa: E402
+from chang_e_rover.imaging.colour import correct, estimate_response  # noqa: E402
+from chang_e_rover.sim.model import REGOLITH_RGBA  # noqa: E402
+from test_hazard_pipeline import LIMITS, Scene  # noqa: E402
+
+
+def sgbm(num_disp: int, bs: int = 5):
+    return cv2.StereoSGBM.create(0, num_disp, bs, P1=8 * bs * bs, P2=32 * bs * bs,
+                                 disp12MaxDiff=1, uniquenessRatio=10, speckleWindowSize=100,
+                                 speckleRange=2, mode=cv2.StereoSGBM_MODE_SGBM)
+
+
+def timed(fn, frames: int) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(frames):
+        fn()
+    return (time.perf_counter() - t0) / frames * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--frames', type=int, default=10)
+    args = ap.parse_args()
+    cv2.setNumThreads(1)                       # one core, as the aim says
+    scene = Scene('step25', dx=1.3)
+    left, right = scene.raw['hazcam_left'], scene.raw['hazcam_right']
+    pipe = scene.pipeline()
+    p = StereoParams()
+    response = estimate_response(left, REGOLITH_RGBA[:3], left.min(axis=2) > 8)
+    hm = HeightMap(60.0, 0.1)
+    window = int(6.0 / hm.resolution)
+
+    def whole():
+        a, b = correct(left, response), correct(right, response)
+        pts, w = pipe.points(pipe.disparity(a, b))
+        hm.add(np.c_[pts[:, 0], pts[:, 2], -pts[:, 1]], w)     # a fixed pose will do here
+        c = hm.n // 2
+        analyse(hm.heights()[c - window:c + window, c - window:c + window], hm.resolution,
+                LIMITS)
+
+    grey = [cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (left, right)]
+    half = [cv2.resize(g, (512, 512), interpolation=cv2.INTER_AREA) for g in grey]
+    full_matcher = sgbm(int(p.num_disparities / p.scale))
+    half_matcher = sgbm(p.num_disparities)
+    ms_pipe = timed(whole, args.frames)
+    ms_full = timed(lambda: full_matcher.compute(*grey), max(2, args.frames // 3))
+    ms_half = timed(lambda: half_matcher.compute(*half), args.frames)
+    print(f'frames: {left.shape[1]} x {left.shape[0]} pair, one core (cv2.setNumThreads(1))')
+    print(f'whole pipeline (SGBM at scale {p.scale}, {p.num_disparities} disparities): '
+          f'{ms_pipe:7.1f} ms/frame = {1e3 / ms_pipe:4.1f} Hz')
+    print(f'StereoSGBM alone, full resolution, {int(p.num_disparities / p.scale)} disparities: '
+          f'{ms_full:7.1f} ms/frame   pipeline / SGBM = {ms_pipe / ms_full:4.2f}')
+    print(f'StereoSGBM alone, working scale,   {p.num_disparities} disparities: '
+          f'{ms_half:7.1f} ms/frame   pipeline / SGBM = {ms_pipe / ms_half:4.2f}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,130 @@
+"""Height map and GESTALT-style traversability. Pure numpy (OpenCV box filters).
+
+The height map is a fixed grid in `odom`: each cell keeps the weighted mean of
+the stereo points that fell in it (weight 1 / range^2, so near, precise views
+outweigh far ones as the rover comes closer).
+
+Traversability follows the Mars rovers' GESTALT (Goldberg, Maimone and
+Matthies 2002): a plane is fitted to the rover-sized patch around every cell,
+giving its slope and roughness (RMS residual); the step is the largest height
+difference among cells within a wheel-sized window. A cell is untraversable
+(100) when any of them exceeds its limit by more than the measurement margin;
+otherwise its cost (0..99) grows with the worst ratio to a limit. Cells whose
+patch is mostly unseen are unknown (-1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+UNKNOWN = -1
+UNTRAVERSABLE = 100
+
+
+class HeightMap:
+    """A square grid of size_m x size_m centred on the odom origin."""
+
+    def __init__(self, size_m: float, resolution_m: float, min_points: int = 4):
+        if not (size_m > 0 and resolution_m > 0):
+            raise ValueError('map size and resolution must be positive')
+        self.n = int(round(size_m / resolution_m))
+        self.resolution = resolution_m
+        self.origin = -self.n * resolution_m / 2.0         # x, y of the grid's corner
+        self.min_points = min_points     # fewer points in a cell: a stray match, not ground
+        self.sum_w = np.zeros((self.n, self.n))
+        self.sum_wz = np.zeros((self.n, self.n))
+        self.count = np.zeros((self.n, self.n), np.int32)
+
+    def add(self, xyz: np.ndarray, weights: np.ndarray) -> int:
+        """Add odom points (N, 3) with weights; return how many fell inside the map."""
+        ix = np.floor((xyz[:, 0] - self.origin) / self.resolution).astype(np.int64)
+        iy = np.floor((xyz[:, 1] - self.origin) / self.resolution).astype(np.int64)
+        ok = (ix >= 0) & (ix < self.n) & (iy >= 0) & (iy < self.n) & np.isfinite(xyz[:, 2])
+        flat = iy[ok] * self.n + ix[ok]
+        size = self.n * self.n
+        self.sum_w += np.bincount(flat, weights[ok], size).reshape(self.n, self.n)
+        self.sum_wz += np.bincount(flat, weights[ok] * xyz[ok, 2], size).reshape(self.n, self.n)
+        self.count += np.bincount(flat, None, size).reshape(self.n, self.n).astype(np.int32)
+        return int(np.count_nonzero(ok))
+
+    def heights(self) -> np.ndarray:
+        """Return the mean height of each cell (rows = y, columns = x); NaN where unseen."""
+        with np.errstate(invalid='ignore', divide='ignore'):
+            return np.where(self.count >= self.min_points, self.sum_wz / self.sum_w, np.nan)
+
+    def cell_centres(self) -> tuple[np.ndarray, np.ndarray]:
+        c = self.origin + (np.arange(self.n) + 0.5) * self.resolution
+        return np.meshgrid(c, c)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_slope_deg: float
+    max_step_m: float
+    max_roughness_m: float
+    slope_margin_deg: float      # measurement error allowed before a limit counts as exceeded
+    step_margin_m: float
+    patch_m: float               # rover-sized patch for the plane fit
+    step_window_m: float         # wheel-sized window for the step
+    min_coverage: float          # share of a patch that must be seen
+
+
+@dataclass
+class Analysis:
+    cost: np.ndarray             # int8: -1 unknown, 0..99 cost, 100 untraversable
+    slope_deg: np.ndarray
+    roughness_m: np.ndarray
+    step_m: np.ndarray
+
+
+def _box(a: np.ndarray, k: int) -> np.ndarray:
+    return cv2.boxFilter(a, cv2.CV_64F, (k, k), normalize=False,
+                         borderType=cv2.BORDER_CONSTANT)
+
+
+def analyse(heights: np.ndarray, resolution_m: float, limits: Limits) -> Analysis:
+    """Return slope, roughness, step and cost of every cell of a height grid."""
+    seen = np.isfinite(heights)
+    m = seen.astype(np.float64)
+    z = np.where(seen, heights, 0.0)
+    k = max(3, int(round(limits.patch_m / resolution_m)) | 1)
+    n = heights.shape[0]
+    ys, xs = np.mgrid[0:n, 0:n].astype(np.float64) * resolution_m
+    # Local coordinates keep the sums well conditioned: subtract each patch's centre.
+    s1 = _box(m, k)
+    sx, sy, sz = _box(m * xs, k), _box(m * ys, k), _box(z, k)
+    sxx, syy, sxy = _box(m * xs * xs, k), _box(m * ys * ys, k), _box(m * xs * ys, k)
+    sxz, syz, szz = _box(xs * z, k), _box(ys * z, k), _box(z * z, k)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        cxx = sxx - sx * sx / s1
+        cyy = syy - sy * sy / s1
+        cxy = sxy - sx * sy / s1
+        cxz = sxz - sx * sz / s1
+        cyz = syz - sy * sz / s1
+        czz = szz - sz * sz / s1
+        det = cxx * cyy - cxy * cxy
+        a = (cyy * cxz - cxy * cyz) / det
+        b = (cxx * cyz - cxy * cxz) / det
+        slope = np.degrees(np.arctan(np.hypot(a, b)))
+        rough = np.sqrt(np.clip((czz - a * cxz - b * cyz) / s1, 0.0, None))
+    w = max(3, int(round(limits.step_window_m / resolution_m)) | 1)
+    # A disc, so that a uniform slope adds the same rise whatever its direction.
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))
+    high = cv2.dilate(np.where(seen, heights, -1e6).astype(np.float32), kernel)
+    low = cv2.erode(np.where(seen, heights, 1e6).astype(np.float32), kernel)
+    seen_w = cv2.filter2D(m, cv2.CV_64F, kernel.astype(np.float64),
+                          borderType=cv2.BORDER_CONSTANT)
+    step = np.where(seen_w >= 2, high - low, 0.0)
+    known = seen & (s1 >= limits.min_coverage * k * k) & (det > 1e-12)
+    ratio = np.maximum.reduce([slope / limits.max_slope_deg, step / limits.max_step_m,
+                               rough / limits.max_roughness_m])
+    bad = ((slope > limits.max_slope_deg + limits.slope_margin_deg)
+           | (step > limits.max_step_m + limits.step_margin_m)
+           | (rough > limits.max_roughness_m))
+    cost = np.clip(np.round(99 * np.nan_to_num(ratio)), 0, 99).astype(np.int8)
+    cost[bad] = UNTRAVERSABLE
+    cost[~known] = UNKNOWN
+    return Analysis(cost, np.where(known, slope, np.nan), np.where(known, rough, np.nan),
+                    np.where(known, step, np.nan))

@@ -1,0 +1,129 @@
+"""Hazard camera pipeline core on simulator frames (no ROS): colour, stereo, height map, hazards.
+
+Frames come from the simulator's own renderer and detector model; ground truth
+is Terrain.true_height and the rover's true camera pose.
+"""
+import os
+
+import mujoco
+import numpy as np
+import pytest
+
+from chang_e_rover import config
+from chang_e_rover.hazard.stereo import CameraModel, StereoParams, StereoPipeline
+from chang_e_rover.hazard.traversability import analyse, HeightMap, Limits, UNTRAVERSABLE
+from chang_e_rover.imaging.colour import chromaticity, correct, estimate_response
+from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
+from chang_e_rover.sim.model import REGOLITH_RGBA
+from chang_e_rover.sim.world import World
+
+SIM = config.load_params('sim.yaml', 'sim')
+LIMITS = Limits(max_slope_deg=20.0, max_step_m=0.20, max_roughness_m=0.10,
+                slope_margin_deg=2.5, step_margin_m=0.025, patch_m=1.0, step_window_m=0.45,
+                min_coverage=0.3)
+COLOUR_TOLERANCE = 0.01       # chromaticity units (r, g, b summing to 1)
+
+
+class Scene:
+    """The rover on a named terrain, moved forward by dx, with its hazcam pair rendered."""
+
+    def __init__(self, terrain: str, dx: float = 0.0, **overrides):
+        os.environ.setdefault('MUJOCO_GL', 'egl')
+        self.world = w = World(overrides={'terrain.name': terrain, **overrides})
+        w.data.qpos[0] += dx
+        mujoco.mj_forward(w.model, w.data)
+        w.step(1.0)
+        rig = CameraRig(w.model, w.cameras)
+        rng = np.random.default_rng(0)
+        self.raw = {c: detector_response(rig.render(w.data, c), SIM['camera.response_rgb'],
+                                         SIM['camera.noise_dn'], rng)
+                    for c in ('hazcam_left', 'hazcam_right')}
+        rig.close()
+
+    def pipeline(self) -> StereoPipeline:
+        spec = self.world.cameras['hazcam_left']
+        K = intrinsics(spec)
+        left = np.hstack([K, np.zeros((3, 1))])
+        right = left.copy()
+        right[0, 3] = -K[0, 0] * self.world.cameras['hazcam_right'].stereo_baseline_m
+        models = [CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3), P)
+                  for P in (left, right)]
+        return StereoPipeline(*models, StereoParams())
+
+    def height_map(self) -> HeightMap:
+        w = self.world
+        sp = self.pipeline()
+        pts, weights = sp.points(sp.disparity(self.raw['hazcam_left'], self.raw['hazcam_right']))
+        cid = mujoco.mj_name2id(w.model, mujoco.mjtObj.mjOBJ_CAMERA, 'hazcam_left')
+        rot = w.data.cam_xmat[cid].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+        xyz = pts @ rot.T + w.data.cam_xpos[cid]
+        body = w._root_body
+        local = (xyz - w.data.xpos[body]) @ w.data.xmat[body].reshape(3, 3)
+        own = (np.abs(local[:, 0]) < 0.85) & (np.abs(local[:, 1]) < 0.75)   # the rover itself
+        hm = HeightMap(20.0, 0.1)
+        hm.add(xyz[~own], weights[~own])
+        return hm
+
+
+@pytest.fixture(scope='module')
+def step25():
+    return Scene('step25', dx=1.3)
+
+
+def test_raw_frames_are_red_and_the_correction_restores_regolith(step25):
+    raw = step25.raw['hazcam_left']
+    ground = raw.min(axis=2) > 8                     # not sky
+    raw_chroma = chromaticity(raw[ground].mean(axis=0))
+    true_chroma = chromaticity(REGOLITH_RGBA[:3])
+    assert raw_chroma[0] / raw_chroma[1] > 1.3 * true_chroma[0] / true_chroma[1], 'raw is red'
+    response = estimate_response(raw, REGOLITH_RGBA[:3], ground)
+    expected = np.asarray(SIM['camera.response_rgb']) / max(SIM['camera.response_rgb'])
+    assert response == pytest.approx(expected, abs=0.02)
+    fixed = correct(raw, response)
+    error = np.abs(chromaticity(fixed[ground].mean(axis=0)) - true_chroma).max()
+    assert error < COLOUR_TOLERANCE
+    # The same correction serves the other camera of the pair.
+    other = correct(step25.raw['hazcam_right'], response)
+    other_ground = step25.raw['hazcam_right'].min(axis=2) > 8
+    assert np.abs(chromaticity(other[other_ground].mean(axis=0)) - true_chroma).max() < \
+        COLOUR_TOLERANCE
+
+
+def test_calibration_refuses_a_frame_without_regolith():
+    from chang_e_rover.imaging.colour import CalibrationError
+    with pytest.raises(CalibrationError):
+        estimate_response(np.zeros((100, 100, 3), np.uint8), REGOLITH_RGBA[:3])
+
+
+def test_height_map_within_5_m_against_the_true_heightfield(step25):
+    hm = step25.height_map()
+    X, Y = hm.cell_centres()
+    H = hm.heights()
+    rx, ry = step25.world.ground_truth().position[:2]
+    near = np.isfinite(H) & (np.hypot(X - rx, Y - ry) < 5.0)
+    err = H[near] - step25.world.terrain.true_height(X[near], Y[near])
+    rmse = float(np.sqrt(np.mean(err ** 2)))
+    print(f'height RMSE within 5 m: {rmse:.3f} m over {near.sum()} cells; '
+          f'median |error| {np.median(np.abs(err)):.3f} m')
+    assert near.sum() > 300 and rmse < 0.08
+    assert np.median(np.abs(err)) < 0.02
+
+
+def test_the_25_cm_step_is_marked_untraversable(step25):
+    hm = step25.height_map()
+    a = analyse(hm.heights(), hm.resolution, LIMITS)
+    X, Y = hm.cell_centres()
+    edge = (np.abs(X - 3.0) < 0.25) & (np.abs(Y) < 0.5)
+    assert np.count_nonzero(a.cost[edge] == UNTRAVERSABLE) >= 5
+
+
+def test_the_25_degree_ramp_is_marked_untraversable():
+    scene = Scene('ramp25', dx=1.3)
+    hm = scene.height_map()
+    a = analyse(hm.heights(), hm.resolution, LIMITS)
+    X, Y = hm.cell_centres()
+    on_ramp = (X > 3.3) & (X < 4.0) & (np.abs(Y) < 0.5)
+    flagged = np.count_nonzero(a.cost[on_ramp] == UNTRAVERSABLE)
+    seen = np.count_nonzero(a.cost[on_ramp] >= 0)
+    assert seen > 20 and flagged >= 0.8 * seen
+    assert np.nanmedian(a.slope_deg[on_ramp]) == pytest.approx(25.0, abs=2.0)
