@@ -29,6 +29,7 @@ setup(
             'drive_controller = chang_e_rover.drive.controller_node:main',
             'wheel_unit = chang_e_rover.drive.wheel_node:main',
             'science = chang_e_rover.science.science_node:main',
+            'hazard_camera = chang_e_rover.hazard.hazard_node:main',
             'relay = chang_e_rover.relay.relay_node:main',
             'chang-e-ground = chang_e_rover.relay.ground_cli:main',
         ],

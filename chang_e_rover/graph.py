@@ -53,6 +53,10 @@ def flight_nodes() -> list[NodeSpec]:
                               'chang_e_rover.drive.wheel_node:WheelNode', 'rover.yaml',
                               'wheel_unit', kwargs={'wheel': wheel},
                               arguments=(f'--wheel={wheel}',), own_executor=True))
+    # The stereo pipeline takes ~0.2 s a pair: its own executor, so driving never waits.
+    nodes.append(NodeSpec('hazard_camera', 'rover', 'hazard_camera',
+                          'chang_e_rover.hazard.hazard_node:HazardCameraNode', 'rover.yaml',
+                          'hazard_camera', own_executor=True))
     nodes.append(NodeSpec('science', 'rover', 'science',
                           'chang_e_rover.science.science_node:ScienceNode', 'rover.yaml',
                           'science'))

@@ -22,7 +22,8 @@ def test_every_parameter_is_documented():
     missing = []
     for file_name, section in (('sim.yaml', 'sim'), ('rover.yaml', 'drive_controller'),
                                ('rover.yaml', 'wheel_unit'), ('hardware.yaml', 'hardware'),
-                               ('rover.yaml', 'science'), ('relay.yaml', 'relay'),
+                               ('rover.yaml', 'science'), ('rover.yaml', 'hazard_camera'),
+                               ('relay.yaml', 'relay'),
                                ('relay.yaml', 'link'), ('relay.yaml', 'ground')):
         for name in config.load_params(file_name, section):
             if not _documented(name):
@@ -32,7 +33,7 @@ def test_every_parameter_is_documented():
 
 NAMESPACE = {'controller_node.py': '/rover/', 'wheel_node.py': '/rover/',
              'sim_node.py': '/', 'mission_node.py': '/', 'science_node.py': '/rover/',
-             'relay_node.py': '/lander/'}
+             'relay_node.py': '/lander/', 'hazard_node.py': '/rover/'}
 
 
 def topics_in_code() -> set[str]:

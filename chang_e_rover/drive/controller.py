@@ -7,10 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import math
 
+import numpy as np
+
 from chang_e_rover.drive.governor import Governor, Limits
 from chang_e_rover.drive.kinematics import forward, inverse
 from chang_e_rover.drive.odometry import Odometry2D
 from chang_e_rover.drive.wheel_health import ENABLED
+from chang_e_rover.hazard.gate import Footprint, gate, Grid, Vote, vote_arcs
 
 # faults after which a wheel's encoder says nothing about the ground speed
 NO_ODOMETRY = ('stall', 'encoder_dropout', 'node_lost')
@@ -81,6 +84,15 @@ class DriveCore:
         self._last_steer = {w: 0.0 for w in STEERED_IDS}
         self._holding = False
         self.v_measured = 0.0
+        # Hazard avoidance: the map from the hazard cameras, the gate and arc voting.
+        self.hazard_map: Grid | None = None
+        self.footprint = Footprint(p['hazard.footprint_rear_m'], p['hazard.footprint_front_m'],
+                                   p['hazard.footprint_half_width_m'])
+        self.gate_state = 'no map'
+        self.gate_where: tuple[float, float] | None = None
+        self._votes_t = -math.inf
+        self._arc: Vote | None = None
+        self._blocked_turn = 0.0
 
     # ---- inputs ------------------------------------------------------------------------
     def command_velocity(self, v: float, omega: float, t: float) -> None:
@@ -131,6 +143,10 @@ class DriveCore:
         if math.isfinite(sin_pitch):
             self.pitch = math.asin(max(-1.0, min(1.0, sin_pitch)))
 
+    def hazard(self, grid: Grid) -> None:
+        """A new hazard map (cost grid in odom)."""
+        self.hazard_map = grid
+
     # ---- health --------------------------------------------------------------------------
     def healthy(self, t: float) -> list[str]:
         out = []
@@ -164,16 +180,68 @@ class DriveCore:
             return 0.0, 0.0
         err = math.atan2(dy, dx) - self.odometry.yaw
         err = math.atan2(math.sin(err), math.cos(err))
-        if abs(err) > self.p['goal_turn_in_place_rad']:
-            return 0.0, math.copysign(self.p['max_yaw_rate_rad_s'], err)
+        turn = math.copysign(self.p['max_yaw_rate_rad_s'], err)
         # slow down near the goal so the ramp stops the rover on it
         v = min(self.top_speed, math.sqrt(2 * self.p['max_accel_m_s2'] * distance) * 0.7)
-        return v * math.cos(err), self.p['goal_heading_gain'] * err
+        arc = self._arc if self.hazard_map is not None else None
+        if arc is None:
+            if abs(err) > self.p['goal_turn_in_place_rad']:
+                return 0.0, turn
+            return v * math.cos(err), self.p['goal_heading_gain'] * err
+        if arc.vetoed:
+            # No safe arc ahead: turn in place, one way until one opens, and look again.
+            self._blocked_turn = self._blocked_turn or turn
+            return 0.0, self._blocked_turn
+        self._blocked_turn = 0.0
+        if arc.progress <= 0.05 * self.p['arcs.length_m'] and abs(err) > \
+                self.p['goal_turn_in_place_rad']:
+            return 0.0, turn            # the goal is behind: face it first
+        return v, max(-self.p['max_yaw_rate_rad_s'], min(self.p['max_yaw_rate_rad_s'],
+                                                         v * arc.curvature))
+
+    def _vote(self, t: float) -> None:
+        """Choose among candidate arcs by hazard and progress, twice a second."""
+        if self.hazard_map is None or self.goal is None or t - self._votes_t < 0.5:
+            return
+        self._votes_t = t
+        p = self.p
+        k = p['arcs.max_curvature']
+        votes = vote_arcs(self.hazard_map, (self.odometry.x, self.odometry.y, self.odometry.yaw),
+                          (self.goal.x, self.goal.y), self.footprint,
+                          np.linspace(-k, k, int(p['arcs.count'])), p['arcs.length_m'],
+                          p['hazard.sample_m'], p['arcs.hazard_weight'], p['arcs.unknown_cost'])
+        best = votes[0]
+        if self._arc is not None and best.vetoed != self._arc.vetoed:
+            self.events.append(Event(t, '-', 'no safe arc: turning in place' if best.vetoed
+                                     else f'safe arc found (curvature {best.curvature:.2f})'))
+        self._arc = best
+
+    def _gate(self, t: float, v: float, omega: float) -> tuple[float, float]:
+        """Stop motion whose swept footprint meets an untraversable cell within reach."""
+        if self.hazard_map is None:
+            return v, omega
+        p = self.p
+        reach = p['hazard.clearance_m'] + v * v / (2 * p['max_accel_m_s2'])
+        result = gate(self.hazard_map, (self.odometry.x, self.odometry.y, self.odometry.yaw),
+                      v, omega, self.footprint, reach, p['hazard.sample_m'])
+        state = 'blocked' if result.blocked else 'clear'
+        if state != self.gate_state:
+            self.events.append(Event(t, '-', f'hazard gate: untraversable ground at '
+                                             f'({result.where[0]:.2f}, {result.where[1]:.2f}), '
+                                             'motion refused' if result.blocked
+                                     else 'hazard gate: clear'))
+            self.gate_state = state
+        self.gate_where = result.where
+        if not result.blocked:
+            return v, omega
+        self.governor.output = (0.0, 0.0)
+        return 0.0, 0.0
 
     def step(self, t: float, dt: float) -> DriveOutput:
         healthy = self.healthy(t)
         limit = self.speed_limit(len(healthy))
         if self.goal is not None and not self.goal.reached:
+            self._vote(t)
             v_goal, w_goal = self._goal_twist()
             if self.goal.reached:
                 self.events.append(Event(t, '-', f'goal reached at ({self.odometry.x:.2f}, '
@@ -181,6 +249,7 @@ class DriveCore:
             self.governor.command(v_goal, w_goal, t)
         v, omega = self.governor.update(t, dt)
         v = max(-limit, min(limit, v))
+        v, omega = self._gate(t, v, omega)
         # The yaw trim acts on the wheel speeds only, as a differential: the
         # corners keep the commanded arc, so the trim cannot start a steering
         # manoeuvre of its own. Off while the wheels wait for the corners.

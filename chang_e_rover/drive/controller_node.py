@@ -9,7 +9,8 @@ import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, Twist
-from nav_msgs.msg import Odometry
+from nav_msgs.msg import OccupancyGrid, Odometry
+import numpy as np
 import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
@@ -18,8 +19,9 @@ from std_msgs.msg import Float64
 from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.governor import CommandRejected
+from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, SENSOR_QOS,
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, LATCHED_QOS, SENSOR_QOS,
                                       spin_node, STATE_QOS, stamp_to_ns)
 
 
@@ -46,6 +48,8 @@ class DriveControllerNode(Node):
         self.create_subscription(PoseStamped, 'goal', self.goal_callback, STATE_QOS)
         self.create_subscription(JointState, 'joint_states', self.joint_states_callback, STATE_QOS)
         self.create_subscription(Imu, 'imu', self.imu_callback, SENSOR_QOS)
+        self.create_subscription(OccupancyGrid, 'hazard/map', self.hazard_map_callback,
+                                 LATCHED_QOS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
                                  STATE_QOS)
         for w in WHEEL_IDS:
@@ -76,6 +80,17 @@ class DriveControllerNode(Node):
         except ValueError as exc:
             self.rejected += 1
             self.get_logger().error(f'{exc}; goal refused')
+
+    def hazard_map_callback(self, msg: OccupancyGrid) -> None:
+        if msg.header.frame_id != 'odom':
+            self.get_logger().error(f'hazard map in frame {msg.header.frame_id!r} ignored: '
+                                    'expected odom', throttle_duration_sec=10.0)
+            return
+        info = msg.info
+        cost = np.frombuffer(bytes(np.asarray(msg.data, dtype=np.int8)), np.int8).reshape(
+            info.height, info.width)
+        self.core.hazard(Grid(cost, info.origin.position.x, info.origin.position.y,
+                              info.resolution))
 
     def joint_states_callback(self, msg: JointState) -> None:
         self.core.steering({name[6:8]: q for name, q in zip(msg.name, msg.position)
@@ -152,7 +167,10 @@ class DriveControllerNode(Node):
             ('isolated_wheels', ' '.join(lost)),
             ('goal', 'none' if goal is None else
              f'({goal.x:.2f}, {goal.y:.2f}) {"reached" if goal.reached else "active"}'),
-            ('rejected_commands', str(self.rejected)))]
+            ('rejected_commands', str(self.rejected)),
+            ('hazard_gate', self.core.gate_state if self.core.gate_where is None else
+             f'{self.core.gate_state} at ({self.core.gate_where[0]:.2f}, '
+             f'{self.core.gate_where[1]:.2f})'))]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)

@@ -122,3 +122,26 @@ class StereoPipeline:
     def depth_step_m(self, range_m: float) -> float:
         """Depth change per pixel of disparity at range_m (the quantum before sub-pixel)."""
         return range_m * range_m / (self.f * self.baseline_m)
+
+
+def seen_through(points: np.ndarray, eye: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Return a mask of points whose line of sight from eye crosses one of the boxes.
+
+    A point that a camera could only see through the rover's own wheel is a
+    mismatch (typically where one camera of the pair sees the wheel and the
+    other the ground beside it), wherever it was triangulated.
+
+    :param points: (N, 3) in the frame of the boxes.
+    :param eye: (3,) camera centre in that frame.
+    :param boxes: (M, 2, 3) axis-aligned boxes as (min corner, max corner).
+    """
+    d = points - eye
+    hit = np.zeros(len(points), dtype=bool)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        inv = 1.0 / d
+        for lo, hi in boxes:
+            t1, t2 = (lo - eye) * inv, (hi - eye) * inv
+            near = np.nanmax(np.minimum(t1, t2), axis=1)
+            far = np.nanmin(np.maximum(t1, t2), axis=1)
+            hit |= (near <= far) & (far >= 0.0) & (near <= 1.0)
+    return hit

@@ -1,0 +1,132 @@
+"""Safety gate and arc voting over the hazard map. Pure numpy.
+
+The gate works as Nav2's collision monitor does: the rover's footprint is
+swept along the commanded arc for the stopping distance plus a clearance; if it
+meets an untraversable cell, the motion is refused. Arc voting follows the
+Mars rovers' GESTALT/MAPGEN practice: candidate arcs are scored by the hazard
+cost their swept footprint meets and by the progress they make to the goal;
+arcs meeting untraversable cells are vetoed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+
+import numpy as np
+
+UNTRAVERSABLE = 100
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A cost grid in odom: int8 cells (-1 unknown, 0..100), row = y, column = x."""
+    cost: np.ndarray
+    origin_x: float
+    origin_y: float
+    resolution: float
+
+    def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Return the cost at points (-1 outside the grid)."""
+        ix = np.floor((x - self.origin_x) / self.resolution).astype(np.int64)
+        iy = np.floor((y - self.origin_y) / self.resolution).astype(np.int64)
+        h, w = self.cost.shape
+        inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+        out = np.full(x.shape, -1, dtype=np.int16)
+        out[inside] = self.cost[iy[inside], ix[inside]]
+        return out
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The rover's outline in base_link: x from rear to front, y half-width."""
+    rear: float
+    front: float
+    half_width: float
+
+    def samples(self, spacing: float) -> np.ndarray:
+        xs = np.arange(self.rear, self.front + 1e-9, spacing)
+        ys = np.arange(-self.half_width, self.half_width + 1e-9, spacing)
+        gx, gy = np.meshgrid(xs, ys)
+        return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def arc_poses(x: float, y: float, yaw: float, curvature: float, length: float,
+              step: float) -> np.ndarray:
+    """Return (n, 3) poses along an arc of signed curvature from (x, y, yaw), excluding start."""
+    s = np.arange(step, length + 1e-9, step) * math.copysign(1.0, length)
+    if abs(curvature) < 1e-6:
+        return np.stack([x + s * math.cos(yaw), y + s * math.sin(yaw), np.full_like(s, yaw)],
+                        axis=1)
+    th = yaw + curvature * s
+    return np.stack([x + (np.sin(th) - math.sin(yaw)) / curvature,
+                     y - (np.cos(th) - math.cos(yaw)) / curvature, th], axis=1)
+
+
+def swept_costs(grid: Grid, poses: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """Return, per pose, the worst cost under the footprint (-1 if all unknown)."""
+    c, s = np.cos(poses[:, 2])[:, None], np.sin(poses[:, 2])[:, None]
+    px = poses[:, 0:1] + c * footprint[None, :, 0] - s * footprint[None, :, 1]
+    py = poses[:, 1:2] + s * footprint[None, :, 0] + c * footprint[None, :, 1]
+    return grid.lookup(px, py).max(axis=1)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    blocked: bool
+    where: tuple[float, float] | None = None
+    distance_m: float = 0.0
+
+
+def gate(grid: Grid, pose: tuple[float, float, float], v: float, omega: float,
+         footprint: Footprint, lookahead_m: float, spacing: float) -> GateResult:
+    """Refuse motion whose swept footprint within lookahead_m meets an untraversable cell.
+
+    Pure rotation (v = 0) is checked over the rotation it would make in one second.
+    """
+    x, y, yaw = pose
+    pts = footprint.samples(spacing)
+    if abs(v) < 1e-4:
+        if abs(omega) < 1e-4:
+            return GateResult(False)
+        angles = yaw + np.linspace(0.0, math.copysign(0.3, omega), 7)[1:]
+        poses = np.stack([np.full_like(angles, x), np.full_like(angles, y), angles], axis=1)
+    else:
+        poses = arc_poses(x, y, yaw, omega / v, math.copysign(lookahead_m, v), spacing)
+    costs = swept_costs(grid, poses, pts)
+    hit = np.nonzero(costs >= UNTRAVERSABLE)[0]
+    if hit.size == 0:
+        return GateResult(False)
+    i = int(hit[0])
+    return GateResult(True, (float(poses[i, 0]), float(poses[i, 1])),
+                      float(math.hypot(poses[i, 0] - x, poses[i, 1] - y)))
+
+
+@dataclass(frozen=True)
+class Vote:
+    curvature: float
+    score: float
+    hazard: float            # worst cost met, 0..1 (unknown counted as `unknown_cost`)
+    progress: float          # metres closer to the goal at the arc's end
+    vetoed: bool
+
+
+def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, float],
+              footprint: Footprint, curvatures: np.ndarray, length_m: float, spacing: float,
+              hazard_weight: float, unknown_cost: float) -> list[Vote]:
+    """Score candidate arcs toward a goal; best first."""
+    x, y, yaw = pose
+    pts = footprint.samples(spacing)
+    d0 = math.hypot(goal[0] - x, goal[1] - y)
+    votes = []
+    for k in curvatures:
+        poses = arc_poses(x, y, yaw, float(k), min(length_m, max(d0, spacing)), spacing)
+        costs = swept_costs(grid, poses, pts).astype(np.float64)
+        costs[costs < 0] = unknown_cost
+        worst = float(costs.max()) if costs.size else 0.0
+        end = poses[-1]
+        progress = d0 - math.hypot(goal[0] - end[0], goal[1] - end[1])
+        vetoed = worst >= UNTRAVERSABLE
+        score = progress / length_m - hazard_weight * worst / UNTRAVERSABLE
+        votes.append(Vote(float(k), -math.inf if vetoed else score, worst / UNTRAVERSABLE,
+                          progress, vetoed))
+    return sorted(votes, key=lambda v: v.score, reverse=True)
