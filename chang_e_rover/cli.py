@@ -69,7 +69,8 @@ def cmd_mission(args) -> int:
     def make_mission(_nodes):
         mission.append(MissionNode(report=lambda line: print(line, flush=True),
                                    fault_drive=FaultDrive(wheel=args.fault_wheel,
-                                                          fault=args.fault), ground=ground))
+                                                          fault=args.fault), ground=ground,
+                                   folder=folder))
         return mission[0]
 
     print('[mission] starting the simulator and the flight stack in one process, the space '

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_mission_drives_the_traverse_and_reports():
     result = subprocess.run([sys.executable, '-m', 'chang_e_rover.cli', 'mission'],
-                            capture_output=True, text=True, timeout=600,
+                            capture_output=True, text=True, timeout=1500,
                             env={**os.environ, 'PYTHONPATH': str(ROOT)})
     out = result.stdout
     assert result.returncode == 0, out[-2000:] + result.stderr[-2000:]

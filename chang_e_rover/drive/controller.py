@@ -209,7 +209,8 @@ class DriveCore:
         votes = vote_arcs(self.hazard_map, (self.odometry.x, self.odometry.y, self.odometry.yaw),
                           (self.goal.x, self.goal.y), self.footprint,
                           np.linspace(-k, k, int(p['arcs.count'])), p['arcs.length_m'],
-                          p['hazard.sample_m'], p['arcs.hazard_weight'], p['arcs.unknown_cost'])
+                          p['hazard.sample_m'], p['arcs.hazard_weight'], p['arcs.unknown_cost'],
+                          p['arcs.veto_cost'])
         best = votes[0]
         if self._arc is not None and best.vetoed != self._arc.vetoed:
             self.events.append(Event(t, '-', 'no safe arc: turning in place' if best.vetoed

@@ -112,8 +112,9 @@ class Vote:
 
 def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, float],
               footprint: Footprint, curvatures: np.ndarray, length_m: float, spacing: float,
-              hazard_weight: float, unknown_cost: float) -> list[Vote]:
-    """Score candidate arcs toward a goal; best first."""
+              hazard_weight: float, unknown_cost: float,
+              veto_cost: float = UNTRAVERSABLE) -> list[Vote]:
+    """Score candidate arcs toward a goal; best first. Arcs meeting veto_cost are vetoed."""
     x, y, yaw = pose
     pts = footprint.samples(spacing)
     d0 = math.hypot(goal[0] - x, goal[1] - y)
@@ -125,7 +126,7 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
         worst = float(costs.max()) if costs.size else 0.0
         end = poses[-1]
         progress = d0 - math.hypot(goal[0] - end[0], goal[1] - end[1])
-        vetoed = worst >= UNTRAVERSABLE
+        vetoed = worst >= veto_cost
         score = progress / length_m - hazard_weight * worst / UNTRAVERSABLE
         votes.append(Vote(float(k), -math.inf if vetoed else score, worst / UNTRAVERSABLE,
                           progress, vetoed))

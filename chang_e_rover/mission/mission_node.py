@@ -11,24 +11,27 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist
-from nav_msgs.msg import Odometry
+from nav_msgs.msg import OccupancyGrid, Odometry
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from chang_e_rover.mission.plan import FaultDrive, PathMeter, PlanClock
-from chang_e_rover.ros_common import STATE_QOS
+from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS
 
 
 class MissionNode(Node):
     """Drives the mission phases and reports progress and a summary."""
 
     def __init__(self, report=print, fault_drive: FaultDrive | None = None, ground=None,
-                 downlink_wait_s: float = 60.0, **kwargs):
+                 downlink_wait_s: float = 60.0, folder=None, **kwargs):
         kwargs['parameter_overrides'] = [Parameter('use_sim_time', value=True)]
         super().__init__('mission', **kwargs)
         self.report = report
         self.ground = ground            # the ground station: goals go up as telecommands
+        self.folder = folder            # where the mission writes its products
+        self.hazard_map: OccupancyGrid | None = None
+        self.path: list[tuple[float, float]] = []
         self.downlink_wait_s = downlink_wait_s
         self.goal_tc: int | None = None
         self.downlink_target: dict[int, int] = {}
@@ -50,6 +53,8 @@ class MissionNode(Node):
         self.goal_pub = self.create_publisher(PoseStamped, 'rover/goal', STATE_QOS)
         self.create_subscription(Odometry, 'sim/ground_truth/odom', self.truth_callback, STATE_QOS)
         self.create_subscription(Odometry, 'rover/odom', self.odom_callback, STATE_QOS)
+        self.create_subscription(OccupancyGrid, 'rover/hazard/map', self.hazard_map_callback,
+                                 LATCHED_QOS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
                                  STATE_QOS)
         self.sim_params = self.create_client(SetParameters, '/sim/set_parameters')
@@ -65,6 +70,11 @@ class MissionNode(Node):
 
     def odom_callback(self, msg: Odometry) -> None:
         self.odom = (msg.pose.pose.position.x, msg.pose.pose.position.y)
+        if not self.path or math.dist(self.path[-1], self.odom) > 0.05:
+            self.path.append(self.odom)
+
+    def hazard_map_callback(self, msg: OccupancyGrid) -> None:
+        self.hazard_map = msg
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -205,7 +215,26 @@ class MissionNode(Node):
                      f'real-time factor: {sim_s / wall:.1f}')
         if self.ground is not None:
             lines += self._ground_summary()
+        if self.folder is not None and self.hazard_map is not None:
+            lines.append(self._write_hazard_map())
         self.report('\n'.join(lines))
+
+    def _write_hazard_map(self) -> str:
+        """Write the last hazard map, with the driven path, as a PNG."""
+        from chang_e_rover.hazard.render import render_cost_map
+        import cv2
+        import numpy as np
+        m = self.hazard_map
+        cost = np.asarray(m.data, dtype=np.int8).reshape(m.info.height, m.info.width)
+        image = render_cost_map(cost, m.info.origin.position.x, m.info.origin.position.y,
+                                m.info.resolution, self.path)
+        path = self.folder / 'hazard_map.png'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), image[:, :, ::-1])
+        known = int(np.count_nonzero(cost >= 0))
+        bad = int(np.count_nonzero(cost == 100))
+        return (f'hazard map around the rover: {known} cells seen, {bad} untraversable; '
+                f'written to {path}')
 
     def _ground_summary(self) -> list[str]:
         from chang_e_rover.relay.endpoint import REPORT_NAMES

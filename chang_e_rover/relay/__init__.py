@@ -1,0 +1,1 @@
+"""Lander relay, space link simulator and ground station."""
