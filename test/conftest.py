@@ -67,6 +67,18 @@ class RosSession:
         self.rclpy.try_shutdown(context=self.context)
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory, monkeypatch):
+    """Each test its own run-time state: a relay queue left over by one test must not be
+    downlinked into the next test's archive."""
+    from chang_e_rover import config
+    from chang_e_rover.relay.keys import write_key
+    path = tmp_path_factory.mktemp('state')
+    monkeypatch.setenv('CHANG_E_ROVER_STATE', str(path))
+    write_key(config.state_path(config.load_params('relay.yaml', 'relay')['key_file']))
+    return path
+
+
 @pytest.fixture
 def ros():
     session = RosSession()

@@ -1,4 +1,5 @@
 """/lander/relay on the ROS graph: downlink plan to archive, telecommand to rover motion."""
+import json
 import math
 
 from mcap.reader import make_reader
@@ -21,6 +22,13 @@ def link():
     lk = make_link().start()
     yield lk
     lk.stop()
+
+
+class JsonDecoderFactory:
+    """The archive's non-ROS channels (verification reports, relay events) are JSON."""
+
+    def decoder_for(self, message_encoding, schema):
+        return json.loads if message_encoding == 'json' else None
 
 
 def wait(ros, predicate, timeout, what):
@@ -63,7 +71,7 @@ def test_plan_topics_reach_the_ground_archive(ros, link, tmp_path):
     seen = {}
     with open(ground.archive.path, 'rb') as f:
         for schema, channel, message, decoded in make_reader(
-                f, decoder_factories=[DecoderFactory()]).iter_decoded_messages():
+                f, decoder_factories=[DecoderFactory(), JsonDecoderFactory()]).iter_decoded_messages():
             seen.setdefault(channel.topic, []).append(decoded)
     assert [m.pose.pose.position.x for m in seen['/rover/odom']][:3] == [0.0, 1.0, 2.0]
     traces = seen['/rover/lpr/trace']
