@@ -31,6 +31,7 @@ setup(
             'science = chang_e_rover.science.science_node:main',
             'hazard_camera = chang_e_rover.hazard.hazard_node:main',
             'relay = chang_e_rover.relay.relay_node:main',
+            'lander_camera = chang_e_rover.lander.camera_node:main',
             'chang-e-ground = chang_e_rover.relay.ground_cli:main',
         ],
     },

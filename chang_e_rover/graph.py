@@ -60,6 +60,10 @@ def flight_nodes() -> list[NodeSpec]:
     nodes.append(NodeSpec('science', 'rover', 'science',
                           'chang_e_rover.science.science_node:ScienceNode', 'rover.yaml',
                           'science'))
+    # The terrain camera's campaign; stitching runs on a worker thread of its own.
+    nodes.append(NodeSpec('camera', 'lander', 'lander_camera',
+                          'chang_e_rover.lander.camera_node:LanderCameraNode', 'lander.yaml',
+                          'camera'))
     # The relay's link runs on its own thread; the node itself only queues and executes.
     nodes.append(NodeSpec('relay', 'lander', 'relay', 'chang_e_rover.relay.relay_node:RelayNode',
                           'relay.yaml', 'relay'))

@@ -23,7 +23,7 @@ def test_every_parameter_is_documented():
     for file_name, section in (('sim.yaml', 'sim'), ('rover.yaml', 'drive_controller'),
                                ('rover.yaml', 'wheel_unit'), ('hardware.yaml', 'hardware'),
                                ('rover.yaml', 'science'), ('rover.yaml', 'hazard_camera'),
-                               ('relay.yaml', 'relay'),
+                               ('relay.yaml', 'relay'), ('lander.yaml', 'camera'),
                                ('relay.yaml', 'link'), ('relay.yaml', 'ground')):
         for name in config.load_params(file_name, section):
             if not _documented(name):
@@ -33,7 +33,7 @@ def test_every_parameter_is_documented():
 
 NAMESPACE = {'controller_node.py': '/rover/', 'wheel_node.py': '/rover/',
              'sim_node.py': '/', 'mission_node.py': '/', 'science_node.py': '/rover/',
-             'relay_node.py': '/lander/', 'hazard_node.py': '/rover/'}
+             'relay_node.py': '/lander/', 'hazard_node.py': '/rover/', 'camera_node.py': '/lander/'}
 
 
 def topics_in_code() -> set[str]:
@@ -62,8 +62,8 @@ def expand(name: str) -> list[str]:
     from chang_e_rover.sim.sim_node import CAMERA_TOPICS
     if name.startswith('/<id>/'):
         rest = name[len('/<id>/'):]
-        prefixes = CAMERA_TOPICS.values() if 'image' in rest or 'camera' in rest else ('rover',
-                                                                                      'lander')
+        camera = 'image' in rest or 'camera' in rest or rest == 'capture'
+        prefixes = CAMERA_TOPICS.values() if camera else ('rover', 'lander')
         return [f'/{p}/{rest}' for p in prefixes]
     return [name]
 

@@ -19,6 +19,7 @@ from rclpy.parameter import Parameter
 from rcl_interfaces.msg import SetParametersResult
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState, Temperature
+from std_srvs.srv import Trigger
 
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, ns_to_stamp,
@@ -65,6 +66,12 @@ class SimNode(Node):
             self.create_subscription(JointState, f'{robot}/joint_commands',
                                      lambda msg, r=robot: self.joint_command_callback(r, msg),
                                      STATE_QOS)
+        # A camera's shutter on command: the frame goes out on its image topic at the next
+        # control period, whatever the camera's rate (the terrain camera has rate 0).
+        self._capture: set[str] = set()
+        for cam, topic in CAMERA_TOPICS.items():
+            self.create_service(Trigger, f'{topic}/capture',
+                                lambda req, res, c=cam: self.capture_callback(c, res))
         self.add_on_set_parameters_callback(self.parameters_callback)
         self._build_world()
         self.lockstep_misses = 0
@@ -128,6 +135,12 @@ class SimNode(Node):
         return SetParametersResult(successful=True)
 
     # ---- commands -----------------------------------------------------------------------
+    def capture_callback(self, cam: str, response: Trigger.Response) -> Trigger.Response:
+        self._capture.add(cam)
+        response.success = True
+        response.message = f'{cam} frame at t={self.world.time + self.period_s:.3f} s (sim)'
+        return response
+
     def motor_command_callback(self, wheel: str, msg: JointState) -> None:
         if len(msg.effort) != 1:
             self.get_logger().error(f'wheel {wheel}: motor command needs exactly one effort '
@@ -248,12 +261,16 @@ class SimNode(Node):
     def _publish_cameras(self, t: float, stamp) -> None:
         for cam, (_, frame, key) in CAMERAS.items():
             rate = float(self.params[f'camera.{key}.rate_hz'])
-            if rate <= 0 or t + 1e-9 < self._camera_due[cam]:
-                continue
-            self._camera_due[cam] = t + 1.0 / rate
             image_pub, info_pub = self.image_pubs[cam]
-            if image_pub.get_subscription_count() == 0 and info_pub.get_subscription_count() == 0:
-                continue   # nobody looking: skip the render, it is the costly part
+            if cam in self._capture:
+                self._capture.discard(cam)
+            else:
+                if rate <= 0 or t + 1e-9 < self._camera_due[cam]:
+                    continue
+                self._camera_due[cam] = t + 1.0 / rate
+                if (image_pub.get_subscription_count() == 0
+                        and info_pub.get_subscription_count() == 0):
+                    continue   # nobody looking: skip the render, it is the costly part
             scene = self.rig.render(self.world.data, cam)
             raw = detector_response(scene, self.params['camera.response_rgb'],
                                     float(self.params['camera.noise_dn']), self.rng)

@@ -1,0 +1,1 @@
+"""The Chang'e 4 lander: rover deployment, terrain camera panorama, mutual imaging."""

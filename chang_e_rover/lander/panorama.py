@@ -1,0 +1,362 @@
+"""The terrain camera's 360 degree panorama, stitched from known pointing. numpy + cv2.remap.
+
+Mission mosaics are not made by matching features: the camera's pointing is
+known from the mount's encoders, so every frame is placed by geometry alone.
+Here each panorama pixel is a ray (azimuth, elevation) from the camera's
+optical centre in the lander's frame; for every frame the ray is turned into
+that frame's camera coordinates by the pan/tilt rotation and projected through
+the pinhole; the frame is sampled there (cv2.remap: bilinear resampling is what
+it is for), weighted by a feather that falls to zero at the frame's edges, and
+the weighted frames are averaged. Before that:
+
+- each frame is area-averaged down to the panorama's scale as it arrives
+  (anti-aliasing, and 25x less memory than full frames);
+- exposure is balanced by gain compensation (Brown and Lowe, 2007): one gain
+  per frame minimising intensity differences over all pairwise overlaps, with
+  a prior pulling gains to 1;
+- the red cast is removed with the detector response estimated from regolith
+  (imaging/colour.py).
+
+The mount must turn about the optical centre (a nodal mount, urdf/lander.urdf),
+else near terrain shows parallax at the seams.
+
+Cylindrical projection: column = azimuth * px_per_rad (azimuth 0 at the lander's
++x, increasing anticlockwise seen from above, so the panorama reads left to
+right as the camera pans right: column increases with decreasing azimuth);
+row = (tan(el_top) - tan(el)) * px_per_rad.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+
+import cv2
+import numpy as np
+
+from chang_e_rover.imaging.colour import correct, estimate_response
+
+
+class PanoramaError(ValueError):
+    """A campaign or a frame that cannot make a panorama."""
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """Where the camera points: azimuths x elevations, pan and tilt in radians."""
+
+    pans: tuple[float, ...]       # pan joint angle per column of frames
+    tilts: tuple[float, ...]      # tilt joint angle per row (positive looks down)
+
+    @classmethod
+    def from_params(cls, p: dict) -> Campaign:
+        n = int(p['azimuths'])
+        if n < 2:
+            raise PanoramaError('a 360 degree campaign needs at least 2 azimuths')
+        start = math.radians(float(p['first_azimuth_deg']))
+        pans = tuple(start - 2 * math.pi * i / n for i in range(n))   # pan right
+        tilts = tuple(-math.radians(float(e)) for e in p['elevations_deg'])
+        return cls(pans, tilts)
+
+    def pointings(self) -> list[tuple[float, float]]:
+        """(pan, tilt) in capture order: row by row, serpentine to save slewing."""
+        out = []
+        for r, tilt in enumerate(self.tilts):
+            pans = self.pans if r % 2 == 0 else self.pans[::-1]
+            out += [(pan, tilt) for pan in pans]
+        return out
+
+
+def rotation(pan: float, tilt: float) -> np.ndarray:
+    """Return R (lander <- optical): columns are the optical x (right), y (down), z (forward).
+
+    The mount: pan about the lander's z, then tilt about the pan head's y
+    (urdf/lander.urdf: positive tilt looks down).
+    """
+    cp, sp, ct, st = math.cos(pan), math.sin(pan), math.cos(tilt), math.sin(tilt)
+    rz = np.array([[cp, -sp, 0.0], [sp, cp, 0.0], [0.0, 0.0, 1.0]])
+    ry = np.array([[ct, 0.0, st], [0.0, 1.0, 0.0], [-st, 0.0, ct]])
+    link = rz @ ry
+    # optical frame in the camera link: x_opt = -y_link, y_opt = -z_link, z_opt = x_link
+    return link @ np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+
+
+@dataclass
+class Frame:
+    """One frame reduced to the panorama's scale, with its pointing."""
+
+    image: np.ndarray        # float32 (h, w, 3), raw detector counts
+    k: np.ndarray            # 3x3 intrinsics at this scale
+    r: np.ndarray            # lander <- optical
+    pan: float
+    tilt: float
+
+
+def reduce(image: np.ndarray, k: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area-average image by an integer factor; return it (float32) and its intrinsics."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise PanoramaError(f'expected an RGB frame, got shape {img.shape}')
+    if factor < 1:
+        raise PanoramaError(f'reduction factor must be >= 1, got {factor}')
+    h, w = (img.shape[0] // factor) * factor, (img.shape[1] // factor) * factor
+    if factor == 1:
+        small = img[:h, :w].astype(np.float32)
+    else:
+        small = cv2.resize(img[:h, :w], (w // factor, h // factor),
+                           interpolation=cv2.INTER_AREA).astype(np.float32)
+    kk = np.array(k, dtype=np.float64).copy()
+    # pixel j of the small image covers pixels factor*j .. factor*j+factor-1
+    kk[0, 0] /= factor
+    kk[1, 1] /= factor
+    kk[0, 2] = (kk[0, 2] - (factor - 1) / 2) / factor
+    kk[1, 2] = (kk[1, 2] - (factor - 1) / 2) / factor
+    return small, kk
+
+
+@dataclass
+class Layout:
+    """The cylindrical panorama's pixel grid."""
+
+    px_per_deg: float
+    el_top_deg: float
+    el_bottom_deg: float
+    width: int = field(init=False)
+    height: int = field(init=False)
+
+    def __post_init__(self):
+        if not (-80.0 < self.el_bottom_deg < self.el_top_deg < 80.0):
+            raise PanoramaError('elevation range must satisfy -80 < bottom < top < 80 deg')
+        if not (0.5 <= self.px_per_deg <= 200.0):
+            raise PanoramaError(f'px_per_deg {self.px_per_deg} out of 0.5..200')
+        self.f = self.px_per_deg * 180.0 / math.pi       # pixels per radian
+        self.width = int(round(360.0 * self.px_per_deg))
+        self.t_top = math.tan(math.radians(self.el_top_deg))
+        t_bottom = math.tan(math.radians(self.el_bottom_deg))
+        self.height = int(round((self.t_top - t_bottom) * self.f))
+
+    def rays(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Unit-free ray directions (..., 3) in the lander frame for pixel centres."""
+        az = -(cols + 0.5) / self.f                  # column grows as azimuth falls
+        t = self.t_top - (rows + 0.5) / self.f       # tan(elevation)
+        return np.stack(np.broadcast_arrays(np.cos(az), np.sin(az), t), axis=-1)
+
+    def pixel(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Panorama (col, row), continuous, of lander-frame directions (..., 3)."""
+        az = np.arctan2(d[..., 1], d[..., 0])
+        t = d[..., 2] / np.hypot(d[..., 0], d[..., 1])
+        return (-az * self.f) % self.width - 0.5, (self.t_top - t) * self.f - 0.5
+
+
+def footprint(frame: Frame, layout: Layout, samples: int = 24) -> tuple[int, int, int, int]:
+    """(c0, c1, r0, r1): the columns (unwrapped, may pass the width) and rows a frame covers."""
+    h, w = frame.image.shape[:2]
+    u = np.concatenate([np.linspace(0, w - 1, samples), np.full(samples, w - 1),
+                        np.linspace(w - 1, 0, samples), np.zeros(samples)])
+    v = np.concatenate([np.zeros(samples), np.linspace(0, h - 1, samples),
+                        np.full(samples, h - 1), np.linspace(h - 1, 0, samples)])
+    kinv = np.linalg.inv(frame.k)
+    d = (frame.r @ (kinv @ np.stack([u, v, np.ones_like(u)])))
+    col, row = layout.pixel(d.T)
+    # unwrap columns around the frame's centre
+    centre_col, _ = layout.pixel(frame.r[:, 2])
+    dc = (col - centre_col + layout.width / 2) % layout.width - layout.width / 2
+    c0 = int(math.floor(centre_col + dc.min())) - 1
+    c1 = int(math.ceil(centre_col + dc.max())) + 2
+    r0 = max(int(math.floor(row.min())) - 1, 0)
+    r1 = min(int(math.ceil(row.max())) + 2, layout.height)
+    return c0, c1, r0, r1
+
+
+def warp(frame: Frame, layout: Layout, feather_px: float):
+    """Resample a frame into the panorama over its footprint.
+
+    Returns (c0, r0, image (h, w, 3) float32, weight (h, w) float32); columns
+    start at c0 and may run past the panorama's width (wrap them).
+    """
+    c0, c1, r0, r1 = footprint(frame, layout)
+    if r1 <= r0:
+        return c0, r0, np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32)
+    rows, cols = np.mgrid[r0:r1, c0:c1].astype(np.float64)
+    d = layout.rays(rows, cols) @ frame.r            # into optical coordinates
+    z = d[..., 2]
+    ahead = z > 1e-6
+    zs = np.where(ahead, z, 1.0)
+    map_u = (frame.k[0, 0] * d[..., 0] / zs + frame.k[0, 2]).astype(np.float32)
+    map_v = (frame.k[1, 1] * d[..., 1] / zs + frame.k[1, 2]).astype(np.float32)
+    h, w = frame.image.shape[:2]
+    inside = ahead & (map_u >= 0) & (map_u <= w - 1) & (map_v >= 0) & (map_v <= h - 1)
+    img = cv2.remap(frame.image, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # feather: rises linearly from 0 at the frame's edge over feather_px
+    edge = np.minimum(np.minimum(map_u, w - 1 - map_u), np.minimum(map_v, h - 1 - map_v))
+    weight = np.where(inside, np.clip((edge + 0.5) / feather_px, 0.0, 1.0), 0.0)
+    return c0, r0, img, weight.astype(np.float32)
+
+
+def _scatter(acc: np.ndarray, c0: int, r0: int, block: np.ndarray) -> None:
+    """Add block into acc at (r0, c0), wrapping columns around 360 degrees."""
+    width = acc.shape[1]
+    h, w = block.shape[:2]
+    cols = (np.arange(c0, c0 + w) % width)
+    # contiguous runs of columns
+    breaks = np.flatnonzero(np.diff(cols) != 1) + 1
+    for seg in np.split(np.arange(w), breaks):
+        if seg.size:
+            acc[r0:r0 + h, cols[seg[0]]:cols[seg[0]] + seg.size] += block[:, seg[0]:seg[-1] + 1]
+
+
+def gain_compensation(warped, layout: Layout, sigma_n: float = 10.0,
+                      sigma_g: float = 0.5) -> np.ndarray:
+    """Per-frame gains minimising overlap intensity differences (Brown & Lowe 2007, eq. 29).
+
+    sigma_n: intensity noise (counts); sigma_g: the prior on gains (about 1). Brown and
+    Lowe used 0.1, which leaves a 30 % exposure step a third uncorrected; 0.5 lets the
+    overlaps decide and still fixes the overall level.
+    """
+    n = len(warped)
+    # pairwise overlaps by footprint columns and rows
+    a = np.zeros((n, n))
+    b = np.zeros(n)
+    grey = []
+    for c0, r0, img, wgt in warped:
+        grey.append((c0, r0, img.mean(axis=2) if img.size else img, wgt > 0))
+    for i in range(n):
+        ci, ri, gi, mi = grey[i]
+        for j in range(i + 1, n):
+            cj, rj, gj, mj = grey[j]
+            # shift j's columns into i's unwrapped frame
+            shift = (cj - ci + layout.width // 2) % layout.width - layout.width // 2
+            cj_u = ci + shift
+            x0, x1 = max(ci, cj_u), min(ci + mi.shape[1], cj_u + mj.shape[1])
+            y0, y1 = max(ri, rj), min(ri + mi.shape[0], rj + mj.shape[0])
+            if x1 <= x0 or y1 <= y0:
+                continue
+            si = (slice(y0 - ri, y1 - ri), slice(x0 - ci, x1 - ci))
+            sj = (slice(y0 - rj, y1 - rj), slice(x0 - cj_u, x1 - cj_u))
+            both = mi[si] & mj[sj]
+            count = int(np.count_nonzero(both))
+            if count < 50:
+                continue
+            mean_i, mean_j = float(gi[si][both].mean()), float(gj[sj][both].mean())
+            for p, q, mp, mq in ((i, j, mean_i, mean_j), (j, i, mean_j, mean_i)):
+                a[p, p] += count * (mp * mp / sigma_n ** 2 + 1.0 / sigma_g ** 2)
+                a[p, q] -= count * mp * mq / sigma_n ** 2
+                b[p] += count / sigma_g ** 2
+    for i in range(n):
+        if a[i, i] == 0.0:          # a frame overlapping nothing keeps its gain
+            a[i, i], b[i] = 1.0, 1.0
+    return np.linalg.solve(a, b)
+
+
+@dataclass
+class Stitched:
+    image: np.ndarray          # uint8 (height, width, 3), colour corrected
+    coverage: float            # share of panorama pixels seen by at least one frame
+    gains: np.ndarray          # exposure gain per frame
+    response: np.ndarray       # detector response used for the colour correction
+
+
+def stitch(frames: list[Frame], layout: Layout, regolith_rgb, feather_px: float = 12.0,
+           calibration_tilts: tuple[float, ...] | None = None,
+           response: np.ndarray | None = None) -> Stitched:
+    """Stitch frames into the cylindrical panorama of layout.
+
+    :param calibration_tilts: frames at these tilts see only regolith and give the
+        detector response (default: all frames); ignored when response is given.
+    """
+    if not frames:
+        raise PanoramaError('no frames to stitch')
+    warped = [warp(f, layout, feather_px) for f in frames]
+    gains = gain_compensation(warped, layout)
+    if response is None:
+        pick = [f for f in frames if calibration_tilts is None
+                or any(abs(f.tilt - t) < 1e-3 for t in calibration_tilts)] or frames
+        sample = np.concatenate([np.clip(f.image, 0, 255).astype(np.uint8).reshape(-1, 3)
+                                 for f in pick])[:, None, :]
+        response = estimate_response(sample, regolith_rgb)
+    acc = np.zeros((layout.height, layout.width, 3), np.float32)
+    wsum = np.zeros((layout.height, layout.width, 1), np.float32)
+    for (c0, r0, img, wgt), g in zip(warped, gains):
+        if img.size:
+            _scatter(acc, c0, r0, img * (wgt[..., None] * np.float32(g)))
+            _scatter(wsum, c0, r0, wgt[..., None])
+    seen = wsum[..., 0] > 0
+    mean = np.divide(acc, wsum, out=np.zeros_like(acc), where=wsum > 0)
+    out = correct(np.clip(mean + 0.5, 0, 255).astype(np.uint8), response)
+    return Stitched(out, float(seen.mean()), gains, np.asarray(response))
+
+
+def seam_misalignment(frames: list[Frame], layout: Layout, min_overlap_px: int = 24,
+                      feather_px: float = 12.0) -> np.ndarray:
+    """Measured shift (px) between neighbouring frames over their overlaps.
+
+    For every pair of frames whose warped footprints overlap by a block at least
+    min_overlap_px on each side, the two warped images of that block are
+    compared by phase correlation; returns the shift magnitudes.
+    """
+    warped = [warp(f, layout, feather_px) for f in frames]
+    shifts = []
+    for i in range(len(warped)):
+        ci, ri, ii, wi = warped[i]
+        for j in range(i + 1, len(warped)):
+            cj, rj, ij, wj = warped[j]
+            shift = (cj - ci + layout.width // 2) % layout.width - layout.width // 2
+            cj_u = ci + shift
+            x0, x1 = max(ci, cj_u), min(ci + wi.shape[1], cj_u + wj.shape[1])
+            y0, y1 = max(ri, rj), min(ri + wi.shape[0], rj + wj.shape[0])
+            if x1 - x0 < min_overlap_px or y1 - y0 < min_overlap_px:
+                continue
+            si = (slice(y0 - ri, y1 - ri), slice(x0 - ci, x1 - ci))
+            sj = (slice(y0 - rj, y1 - rj), slice(x0 - cj_u, x1 - cj_u))
+            both = (wi[si] > 0) & (wj[sj] > 0)
+            block = _inscribed_block(both, min_overlap_px)
+            if block is None:
+                continue
+            # cv2.phaseCorrelate is biased by half a pixel along an odd or padded side
+            rr, cc = block
+            rr, cc = rr[:_dft_size(rr.size)], cc[:_dft_size(cc.size)]
+            a = ii[si].mean(axis=2)[np.ix_(rr, cc)]
+            b = ij[sj].mean(axis=2)[np.ix_(rr, cc)]
+            if a.std() < 1.0 or b.std() < 1.0:      # featureless (sky): nothing to measure
+                continue
+            win = cv2.createHanningWindow((a.shape[1], a.shape[0]), cv2.CV_64F)
+            (dx, dy), response = cv2.phaseCorrelate(a.astype(np.float64), b.astype(np.float64), win)
+            if response > 0.05:
+                shifts.append(math.hypot(dx, dy))
+    return np.array(shifts)
+
+
+def _dft_size(n: int) -> int:
+    """The largest even n' <= n that the DFT takes without padding."""
+    while n > 2 and (n % 2 or cv2.getOptimalDFTSize(n) != n):
+        n -= 1
+    return n
+
+
+def _inscribed_block(mask: np.ndarray, min_px: int):
+    """Rows and columns of a large all-true block of mask (overlaps are not rectangles)."""
+    counts = mask.sum(axis=1)
+    if counts.max(initial=0) < min_px:
+        return None
+    best = None
+    for share in (0.5, 0.7, 0.85, 0.95):
+        rr = np.flatnonzero(counts >= share * counts.max())
+        # the longest run of consecutive rows
+        runs = np.split(rr, np.flatnonzero(np.diff(rr) != 1) + 1)
+        rr = max(runs, key=len)
+        cc = np.flatnonzero(mask[rr].all(axis=0))
+        if cc.size:
+            runs = np.split(cc, np.flatnonzero(np.diff(cc) != 1) + 1)
+            cc = max(runs, key=len)
+        if rr.size >= min_px and cc.size >= min_px and (
+                best is None or rr.size * cc.size > best[0].size * best[1].size):
+            best = (rr, cc)
+    return best
+
+
+def psnr(image: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Peak signal-to-noise ratio in dB (peak 255) over mask."""
+    diff = image.astype(np.float64) - truth.astype(np.float64)
+    if mask is not None:
+        diff = diff[mask]
+    mse = float(np.mean(diff ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
