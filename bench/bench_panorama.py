@@ -3,7 +3,7 @@
 The simulator slews the lander's terrain camera through the campaign of
 config/lander.yaml and renders the 80 frames at full size (2352 x 1728) with the
 detector's red cast and noise; they are saved once under a scratch folder.
-Then, each in a fresh process so that peak memory (ru_maxrss) is its own:
+Then, each in a fresh process so that peak memory (VmHWM) is its own:
 
 - ours: frames read one at a time as they would arrive from the camera,
   area-reduced, then stitched from the known pointing (lander/panorama.py);
@@ -39,6 +39,15 @@ import numpy as np  # noqa: E402
 from chang_e_rover import config  # noqa: E402
 from chang_e_rover.lander.panorama import (  # noqa: E402
     Campaign, Frame, Layout, psnr, reduce, rotation, seam_misalignment, stitch)
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from
+    the parent across exec)."""
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def lander_params() -> dict:
@@ -96,7 +105,7 @@ def run_ours(folder: Path) -> dict:
     out = stitch(frames, layout, regolith, p['panorama.feather_px'],
                  calibration_tilts=(calibration,))
     stitch_s = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     truth = np.load(folder / 'truth.npy')
     shifts = seam_misalignment(frames, layout)
     cv2.imwrite(str(folder / 'ours.png'), out.image[:, :, ::-1])
@@ -114,7 +123,7 @@ def run_stitcher(folder: Path) -> dict:
     t0 = time.perf_counter()
     status, pano = stitcher.stitch(frames)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     names = {getattr(cv2, n): n for n in dir(cv2) if n.startswith('Stitcher_ERR') or n == 'Stitcher_OK'}
     result = {'seconds': seconds, 'peak_mib': peak, 'status': names.get(status, str(status))}
     if status == cv2.Stitcher_OK:

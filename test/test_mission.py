@@ -31,3 +31,9 @@ def test_mission_drives_the_traverse_and_reports():
     assert arrival <= 0.25
     assert re.search(r'real-time factor: [\d.]+', out)
     assert out.count('[mission] t=') >= 5, 'progress is shown'
+    pano = re.search(r'lander panorama: (\d+) x (\d+) px, 360 deg, taken in \d+ s \(sim\); '
+                     r'written to (\S+)', out)
+    assert pano, 'the lander panorama is taken first and written'
+    assert Path(pano.group(3)).is_file()
+    assert re.search(r'telecommand \d+ take_panorama, reports on the ground: accepted, started, '
+                     r'completed', out)

@@ -12,8 +12,8 @@ the weighted frames are averaged. Before that:
 - each frame is area-averaged down to the panorama's scale as it arrives
   (anti-aliasing, and 25x less memory than full frames);
 - exposure is balanced by gain compensation (Brown and Lowe, 2007): one gain
-  per frame minimising intensity differences over all pairwise overlaps, with
-  a prior pulling gains to 1;
+  per frame minimising intensity differences over all pairwise overlaps (measured
+  at a quarter of the panorama's scale), with a prior pulling gains to 1;
 - the red cast is removed with the detector response estimated from regolith
   (imaging/colour.py).
 
@@ -265,8 +265,10 @@ def stitch(frames: list[Frame], layout: Layout, regolith_rgb, feather_px: float 
     """
     if not frames:
         raise PanoramaError('no frames to stitch')
-    warped = [warp(f, layout, feather_px) for f in frames]
-    gains = gain_compensation(warped, layout)
+    # Gains from the overlaps at a quarter of the scale (cheap, and the frames' full-scale
+    # warps need not all be held at once); then each frame is warped and added in turn.
+    coarse = Layout(max(0.5, layout.px_per_deg / 4), layout.el_top_deg, layout.el_bottom_deg)
+    gains = gain_compensation([warp(f, coarse, max(1.0, feather_px / 4)) for f in frames], coarse)
     if response is None:
         pick = [f for f in frames if calibration_tilts is None
                 or any(abs(f.tilt - t) < 1e-3 for t in calibration_tilts)] or frames
@@ -275,7 +277,8 @@ def stitch(frames: list[Frame], layout: Layout, regolith_rgb, feather_px: float 
         response = estimate_response(sample, regolith_rgb)
     acc = np.zeros((layout.height, layout.width, 3), np.float32)
     wsum = np.zeros((layout.height, layout.width, 1), np.float32)
-    for (c0, r0, img, wgt), g in zip(warped, gains):
+    for frame, g in zip(frames, gains):
+        c0, r0, img, wgt = warp(frame, layout, feather_px)
         if img.size:
             _scatter(acc, c0, r0, img * (wgt[..., None] * np.float32(g)))
             _scatter(wsum, c0, r0, wgt[..., None])

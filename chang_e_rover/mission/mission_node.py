@@ -1,8 +1,10 @@
 """ROS 2 node /mission: the operator of the simulated mission.
 
-Phases: a scripted traverse (velocity commands), then a 5 m goal drive during
-which a wheel fails (injected through the /sim fault parameter, as a test
-operator would), then a summary. Everything it knows comes from topics.
+Phases: the lander's 360 degree panorama (the take_panorama telecommand through
+the relay when a ground station is there), a scripted traverse (velocity
+commands), then a 5 m goal drive during which a wheel fails (injected through
+the /sim fault parameter, as a test operator would), then a summary.
+Everything it knows comes from topics.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from nav_msgs.msg import OccupancyGrid, Odometry
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image
+from std_srvs.srv import Trigger
 
 from chang_e_rover.mission.plan import FaultDrive, PathMeter, PlanClock
 from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS
@@ -24,7 +28,8 @@ class MissionNode(Node):
     """Drives the mission phases and reports progress and a summary."""
 
     def __init__(self, report=print, fault_drive: FaultDrive | None = None, ground=None,
-                 downlink_wait_s: float = 60.0, folder=None, **kwargs):
+                 downlink_wait_s: float = 60.0, folder=None, panorama_timeout_s: float = 600.0,
+                 **kwargs):
         kwargs['parameter_overrides'] = [Parameter('use_sim_time', value=True)]
         super().__init__('mission', **kwargs)
         self.report = report
@@ -40,7 +45,10 @@ class MissionNode(Node):
         self.meter = PathMeter()
         self.truth = None
         self.odom = None
-        self.phase = 'traverse'
+        self.phase = 'panorama'
+        self.panorama: Image | None = None
+        self.panorama_tc: int | None = None
+        self.panorama_timeout_s = panorama_timeout_s
         self.phase_t: float | None = None
         self.start_t: float | None = None
         self.wall_start = time.monotonic()
@@ -57,6 +65,8 @@ class MissionNode(Node):
                                  LATCHED_QOS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
                                  STATE_QOS)
+        self.create_subscription(Image, 'lander/panorama', self.panorama_callback, LATCHED_QOS)
+        self.panorama_client = self.create_client(Trigger, 'lander/camera/take_panorama')
         self.sim_params = self.create_client(SetParameters, '/sim/set_parameters')
         self.create_timer(0.1, self.timer_callback)
 
@@ -72,6 +82,9 @@ class MissionNode(Node):
         self.odom = (msg.pose.pose.position.x, msg.pose.pose.position.y)
         if not self.path or math.dist(self.path[-1], self.odom) > 0.05:
             self.path.append(self.odom)
+
+    def panorama_callback(self, msg: Image) -> None:
+        self.panorama = msg
 
     def hazard_map_callback(self, msg: OccupancyGrid) -> None:
         self.hazard_map = msg
@@ -96,7 +109,9 @@ class MissionNode(Node):
             return
         if self.start_t is None:
             self.start_t = self.phase_t = now
-        if self.phase == 'traverse':
+        if self.phase == 'panorama':
+            self._panorama(now)
+        elif self.phase == 'traverse':
             self._traverse(now)
         elif self.phase == 'fault_drive':
             self._fault_drive(now)
@@ -110,6 +125,31 @@ class MissionNode(Node):
             odom = '' if self.odom is None else f'  odom ({self.odom[0]:6.2f}, {self.odom[1]:6.2f})'
             self.report(f'[mission] t={now - self.start_t:6.1f} s  {label:<16} true ({x:6.2f}, '
                         f'{y:6.2f}){odom}  {100 * share:3.0f} %')
+
+    def _panorama(self, now: float) -> None:
+        """Ask for the lander's panorama and wait for it before the rover moves."""
+        if 'panorama_asked' not in self.results:
+            if self.ground is not None:
+                if self.ground.status is None:
+                    return                      # the link is not up yet
+                self.panorama_tc = self.ground.send('take_panorama')
+                self.report(f'[mission] ground sent telecommand {self.panorama_tc}: '
+                            'take_panorama (80 frames of the lander terrain camera)')
+            elif self.panorama_client.service_is_ready():
+                self.panorama_client.call_async(Trigger.Request())
+                self.report('[mission] lander panorama requested')
+            else:
+                return
+            self.results['panorama_asked'] = now
+            return
+        waited = now - self.results['panorama_asked']
+        if self.panorama is not None or waited > self.panorama_timeout_s:
+            self.results['panorama_s'] = waited
+            if self.panorama is None:
+                self.report(f'[mission] no panorama after {waited:.0f} s; going on without it')
+            self.phase, self.phase_t = 'traverse', now
+            return
+        self._progress(now, 'panorama', min(1.0, waited / 80.0))
 
     def _traverse(self, now: float) -> None:
         elapsed = now - self.phase_t
@@ -215,9 +255,26 @@ class MissionNode(Node):
                      f'real-time factor: {sim_s / wall:.1f}')
         if self.ground is not None:
             lines += self._ground_summary()
+        lines.append(self._panorama_summary())
         if self.folder is not None and self.hazard_map is not None:
             lines.append(self._write_hazard_map())
         self.report('\n'.join(lines))
+
+    def _panorama_summary(self) -> str:
+        m = self.panorama
+        if m is None:
+            return 'lander panorama: NOT TAKEN'
+        line = (f'lander panorama: {m.width} x {m.height} px, 360 deg, taken in '
+                f'{self.results.get("panorama_s", float("nan")):.0f} s (sim)')
+        if self.folder is not None:
+            import cv2
+            import numpy as np
+            img = np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)
+            path = self.folder / 'panorama.png'
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), img[:, :, ::-1])
+            line += f'; written to {path}'
+        return line
 
     def _write_hazard_map(self) -> str:
         """Write the last hazard map, with the driven path, as a PNG."""
@@ -239,9 +296,12 @@ class MissionNode(Node):
     def _ground_summary(self) -> list[str]:
         from chang_e_rover.relay.endpoint import REPORT_NAMES
         g = self.ground
-        tc = g.pending.get(self.goal_tc)
-        reports = ', '.join(REPORT_NAMES.get(r.kind, str(r.kind)) for r in tc.reports) if tc else '-'
-        lines = [f'telecommand {self.goal_tc} drive_goal, reports on the ground: {reports}']
+        lines = []
+        for seq, name in ((self.panorama_tc, 'take_panorama'), (self.goal_tc, 'drive_goal')):
+            tc = g.pending.get(seq)
+            reports = ', '.join(REPORT_NAMES.get(r.kind, str(r.kind))
+                                for r in tc.reports) if tc else '-'
+            lines.append(f'telecommand {seq} {name}, reports on the ground: {reports}')
         by_topic = g.topic_counts()
         lines.append('downlinked through the relay (products on the ground): ' +
                      (', '.join(f'{t} {n}' for t, n in sorted(by_topic.items())) or 'none'))
