@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from builtin_interfaces.msg import Time
+import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, qos_profile_sensor_data,
@@ -52,6 +53,18 @@ def spin_node(node: Node) -> None:
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def image_array(msg) -> np.ndarray:
+    """A sensor_msgs/Image (rgb8 or bgr8, any row padding) as an RGB uint8 array."""
+    if msg.encoding not in ('rgb8', 'bgr8'):
+        raise ValueError(f'image encoding {msg.encoding!r}; rgb8 or bgr8 expected')
+    if msg.step < msg.width * 3 or len(msg.data) < msg.step * msg.height:
+        raise ValueError(f'image of {len(msg.data)} bytes is short for {msg.width} x '
+                         f'{msg.height} with step {msg.step}')
+    img = np.frombuffer(bytes(msg.data), np.uint8)[:msg.step * msg.height]
+    img = img.reshape(msg.height, msg.step)[:, :msg.width * 3].reshape(msg.height, msg.width, 3)
+    return img if msg.encoding == 'rgb8' else img[:, :, ::-1]
 
 
 def stamp_to_ns(stamp: Time) -> int:

@@ -26,20 +26,13 @@ from chang_e_rover.hazard.traversability import analyse, HeightMap, Limits, UNTR
 from chang_e_rover.imaging.colour import CalibrationError, correct, estimate_response
 from chang_e_rover.robot_description import load_urdf, rover_geometry, rpy_matrix
 from chang_e_rover.ros_common import (
-    declare_from_config, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
+    declare_from_config, image_array, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 
 
 def camera_model(msg: CameraInfo) -> CameraModel:
     return CameraModel(msg.width, msg.height, np.array(msg.k).reshape(3, 3), np.array(msg.d),
                        np.array(msg.r).reshape(3, 3), np.array(msg.p).reshape(3, 4))
 
-
-def image_array(msg: Image) -> np.ndarray:
-    if msg.encoding not in ('rgb8', 'bgr8'):
-        raise ValueError(f'hazcam encoding {msg.encoding!r}; rgb8 expected')
-    img = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)
-    img = img[:, :msg.width * 3].reshape(msg.height, msg.width, 3)
-    return img if msg.encoding == 'rgb8' else img[:, :, ::-1]
 
 
 class HazardCameraNode(Node):

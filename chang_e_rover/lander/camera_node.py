@@ -27,18 +27,10 @@ from chang_e_rover import config
 from chang_e_rover.lander.panorama import (
     Campaign, Frame, Layout, PanoramaError, reduce, rotation, stitch)
 from chang_e_rover.ros_common import (
-    declare_from_config, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
+    declare_from_config, image_array, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 
 PAN, TILT = 'tcam_pan_joint', 'tcam_tilt_joint'
 IDLE, SLEWING, EXPOSING, STITCHING = 'IDLE', 'SLEWING', 'EXPOSING', 'STITCHING'
-
-
-def image_array(msg: Image) -> np.ndarray:
-    if msg.encoding not in ('rgb8', 'bgr8'):
-        raise ValueError(f'terrain camera encoding {msg.encoding!r}; rgb8 expected')
-    img = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)
-    img = img[:, :msg.width * 3].reshape(msg.height, msg.width, 3)
-    return img if msg.encoding == 'rgb8' else img[:, :, ::-1]
 
 
 class LanderCameraNode(Node):
