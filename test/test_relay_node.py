@@ -121,8 +121,12 @@ def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, l
         wait(ros, lambda: ground.status.mode == 1, 30, 'safe mode in the relay status')
         # A replay of the same bytes is refused and executes nothing.
         refused = ground.status.tc_refused
-        ground._uplink.append(ground.pending[seq].raw)
-        wait(ros, lambda: ground.status.tc_refused > refused, 60, 'the replay refused')
-        assert any(r.kind == 2 and r.code == 5 for r in ground.reports), 'replay reported'
+        before = list(ground.pending[point].reports)
+        ground._uplink.append(ground.pending[point].raw)
+        wait(ros, lambda: any(r.kind == 2 and r.code == 5 and r.seq == point
+                              for r in ground.reports), 60, 'the replay refused and reported')
+        wait(ros, lambda: ground.status.tc_refused > refused, 30, 'the refusal counted')
+        new = ground.pending[point].reports[len(before):]
+        assert new and all(r.kind == 2 for r in new), f'the replay executed something: {new}'
     finally:
         ground.stop()

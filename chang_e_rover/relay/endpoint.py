@@ -193,9 +193,13 @@ class RelayEndpoint:
             opcode = body[0] if body else 0
             with self._lock:
                 self.window.check(seq)
-                tc = decode(seq, body, self.limits)
-                self.window.accept(seq)
-                self.store.save_window(self.window.highest, self.window.bitmap)
+                # An authenticated telecommand uses up its sequence number even when
+                # its body is refused: a replay of it is then refused as a replay.
+                try:
+                    tc = decode(seq, body, self.limits)
+                finally:
+                    self.window.accept(seq)
+                    self.store.save_window(self.window.highest, self.window.bitmap)
         except PacketError as exc:
             self.tc_refused += 1
             log.warning('uplink packet refused: %s', exc)
