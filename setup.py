@@ -32,6 +32,7 @@ setup(
             'hazard_camera = chang_e_rover.hazard.hazard_node:main',
             'relay = chang_e_rover.relay.relay_node:main',
             'lander_camera = chang_e_rover.lander.camera_node:main',
+            'lander_sequencer = chang_e_rover.lander.sequencer_node:main',
             'chang-e-ground = chang_e_rover.relay.ground_cli:main',
         ],
     },

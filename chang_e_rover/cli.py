@@ -54,12 +54,19 @@ def cmd_bringup(args) -> int:
     return _run(graph.flight_nodes(), {}, args.processes, sim_time=args.use_sim_time)
 
 
+MISSION_RELEASE_AFTER_S = 30.0
+
+
 def cmd_mission(args) -> int:
     from chang_e_rover import runner
     from chang_e_rover.mission.mission_node import MissionNode
     from chang_e_rover.mission.plan import FaultDrive
     overrides = _sim_overrides(args)
     overrides['sim'].setdefault('real_time_factor', 0.0)   # as fast as lock-step allows
+    # The mission begins on the lander's deck, and drives off after a shortened wait
+    # (the flight's 12 hours would be 12 hours of simulated time).
+    overrides['sim'].setdefault('rover_start', 'deck')
+    overrides['sequencer'] = {'timeline.release_after_landing_s': MISSION_RELEASE_AFTER_S}
     from chang_e_rover.relay.ground_cli import make_ground
     mission = []
     link = _space_link()
@@ -70,7 +77,7 @@ def cmd_mission(args) -> int:
         mission.append(MissionNode(report=lambda line: print(line, flush=True),
                                    fault_drive=FaultDrive(wheel=args.fault_wheel,
                                                           fault=args.fault), ground=ground,
-                                   folder=folder))
+                                   folder=folder, deploy=True))
         return mission[0]
 
     print('[mission] starting the simulator and the flight stack in one process, the space '

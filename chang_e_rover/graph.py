@@ -64,6 +64,10 @@ def flight_nodes() -> list[NodeSpec]:
     nodes.append(NodeSpec('camera', 'lander', 'lander_camera',
                           'chang_e_rover.lander.camera_node:LanderCameraNode', 'lander.yaml',
                           'camera'))
+    # The deployment sequence: armed by lander/sequencer/start after landing.
+    nodes.append(NodeSpec('sequencer', 'lander', 'lander_sequencer',
+                          'chang_e_rover.lander.sequencer_node:SequencerNode', 'lander.yaml',
+                          'sequencer'))
     # The relay's link runs on its own thread; the node itself only queues and executes.
     nodes.append(NodeSpec('relay', 'lander', 'relay', 'chang_e_rover.relay.relay_node:RelayNode',
                           'relay.yaml', 'relay'))

@@ -24,6 +24,7 @@ def test_every_parameter_is_documented():
                                ('rover.yaml', 'wheel_unit'), ('hardware.yaml', 'hardware'),
                                ('rover.yaml', 'science'), ('rover.yaml', 'hazard_camera'),
                                ('relay.yaml', 'relay'), ('lander.yaml', 'camera'),
+                               ('lander.yaml', 'sequencer'),
                                ('relay.yaml', 'link'), ('relay.yaml', 'ground')):
         for name in config.load_params(file_name, section):
             if not _documented(name):
@@ -33,7 +34,8 @@ def test_every_parameter_is_documented():
 
 NAMESPACE = {'controller_node.py': '/rover/', 'wheel_node.py': '/rover/',
              'sim_node.py': '/', 'mission_node.py': '/', 'science_node.py': '/rover/',
-             'relay_node.py': '/lander/', 'hazard_node.py': '/rover/', 'camera_node.py': '/lander/'}
+             'relay_node.py': '/lander/', 'hazard_node.py': '/rover/', 'camera_node.py': '/lander/',
+             'sequencer_node.py': '/lander/'}
 
 
 def topics_in_code() -> set[str]:

@@ -1,10 +1,12 @@
 """The main job, `chang-e-rover mission`, runs to its summary."""
+import math
 import os
 from pathlib import Path
 import re
 import subprocess
 import sys
 
+from chang_e_rover import config
 from chang_e_rover.mission.plan import FaultDrive, TRAVERSE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,7 +19,18 @@ def test_mission_drives_the_traverse_and_reports():
     out = result.stdout
     assert result.returncode == 0, out[-2000:] + result.stderr[-2000:]
     assert '=== mission summary ===' in out
-    distance = float(re.search(r'distance driven \(ground truth\): ([\d.]+) m', out).group(1))
+    deploy = re.search(r'deployment: complete in \d+ s \(sim\) after the start, steps ([\w, ]+); '
+                       r'rover parked at \(([-\d.]+), ([-\d.]+), ([-\d.]+)\) m', out)
+    assert deploy, 'the mission begins with the drive-off from the lander'
+    assert deploy.group(1) == 'checkout, survey, deploy_ramp, inspect, release, drive_off, park'
+    park = config.load_params('lander.yaml', 'sequencer')['park_xy']
+    x, y, z = (float(v) for v in deploy.group(2, 3, 4))
+    assert math.hypot(x - park[0], y - park[1]) < 0.5 and z < 0.7, 'parked on the ground'
+    mutual = re.search(r'mutual imaging: lander terrain camera on the rover .* rover pancam on the '
+                       r'lander .*; written to (\S+), (\S+)$', out, re.M)
+    assert mutual and all(Path(p).is_file() for p in mutual.group(1, 2))
+    distance = float(re.search(r'distance driven from the start of the traverse \(ground truth\): '
+                               r'([\d.]+) m', out).group(1))
     planned = sum(abs(leg.v_m_s) * leg.duration_s for leg in TRAVERSE) + FaultDrive().distance_m
     assert 0.9 * planned < distance <= planned * 1.05
     error = float(re.search(r'odometry error after the traverse: [\d.]+ m \(([\d.]+) % of distance',

@@ -90,6 +90,9 @@ class DriveCore:
                                    p['hazard.footprint_half_width_m'])
         self.gate_state = 'no map'
         self.gate_where: tuple[float, float] | None = None
+        # Off only for egress from the lander: the ramp is steeper than the limits the
+        # map enforces, and it is known ground (the lander sequencer switches it).
+        self.gate_enabled = True
         self._votes_t = -math.inf
         self._arc: Vote | None = None
         self._blocked_turn = 0.0
@@ -183,7 +186,7 @@ class DriveCore:
         turn = math.copysign(self.p['max_yaw_rate_rad_s'], err)
         # slow down near the goal so the ramp stops the rover on it
         v = min(self.top_speed, math.sqrt(2 * self.p['max_accel_m_s2'] * distance) * 0.7)
-        arc = self._arc if self.hazard_map is not None else None
+        arc = self._arc if self.hazard_map is not None and self.gate_enabled else None
         if arc is None:
             if abs(err) > self.p['goal_turn_in_place_rad']:
                 return 0.0, turn
@@ -201,6 +204,9 @@ class DriveCore:
 
     def _vote(self, t: float) -> None:
         """Choose among candidate arcs by hazard and progress, twice a second."""
+        if not self.gate_enabled:    # egress: no hazard avoidance, straight to the goal
+            self._arc = None
+            return
         if self.hazard_map is None or self.goal is None or t - self._votes_t < 0.5:
             return
         self._votes_t = t
@@ -219,6 +225,11 @@ class DriveCore:
 
     def _gate(self, t: float, v: float, omega: float) -> tuple[float, float]:
         """Stop motion whose swept footprint meets an untraversable cell within reach."""
+        if not self.gate_enabled:
+            if self.gate_state != 'off':
+                self.events.append(Event(t, '-', 'hazard gate: off (commanded)'))
+                self.gate_state, self.gate_where = 'off', None
+            return v, omega
         if self.hazard_map is None:
             return v, omega
         p = self.p

@@ -15,6 +15,7 @@ import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64
+from std_srvs.srv import SetBool
 
 from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
@@ -56,8 +57,17 @@ class DriveControllerNode(Node):
             self.create_subscription(JointState, f'wheel_{w}/motor/state',
                                      lambda msg, w=w: self.motor_state_callback(w, msg),
                                      CONTROL_QOS)
+        self.create_service(SetBool, 'drive_controller/hazard_gate', self.hazard_gate_callback)
         self.create_timer(self.period, self.control_callback)
         self.create_timer(1.0, self.publish_diagnostics)
+
+    def hazard_gate_callback(self, request: SetBool.Request,
+                             response: SetBool.Response) -> SetBool.Response:
+        self.core.gate_enabled = bool(request.data)
+        response.success = True
+        response.message = f"hazard gate {'on' if request.data else 'off'}"
+        self.get_logger().warning(response.message)
+        return response
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9

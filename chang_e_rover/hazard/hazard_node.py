@@ -17,7 +17,7 @@ from nav_msgs.msg import OccupancyGrid, Odometry
 import numpy as np
 import rclpy
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image, Imu
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 
 from chang_e_rover import config
 from chang_e_rover.hazard.stereo import (
@@ -48,16 +48,14 @@ class HazardCameraNode(Node):
         self.base_from_cam = robot.transform_to_root('hazcam_left_optical_frame')
         self.eyes = [robot.transform_to_root(f'hazcam_{s}_optical_frame')[:3, 3]
                      for s in ('left', 'right')]
-        # The front wheels are in view: a box around each that holds it at any steering
-        # angle, with a margin. Lines of sight through them are mismatches.
-        geo = rover_geometry(robot)
-        reach = math.hypot(geo.wheel_radius, geo.wheel_width / 2) + p['self_filter.margin_m']
-        self.wheel_boxes = []
-        for w in ('lf', 'rf'):
-            c = robot.transform_to_root(robot.joints[f'wheel_{w}_joint'].child)[:3, 3]
-            ext = np.array([reach, reach, geo.wheel_radius + p['self_filter.margin_m']])
-            self.wheel_boxes.append((c - ext, c + ext))
-        self.wheel_boxes = np.array(self.wheel_boxes)
+        # The front wheels are in view: a box around each, at its steering angle (from
+        # joint_states; until they come, any angle), with a margin. Lines of sight through
+        # them are mismatches. The box stops at the wheel's top with no margin above: the
+        # cameras sit just over it, and far lines of sight pass there.
+        self.geo = rover_geometry(robot)
+        self.wheel_centres = {w: robot.transform_to_root(robot.joints[f'wheel_{w}_joint'].child)[:3, 3]
+                              for w in ('lf', 'rf')}
+        self.steer: dict[str, float] = {}
         self.map = HeightMap(p['map.size_m'], p['map.resolution_m'], int(p['map.min_points']))
         self.pipeline: StereoPipeline | None = None
         self.info: dict[str, CameraModel] = {}
@@ -77,11 +75,32 @@ class HazardCameraNode(Node):
                                      lambda msg, s=side: self.info_callback(s, msg), SENSOR_QOS)
         self.create_subscription(Odometry, 'odom', self.odom_callback, STATE_QOS)
         self.create_subscription(Imu, 'imu', self.imu_callback, SENSOR_QOS)
+        self.create_subscription(JointState, 'joint_states', self.joint_callback, STATE_QOS)
         self.map_pub = self.create_publisher(OccupancyGrid, 'hazard/map', LATCHED_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
         self.create_timer(1.0, self.publish_diagnostics)
 
+    def _wheel_boxes(self) -> np.ndarray:
+        geo, margin = self.geo, self.p['self_filter.margin_m']
+        boxes = []
+        for w, c in self.wheel_centres.items():
+            a = self.steer.get(w)
+            if a is None:   # any steering angle
+                half_x = half_y = math.hypot(geo.wheel_radius, geo.wheel_width / 2)
+            else:
+                half_x = abs(math.cos(a)) * geo.wheel_radius + abs(math.sin(a)) * geo.wheel_width / 2
+                half_y = abs(math.sin(a)) * geo.wheel_radius + abs(math.cos(a)) * geo.wheel_width / 2
+            lo = c - np.array([half_x + margin, half_y + margin, geo.wheel_radius + margin])
+            hi = c + np.array([half_x + margin, half_y + margin, geo.wheel_radius])
+            boxes.append((lo, hi))
+        return np.array(boxes)
+
     # ---- inputs --------------------------------------------------------------------------
+    def joint_callback(self, msg: JointState) -> None:
+        for name, value in zip(msg.name, msg.position):
+            if name in ('steer_lf_joint', 'steer_rf_joint') and math.isfinite(value):
+                self.steer[name[6:8]] = float(value)
+
     def info_callback(self, side: str, msg: CameraInfo) -> None:
         if side not in self.info:
             self.info[side] = camera_model(msg)
@@ -132,10 +151,11 @@ class HazardCameraNode(Node):
         left, right = correct(left, response), correct(right, response)
         pts, weights = self.pipeline.points(self.pipeline.disparity(left, right))
         base = pts @ self.base_from_cam[:3, :3].T + self.base_from_cam[:3, 3]
+        boxes = self._wheel_boxes()
         own = ((np.abs(base[:, 0]) < self.p['self_filter.half_length_m'])
                & (np.abs(base[:, 1]) < self.p['self_filter.half_width_m']))
         for eye in self.eyes:
-            own |= seen_through(base, eye, self.wheel_boxes)
+            own |= seen_through(base, eye, boxes)
         base, weights = base[~own], weights[~own]
         x, y, yaw = self.pose
         rot = rpy_matrix((self.roll, self.pitch, yaw))

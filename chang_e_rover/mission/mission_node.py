@@ -1,10 +1,13 @@
 """ROS 2 node /mission: the operator of the simulated mission.
 
-Phases: the lander's 360 degree panorama (the take_panorama telecommand through
-the relay when a ground station is there), a scripted traverse (velocity
-commands), then a 5 m goal drive during which a wheel fails (injected through
-the /sim fault parameter, as a test operator would), then a summary.
-Everything it knows comes from topics.
+Phases: when the rover starts on the lander's deck, the deployment (the lander
+sequencer: checkout, survey, ramp, release, drive-off, park) and mutual imaging
+(the lander's terrain camera on the rover, the rover's pancam on the lander,
+pointed from the two poses); the lander's 360 degree panorama (the
+take_panorama telecommand through the relay when a ground station is there); a
+scripted traverse (velocity commands); then a 5 m goal drive during which a
+wheel fails (injected through the /sim fault parameter, as a test operator
+would); then a summary. Everything it knows comes from topics.
 """
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ from nav_msgs.msg import OccupancyGrid, Odometry
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
 
+from chang_e_rover.lander.mutual import MutualImaging
 from chang_e_rover.mission.plan import FaultDrive, PathMeter, PlanClock
-from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS
+from chang_e_rover.ros_common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
 
 class MissionNode(Node):
@@ -29,7 +33,7 @@ class MissionNode(Node):
 
     def __init__(self, report=print, fault_drive: FaultDrive | None = None, ground=None,
                  downlink_wait_s: float = 60.0, folder=None, panorama_timeout_s: float = 600.0,
-                 **kwargs):
+                 deploy: bool = False, deploy_timeout_s: float = 1500.0, **kwargs):
         kwargs['parameter_overrides'] = [Parameter('use_sim_time', value=True)]
         super().__init__('mission', **kwargs)
         self.report = report
@@ -45,7 +49,14 @@ class MissionNode(Node):
         self.meter = PathMeter()
         self.truth = None
         self.odom = None
-        self.phase = 'panorama'
+        self.odom_pose = None
+        self.phase = 'deploy' if deploy else 'panorama'
+        self.deploy_timeout_s = deploy_timeout_s
+        self.sequencer: dict[str, str] = {}
+        self.mutual = MutualImaging() if deploy else None
+        self.images: dict[str, Image] = {}
+        self.joints: dict[str, tuple[float, float]] = {}
+        self.traverse_offset: tuple[float, float] | None = None
         self.panorama: Image | None = None
         self.panorama_tc: int | None = None
         self.panorama_timeout_s = panorama_timeout_s
@@ -67,6 +78,18 @@ class MissionNode(Node):
                                  STATE_QOS)
         self.create_subscription(Image, 'lander/panorama', self.panorama_callback, LATCHED_QOS)
         self.panorama_client = self.create_client(Trigger, 'lander/camera/take_panorama')
+        self.sequencer_client = self.create_client(Trigger, 'lander/sequencer/start')
+        self.capture = {c: self.create_client(Trigger, f'{t}/capture')
+                        for c, t in (('tcam', 'lander/tcam'), ('pancam', 'rover/pancam'))}
+        self.joint_cmd = {r: self.create_publisher(JointState, f'{r}/joint_commands', STATE_QOS)
+                          for r in ('rover', 'lander')}
+        if deploy:
+            for cam, topic in (('tcam', 'lander/tcam'), ('pancam', 'rover/pancam')):
+                self.create_subscription(Image, f'{topic}/image_raw',
+                                         lambda m, c=cam: self.images.__setitem__(c, m), SENSOR_QOS)
+            for robot in ('rover', 'lander'):
+                self.create_subscription(JointState, f'{robot}/joint_states', self.joint_callback,
+                                         STATE_QOS)
         self.sim_params = self.create_client(SetParameters, '/sim/set_parameters')
         self.create_timer(0.1, self.timer_callback)
 
@@ -80,8 +103,17 @@ class MissionNode(Node):
 
     def odom_callback(self, msg: Odometry) -> None:
         self.odom = (msg.pose.pose.position.x, msg.pose.pose.position.y)
+        q = msg.pose.pose.orientation
+        self.odom_pose = (*self.odom, math.atan2(2 * (q.w * q.z + q.x * q.y),
+                                                 1 - 2 * (q.y * q.y + q.z * q.z)))
         if not self.path or math.dist(self.path[-1], self.odom) > 0.05:
             self.path.append(self.odom)
+
+    def joint_callback(self, msg: JointState) -> None:
+        for i, name in enumerate(msg.name):
+            if i < len(msg.position):
+                v = msg.velocity[i] if i < len(msg.velocity) else 0.0
+                self.joints[name] = (msg.position[i], v)
 
     def panorama_callback(self, msg: Image) -> None:
         self.panorama = msg
@@ -99,6 +131,11 @@ class MissionNode(Node):
                     self.results.setdefault('detected', (wheel, state[1], self._now()))
                     self.report(f'[mission] wheel {wheel} reports FAULT {state[1]}: isolated')
                 self.wheel_states[wheel] = state
+            elif status.name == 'lander/sequencer':
+                if values.get('state') != self.sequencer.get('state') or \
+                        values.get('step') != self.sequencer.get('step'):
+                    self.report(f'[mission] lander sequencer: {status.message}')
+                self.sequencer = values
             elif status.name == 'rover/drive_controller':
                 self.controller_goal = values.get('goal', '')
                 self.results['healthy'] = values.get('healthy_wheels', '?')
@@ -109,7 +146,11 @@ class MissionNode(Node):
             return
         if self.start_t is None:
             self.start_t = self.phase_t = now
-        if self.phase == 'panorama':
+        if self.phase == 'deploy':
+            self._deploy(now)
+        elif self.phase == 'mutual':
+            self._mutual(now)
+        elif self.phase == 'panorama':
             self._panorama(now)
         elif self.phase == 'traverse':
             self._traverse(now)
@@ -125,6 +166,57 @@ class MissionNode(Node):
             odom = '' if self.odom is None else f'  odom ({self.odom[0]:6.2f}, {self.odom[1]:6.2f})'
             self.report(f'[mission] t={now - self.start_t:6.1f} s  {label:<16} true ({x:6.2f}, '
                         f'{y:6.2f}){odom}  {100 * share:3.0f} %')
+
+    def _deploy(self, now: float) -> None:
+        """Arm the lander's deployment sequence and wait until the rover is parked."""
+        if 'deploy_asked' not in self.results:
+            if not self.sequencer_client.service_is_ready():
+                return
+            future = self.sequencer_client.call_async(Trigger.Request())
+            future.add_done_callback(lambda f: self.report(
+                f'[mission] lander sequencer: {f.result().message if f.result() else "no answer"}'))
+            self.results['deploy_asked'] = now
+            return
+        waited = now - self.results['deploy_asked']
+        if self.sequencer.get('state') == 'COMPLETE' or waited > self.deploy_timeout_s:
+            self.results['deploy_s'] = waited
+            self.results['deployed'] = self.sequencer.get('state') == 'COMPLETE'
+            self.results['deploy_truth'] = self.truth
+            self.phase, self.phase_t = 'mutual', now
+            return
+        self._progress(now, f'deploy: {self.sequencer.get("step", "?")}',
+                       min(1.0, waited / self.deploy_timeout_s))
+
+    def _mutual(self, now: float) -> None:
+        """Point each vehicle's camera at the other, take a frame with each, write them."""
+        m = self.mutual
+        elapsed = now - self.phase_t
+        if m.aims is None:
+            if self.odom_pose is None:
+                return
+            try:
+                m.plan(*self.odom_pose)
+            except ValueError as exc:
+                self.results['mutual'] = f'not possible: {exc}'
+                self.phase, self.phase_t = 'panorama', now
+                return
+            for robot, joints in m.commands().items():
+                self.joint_cmd[robot].publish(JointState(name=list(joints),
+                                                         position=list(joints.values())))
+            return
+        if m.shutter_t is None:
+            if m.settled(self.joints) and all(c.service_is_ready() for c in self.capture.values()):
+                m.shutter_t = now
+                self.images.clear()
+                for client in self.capture.values():
+                    client.call_async(Trigger.Request())
+            elif elapsed > 120.0:
+                self.results['mutual'] = 'cameras did not settle in 120 s'
+                self.phase, self.phase_t = 'panorama', now
+            return
+        if len(self.images) == 2 or now - m.shutter_t > 30.0:
+            self.results['mutual'] = m.write(self.images, self.folder)
+            self.phase, self.phase_t = 'panorama', now
 
     def _panorama(self, now: float) -> None:
         """Ask for the lander's panorama and wait for it before the rover moves."""
@@ -153,6 +245,11 @@ class MissionNode(Node):
 
     def _traverse(self, now: float) -> None:
         elapsed = now - self.phase_t
+        if self.traverse_offset is None and self.odom is not None:
+            # Distance and odometry drift count from here (the deployment drove too).
+            self.meter = PathMeter()
+            x, y, _ = self.truth
+            self.traverse_offset = (self.odom[0] - x, self.odom[1] - y)
         leg = self.plan.leg_at(elapsed)
         if leg is None:
             self.cmd_pub.publish(Twist())
@@ -225,18 +322,23 @@ class MissionNode(Node):
             self.summary(self.results['sim_s'])
 
     def _odom_error(self) -> float | None:
+        """Odometry drift over the traverse: its error now less its error at the start."""
         if self.odom is None:
             return None
         x, y, _ = self.truth
-        return math.hypot(self.odom[0] - x, self.odom[1] - y)
+        ox, oy = self.traverse_offset or (0.0, 0.0)
+        return math.hypot(self.odom[0] - x - ox, self.odom[1] - y - oy)
 
     def summary(self, sim_s: float) -> None:
         wall = time.monotonic() - self.wall_start
         r = self.results
         x, y, _ = self.truth
-        lines = ['', '=== mission summary ===',
-                 f'distance driven (ground truth): {self.meter.length:.2f} m',
-                 f'final position: ({x:.2f}, {y:.2f}) m']
+        lines = ['', '=== mission summary ===']
+        if 'deploy_s' in r:
+            lines.append(self._deploy_summary())
+            lines.append(f'mutual imaging: {r.get("mutual", "not done")}')
+        lines += [f'distance driven from the start of the traverse (ground truth): '
+                  f'{self.meter.length:.2f} m', f'final position: ({x:.2f}, {y:.2f}) m']
         if r.get('traverse_odom_error') is not None:
             lines.append(f'odometry error after the traverse: {r["traverse_odom_error"]:.3f} m '
                          f'({100 * r["traverse_odom_error"] / max(r["traverse_distance"], 1e-9):.1f}'
@@ -259,6 +361,16 @@ class MissionNode(Node):
         if self.folder is not None and self.hazard_map is not None:
             lines.append(self._write_hazard_map())
         self.report('\n'.join(lines))
+
+    def _deploy_summary(self) -> str:
+        r, s = self.results, self.sequencer
+        if not r.get('deployed'):
+            return (f'deployment: NOT COMPLETE after {r["deploy_s"]:.0f} s (sim): step '
+                    f'{s.get("step", "?")} {s.get("state", "?")} {s.get("reason", "")}')
+        x, y, z = r['deploy_truth']
+        return (f'deployment: complete in {r["deploy_s"]:.0f} s (sim) after the start, steps '
+                f'{s.get("steps_done", "?").replace(",", ", ")}; rover parked at ({x:.2f}, '
+                f'{y:.2f}, {z:.2f}) m (ground truth), off the deck')
 
     def _panorama_summary(self) -> str:
         m = self.panorama

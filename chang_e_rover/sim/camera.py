@@ -35,7 +35,7 @@ class CameraRig:
     def __init__(self, model: mujoco.MjModel, cameras: dict[str, CameraSpec]):
         self.model = model
         self.cameras = cameras
-        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._renderers: dict[tuple, mujoco.Renderer] = {}
         self._option = mujoco.MjvOption()
         self._option.geomgroup[:] = 0
         for group in CAMERA_GROUPS:
@@ -50,6 +50,26 @@ class CameraRig:
         renderer = self._renderers[key]
         renderer.update_scene(data, camera=name, scene_option=self._option)
         return renderer.render()
+
+    def segment(self, data: mujoco.MjData, name: str) -> np.ndarray:
+        """Return the id of the body seen at each pixel (-1 where none), int32 (height, width).
+
+        The simulator's segmentation: ground truth for tests, not a camera output.
+        """
+        cam = self.cameras[name]
+        key = ('segment', cam.height, cam.width)
+        if key not in self._renderers:
+            renderer = mujoco.Renderer(self.model, cam.height, cam.width)
+            renderer.enable_segmentation_rendering()
+            self._renderers[key] = renderer
+        renderer = self._renderers[key]
+        renderer.update_scene(data, camera=name, scene_option=self._option)
+        seg = renderer.render()
+        geom = seg[..., 0]
+        is_geom = (seg[..., 1] == int(mujoco.mjtObj.mjOBJ_GEOM)) & (geom >= 0)
+        body = np.full(geom.shape, -1, dtype=np.int32)
+        body[is_geom] = self.model.geom_bodyid[geom[is_geom]]
+        return body
 
     def close(self) -> None:
         for renderer in self._renderers.values():

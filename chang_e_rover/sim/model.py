@@ -23,6 +23,9 @@ CAMERA_GROUPS = (GROUP_SOLID, GROUP_VISUAL, GROUP_RENDER_TERRAIN)
 # contype/conaffinity: moving robot parts collide with the static world only.
 ROBOT_CONTACT = (1, 0)
 WORLD_CONTACT = (0, 1)
+# The lander (welded to the ground) touches both: the rover rides its deck and ramp,
+# and the ramp rests on the ground. Its own parts do not touch each other (parent-child).
+LANDER_CONTACT = (1, 1)
 REGOLITH_RGBA = (0.55, 0.53, 0.50, 1.0)   # grey regolith, albedo about 0.12 scaled for display
 ROCK_RGBA = (0.45, 0.44, 0.42, 1.0)
 # Regolith and rocks carry texture at every scale (grains, pebbles, clods, shadows), which
@@ -75,7 +78,8 @@ def _quat(matrix: np.ndarray) -> np.ndarray:
     return q
 
 
-def _add_shape(body, geom: Geometry, prefix: str, visual: bool, friction: float) -> None:
+def _add_shape(body, geom: Geometry, prefix: str, visual: bool, friction: float,
+               contact: tuple[int, int] = ROBOT_CONTACT) -> None:
     kind = {'box': mujoco.mjtGeom.mjGEOM_BOX, 'cylinder': mujoco.mjtGeom.mjGEOM_CYLINDER,
             'sphere': mujoco.mjtGeom.mjGEOM_SPHERE}[geom.kind]
     if geom.kind == 'box':
@@ -92,7 +96,7 @@ def _add_shape(body, geom: Geometry, prefix: str, visual: bool, friction: float)
     else:
         g.name = prefix
         g.group = GROUP_COLLISION
-        g.contype, g.conaffinity = ROBOT_CONTACT
+        g.contype, g.conaffinity = contact
         g.friction = [friction, 0.005, 0.0001]
         g.condim = 3
     g.density = 0.0
@@ -108,8 +112,12 @@ def _set_inertia(body, link: Link) -> None:
 
 def add_robot(spec: mujoco.MjSpec, robot: Robot, prefix: str, pos, yaw: float, free: bool,
               friction: float, servo_kp: float, servo_kv: float,
-              position_joints: set[str], motor_joints: set[str]) -> None:
+              position_joints: set[str], motor_joints: set[str],
+              contact: tuple[int, int] = ROBOT_CONTACT,
+              friction_by_link: dict[str, float] | None = None) -> None:
     """Add a URDF robot; joints in position_joints get position servos, motor_joints torque motors.
+
+    friction_by_link overrides the contact friction of named links' collision shapes.
 
     Massless links become sites (frames for cameras and sensors); fixed joints
     become bodies welded to their parent.
@@ -119,7 +127,7 @@ def add_robot(spec: mujoco.MjSpec, robot: Robot, prefix: str, pos, yaw: float, f
     if free:
         root.add_freejoint(name=f'{prefix}root')
     _fill_body(spec, robot, robot.root, root, prefix, friction, servo_kp, servo_kv,
-               position_joints, motor_joints)
+               position_joints, motor_joints, contact, friction_by_link or {})
     for joint in robot.joints.values():
         if joint.mimic:
             leader, multiplier, offset = joint.mimic
@@ -131,14 +139,16 @@ def add_robot(spec: mujoco.MjSpec, robot: Robot, prefix: str, pos, yaw: float, f
 
 
 def _fill_body(spec, robot, link_name, body, prefix, friction, kp, kv, position_joints,
-               motor_joints) -> None:
+               motor_joints, contact, friction_by_link) -> None:
     link = robot.links[link_name]
     if link.mass > 0:
         _set_inertia(body, link)
     for geom in link.visuals:
         _add_shape(body, geom, '', True, friction)
+    mu = friction_by_link.get(link_name, friction)
     for i, geom in enumerate(link.collisions):
-        _add_shape(body, geom, f'{prefix}{link_name}' + (f'_{i}' if i else ''), False, friction)
+        _add_shape(body, geom, f'{prefix}{link_name}' + (f'_{i}' if i else ''), False, mu,
+                   contact)
     for joint in robot.children_of(link_name):
         child = robot.links[joint.child]
         quat = _quat(rpy_matrix(joint.rpy))
@@ -170,7 +180,7 @@ def _fill_body(spec, robot, link_name, body, prefix, friction, kp, kv, position_
         elif joint.kind != 'fixed':
             raise ValueError(f'joint kind {joint.kind} of {joint.name} is not supported')
         _fill_body(spec, robot, child.name, sub, prefix, friction, kp, kv, position_joints,
-                   motor_joints)
+                   motor_joints, contact, friction_by_link)
 
 
 def add_terrain(spec: mujoco.MjSpec, terrain: Terrain, friction: float, rock_friction: float,

@@ -18,7 +18,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rcl_interfaces.msg import SetParametersResult
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Image, Imu, JointState, Temperature
+from sensor_msgs.msg import BatteryState, CameraInfo, Image, Imu, JointState, Temperature
 from std_srvs.srv import Trigger
 
 from chang_e_rover.robot_description import WHEEL_IDS
@@ -30,7 +30,8 @@ from chang_e_rover.sim.world import CAMERAS, SimError, World
 
 CAMERA_TOPICS = {'hazcam_left': 'rover/hazcam/left', 'hazcam_right': 'rover/hazcam/right',
                  'pancam': 'rover/pancam', 'tcam': 'lander/tcam'}
-DYNAMIC = ('fault', 'real_time_factor', 'terrain.seed', 'terrain.rock_abundance', 'terrain.name')
+DYNAMIC = ('fault', 'real_time_factor', 'terrain.seed', 'terrain.rock_abundance', 'terrain.name',
+           'power.initial_soc')
 MAX_WALL_PER_TICK_S = 0.005
 
 
@@ -72,6 +73,9 @@ class SimNode(Node):
         for cam, topic in CAMERA_TOPICS.items():
             self.create_service(Trigger, f'{topic}/capture',
                                 lambda req, res, c=cam: self.capture_callback(c, res))
+        self.battery_pub = self.create_publisher(BatteryState, 'lander/battery', STATE_QOS)
+        # The hold-down release (the hardware's pyrotechnic bolts on the flight lander).
+        self.create_service(Trigger, 'lander/release_rover', self.release_callback)
         self.add_on_set_parameters_callback(self.parameters_callback)
         self._build_world()
         self.lockstep_misses = 0
@@ -89,7 +93,7 @@ class SimNode(Node):
         self._not_waited_for: set[str] = set()   # missed a deadline; back once it answers
         self._prev_hall = self.world.wheel_readings()['hall_count']
         self._camera_due = {c: 0.0 for c in CAMERAS}
-        self._next_state = {'joint': 0.0, 'imu': 0.0, 'temperature': 0.0}
+        self._next_state = {'joint': 0.0, 'imu': 0.0, 'temperature': 0.0, 'battery': 0.0}
         self._reset_pacing()
         self._publish_sensors()
 
@@ -111,6 +115,10 @@ class SimNode(Node):
                 if not (isinstance(p.value, float) and math.isfinite(p.value) and p.value >= 0):
                     return SetParametersResult(successful=False,
                                                reason='real_time_factor must be finite and >= 0')
+            elif p.name == 'power.initial_soc':
+                if not (isinstance(p.value, float) and 0.0 <= p.value <= 1.0):
+                    return SetParametersResult(successful=False,
+                                               reason='power.initial_soc must be 0 to 1')
             elif p.name == 'terrain.rock_abundance':
                 if not (isinstance(p.value, float) and 0.0 <= p.value <= 0.4):
                     return SetParametersResult(successful=False,
@@ -125,6 +133,9 @@ class SimNode(Node):
                 self.get_logger().warning(f'fault injected on wheel {wheel}: {p.value}')
             elif p.name == 'real_time_factor':
                 self._reset_pacing()
+            elif p.name == 'power.initial_soc':
+                self.world.battery.set_soc(p.value)
+                self.get_logger().warning(f'lander battery state of charge set to {p.value:.2f}')
         if rebuild:
             try:
                 self.rig.close()
@@ -139,6 +150,17 @@ class SimNode(Node):
         self._capture.add(cam)
         response.success = True
         response.message = f'{cam} frame at t={self.world.time + self.period_s:.3f} s (sim)'
+        return response
+
+    def release_callback(self, request, response: Trigger.Response) -> Trigger.Response:
+        try:
+            self.world.release_rover()
+        except SimError as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        response.success = True
+        response.message = f'rover released at t={self.world.time:.2f} s (sim)'
+        self.get_logger().info(response.message)
         return response
 
     def motor_command_callback(self, wheel: str, msg: JointState) -> None:
@@ -256,6 +278,17 @@ class SimNode(Node):
             imu.linear_acceleration_covariance[0::4] = [acc * acc] * 3
             imu.orientation_covariance[0::4] = [1e-6] * 3
             self.imu_pub.publish(imu)
+        if t + 1e-9 >= self._next_state['battery']:
+            self._next_state['battery'] = t + 1.0 / float(self.params['power.rate_hz'])
+            b = w.battery
+            msg = BatteryState(voltage=b.voltage, current=b.current_a, percentage=b.soc,
+                               capacity=b.capacity_wh / b.voltage, present=True,
+                               power_supply_status=BatteryState.POWER_SUPPLY_STATUS_CHARGING
+                               if b.current_a > 0 else BatteryState.POWER_SUPPLY_STATUS_DISCHARGING,
+                               power_supply_technology=BatteryState.POWER_SUPPLY_TECHNOLOGY_LION)
+            msg.header.stamp = stamp
+            msg.header.frame_id = 'lander_battery'
+            self.battery_pub.publish(msg)
         self._publish_cameras(t, stamp)
 
     def _publish_cameras(self, t: float, stamp) -> None:

@@ -42,6 +42,39 @@ class GroundTruth:
     angular: np.ndarray       # body-frame angular velocity
 
 
+class Battery:
+    """The lander's battery: solar array in, avionics and heaters out, in sim time.
+
+    Representative figures from config (power.*), not the flight values.
+    """
+
+    def __init__(self, p: dict):
+        self.capacity_wh = float(p['battery_wh'])
+        self.solar_w = float(p['solar_w'])
+        self.load_w = float(p['load_w'])
+        self.volts_full, self.volts_empty = float(p['volts_full']), float(p['volts_empty'])
+        self.soc = float(p['initial_soc'])
+        if not (self.capacity_wh > 0 and 0.0 <= self.soc <= 1.0):
+            raise SimError('power: battery_wh must be > 0 and initial_soc 0 to 1')
+
+    def set_soc(self, soc: float) -> None:
+        if not (math.isfinite(soc) and 0.0 <= soc <= 1.0):
+            raise SimError(f'battery state of charge {soc} must be 0 to 1')
+        self.soc = soc
+
+    def step(self, dt: float) -> None:
+        net_w = self.solar_w - self.load_w
+        self.soc = min(1.0, max(0.0, self.soc + net_w * dt / 3600.0 / self.capacity_wh))
+
+    @property
+    def voltage(self) -> float:
+        return self.volts_empty + (self.volts_full - self.volts_empty) * self.soc
+
+    @property
+    def current_a(self) -> float:
+        return (self.solar_w - self.load_w) / self.voltage   # + charging
+
+
 class World:
     """The rover, the lander and the terrain in MuJoCo, stepped in control periods."""
 
@@ -52,7 +85,27 @@ class World:
         self.rng = np.random.default_rng(int(p['terrain.seed']))
         self.rover_robot = load_urdf(config.urdf_path('rover.urdf'))
         self.lander_robot = load_urdf(config.urdf_path('lander.urdf'))
-        lander_xy = (float(p['lander.x']), float(p['lander.y']))
+        lander_yaw = float(p['lander.yaw'])
+        if str(p['rover_start']) not in ('ground', 'deck'):
+            raise SimError(f"rover_start {p['rover_start']!r}: expected ground or deck")
+        self.on_deck = str(p['rover_start']) == 'deck'
+        # The rover starts at the world origin (= odom), on the ground or on the deck:
+        # on the deck the lander stands under it, facing along lander.yaw, the rover set
+        # back from the ramp hinge by rover_deck_setback_m.
+        deck = self.lander_robot.transform_to_root('deck')[:3, 3]
+        hinge = self.lander_robot.transform_to_root('ramp')[:3, 3]
+        c, s_ = math.cos(lander_yaw), math.sin(lander_yaw)
+        if self.on_deck:
+            along = deck[0] - float(p['rover_deck_setback_m'])
+            lander_xy = (-c * along, -s_ * along)
+        else:
+            lander_xy = (float(p['lander.x']), float(p['lander.y']))
+        self.lander_xy, self.lander_yaw = lander_xy, lander_yaw
+        # Where the deployed ramp meets the ground (flat ground: length cos(rest angle)).
+        ramp_len = max(g.xyz[0] + g.size[0] / 2 for g in self.lander_robot.links['ramp'].collisions)
+        rest = math.asin(min(1.0, hinge[2] / ramp_len))
+        reach = hinge[0] + ramp_len * math.cos(rest)
+        self.ramp_foot_xy = (lander_xy[0] + c * reach, lander_xy[1] + s_ * reach)
         t = config.section(p, 'terrain')
         name = t.pop('name')
         self.terrain = generate(
@@ -61,7 +114,7 @@ class World:
             crater_density=float(t['crater_density']), crater_min_m=float(t['crater_min_m']),
             crater_max_m=float(t['crater_max_m']), rock_min_m=float(t['rock_min_m']),
             rock_max_m=float(t['rock_max_m']), keep_clear_m=float(t['keep_clear_m']),
-            keep_clear_xy=((0.0, 0.0), lander_xy))
+            keep_clear_xy=((0.0, 0.0), lander_xy, self.ramp_foot_xy))
         friction = float(p['physics.regolith_friction'])
         spec = mjmodel.base_spec(float(p['physics.timestep_s']), float(p['physics.gravity_m_s2']),
                                  float(p['physics.contact_timeconst_s']),
@@ -69,13 +122,24 @@ class World:
         mjmodel.add_terrain(spec, self.terrain, friction, float(p['physics.rock_friction']),
                             float(t['render_resolution_m']))
         kp, kv = float(p['servo.kp_nm_per_rad']), float(p['servo.kv_nm_s_per_rad'])
-        ground0 = float(self.terrain.ground_height(np.array(0.0), np.array(0.0)))
         stand = rover_geometry(self.rover_robot).base_height   # base_link above flat ground
-        mjmodel.add_robot(spec, self.rover_robot, ROVER, (0.0, 0.0, ground0 + stand + 0.01),
-                          0.0, True, friction, kp, kv, ROVER_POSITION_JOINTS, set(WHEEL_JOINTS))
         lz = float(self.terrain.ground_height(np.array(lander_xy[0]), np.array(lander_xy[1])))
-        mjmodel.add_robot(spec, self.lander_robot, LANDER, (*lander_xy, lz), float(p['lander.yaw']),
-                          False, friction, kp, kv, LANDER_POSITION_JOINTS, set())
+        if self.on_deck:
+            start, start_yaw = (0.0, 0.0, lz + deck[2] + stand + 0.01), lander_yaw
+        else:
+            ground0 = float(self.terrain.ground_height(np.array(0.0), np.array(0.0)))
+            start, start_yaw = (0.0, 0.0, ground0 + stand + 0.01), 0.0
+        mjmodel.add_robot(spec, self.rover_robot, ROVER, start, start_yaw, True, friction, kp, kv,
+                          ROVER_POSITION_JOINTS, set(WHEEL_JOINTS))
+        # The lander is welded to the ground; its parts (deck, ramp) carry the rover.
+        mjmodel.add_robot(spec, self.lander_robot, LANDER, (*lander_xy, lz), lander_yaw,
+                          False, friction, kp, kv, LANDER_POSITION_JOINTS, set(),
+                          contact=mjmodel.LANDER_CONTACT,
+                          friction_by_link={'ramp': float(p['physics.ramp_friction'])})
+        # The lander's static bodies are welded to the world, so MuJoCo's parent-child
+        # filter does not keep its hinged ramp from touching the deck it hangs on.
+        for body in ('base_link', 'deck'):
+            spec.add_exclude(bodyname1=LANDER + body, bodyname2=LANDER + 'ramp')
         self.cameras = {}
         left = self.rover_robot.transform_to_root('hazcam_left_optical_frame')
         right = self.rover_robot.transform_to_root('hazcam_right_optical_frame')
@@ -93,6 +157,12 @@ class World:
                            (mujoco.mjtSensor.mjSENS_FRAMEQUAT, 'imu_quat')):
             spec.add_sensor(name=name, type=kind, objtype=mujoco.mjtObj.mjOBJ_SITE,
                             objname=imu.name)
+        # The hold-down mechanism (pyrotechnic bolts): the rover welded to the deck
+        # until it is released.
+        hold = spec.add_equality(type=mujoco.mjtEq.mjEQ_WELD, name='hold_down',
+                                 name1=ROVER + 'base_link', name2=LANDER + 'deck')
+        hold.objtype = mujoco.mjtObj.mjOBJ_BODY
+        hold.active = False
         for joint in WHEEL_JOINTS:   # a seized bearing: the joint held where it stopped
             lock = spec.add_equality(type=mujoco.mjtEq.mjEQ_JOINT, name=f'seize_{joint}',
                                      name1=ROVER + joint)
@@ -125,6 +195,7 @@ class World:
         self._servo_target[self._servo[LANDER + 'ramp_joint']] = stowed
         self.data.ctrl[self._servo_act] = self._servo_target
         self.data.qpos[m.jnt_qposadr[m.joint(LANDER + 'ramp_joint').id]] = stowed
+        self._hold_eq = m.equality('hold_down').id
         self.model.dof_frictionloss[self._wheel_dof] = self.motors.p.gear_friction_nm
         self._seize_eq = np.array([m.equality(f'seize_{j}').id for j in WHEEL_JOINTS])
         # The rotor's inertia seen through the gear: J N^2 at the wheel.
@@ -135,7 +206,40 @@ class World:
         self._imu_noise = (float(p['imu.gyro_noise_rad_s']), float(p['imu.accel_noise_m_s2']))
         self.steps = 0
         self.driver_period_s = float(p['physics.driver_period_s'])
+        self.battery = Battery(config.section(p, 'power'))
+        if self.on_deck:
+            self.settle_on_deck()
         mujoco.mj_forward(self.model, self.data)
+
+    def settle_on_deck(self) -> None:
+        """Let the rover settle onto the deck, then lock it there with the hold-down."""
+        self.step(1.0)
+        # Weld data: anchor (3), pose of body2 in body1 (3 + quaternion 4), torque scale.
+        rover, deck = self.model.body(ROVER + 'base_link').id, self.model.body(LANDER + 'deck').id
+        rel = np.linalg.inv(self._pose(rover)) @ self._pose(deck)   # body2 in body1
+        q = np.zeros(4)
+        mujoco.mju_mat2Quat(q, np.ascontiguousarray(rel[:3, :3]).ravel())
+        self.model.eq_data[self._hold_eq, 3:6] = rel[:3, 3]
+        self.model.eq_data[self._hold_eq, 6:10] = q
+        self.model.eq_data[self._hold_eq, 0:3] = 0.0
+        self.model.eq_data[self._hold_eq, 10] = 1.0
+        self.data.eq_active[self._hold_eq] = True
+
+    def _pose(self, body: int) -> np.ndarray:
+        pose = np.eye(4)
+        pose[:3, :3] = self.data.xmat[body].reshape(3, 3)
+        pose[:3, 3] = self.data.xpos[body]
+        return pose
+
+    @property
+    def held_down(self) -> bool:
+        return bool(self.data.eq_active[self._hold_eq])
+
+    def release_rover(self) -> None:
+        """Fire the hold-down release; refused unless the rover is held on the deck."""
+        if not self.held_down:
+            raise SimError('the rover is not held down (already released, or not on the deck)')
+        self.data.eq_active[self._hold_eq] = False
 
     def _joint_names(self, prefix: str) -> list[str]:
         names = []
@@ -211,6 +315,7 @@ class World:
             self.data.ctrl[self._servo_act] = current + np.clip(self._servo_target - current,
                                                                 -limit, limit)
             mujoco.mj_step(self.model, self.data, nstep=n)
+            self.battery.step(n * dt)
             self.steps += n
             remaining -= n
 
