@@ -170,7 +170,7 @@ def test_through_a_rock_field_to_a_goal_15_m_away(rock_field, ros):
     goal.pose.position.x, goal.pose.orientation.w = 15.0, 1.0
     goal_pub.publish(goal)
     core = s.controller.core
-    while s.sim.world.time < 500.0 and not (core.goal is not None and core.goal.reached):
+    while s.sim.world.time < 420.0 and not (core.goal is not None and core.goal.reached):
         ros.executor.spin_once(timeout_sec=0.05)
         touched |= s.sim.world.rover_contacts() & tall
         if not path or math.dist(path[-1], s.sim.world.ground_truth().position[:2]) > 0.1:

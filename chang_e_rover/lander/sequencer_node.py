@@ -189,7 +189,8 @@ class SequencerNode(Node):
         else:
             s = self.seq
             status.level = (DiagnosticStatus.WARN if s.state == HOLD else DiagnosticStatus.OK)
-            status.message = f'{s.step}: {s.state}' + (f' ({s.reason})' if s.reason else '')
+            status.message = ('complete: the rover is on the surface' if s.complete else
+                              f'{s.step}: {s.state}' + (f' ({s.reason})' if s.reason else ''))
             t = self.now()
             values = {'step': s.step, 'state': 'COMPLETE' if s.complete else s.state,
                       'reason': s.reason, 'step_elapsed_s': f'{t - s.step_t:.1f}',

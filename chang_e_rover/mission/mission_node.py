@@ -57,6 +57,12 @@ class MissionNode(Node):
         self.images: dict[str, Image] = {}
         self.joints: dict[str, tuple[float, float]] = {}
         self.traverse_offset: tuple[float, float] | None = None
+        # During the deployment a wheel that latches a fault is reset from the ground, as
+        # the flight team would once the telemetry shows it clear (the sequencer holds).
+        self.deploy_resets: list[str] = []
+        self._reset_due: dict[str, float] = {}
+        self.reset_clients = {w: self.create_client(Trigger, f'rover/wheel_{w}/reset')
+                              for w in ('lf', 'lm', 'lr', 'rf', 'rm', 'rr')}
         self.panorama: Image | None = None
         self.panorama_tc: int | None = None
         self.panorama_timeout_s = panorama_timeout_s
@@ -128,8 +134,15 @@ class MissionNode(Node):
                 wheel = status.name[len('rover/wheel_'):]
                 state = (values.get('state', '?'), values.get('fault', '?'))
                 if state[0] == 'FAULT' and self.wheel_states.get(wheel, ('', ''))[0] != 'FAULT':
-                    self.results.setdefault('detected', (wheel, state[1], self._now()))
-                    self.report(f'[mission] wheel {wheel} reports FAULT {state[1]}: isolated')
+                    if self.phase == 'deploy':
+                        self._reset_due.setdefault(wheel, self._now() + 2.0)
+                        self.report(f'[mission] wheel {wheel} reports FAULT {state[1]} during the '
+                                    'deployment: the ground will reset it')
+                    else:
+                        self.results.setdefault('detected', (wheel, state[1], self._now()))
+                        self.report(f'[mission] wheel {wheel} reports FAULT {state[1]}: isolated')
+                elif state[0] == 'ENABLED':
+                    self._reset_due.pop(wheel, None)
                 self.wheel_states[wheel] = state
             elif status.name == 'lander/sequencer':
                 if values.get('state') != self.sequencer.get('state') or \
@@ -178,6 +191,14 @@ class MissionNode(Node):
             self.results['deploy_asked'] = now
             return
         waited = now - self.results['deploy_asked']
+        for wheel, due in list(self._reset_due.items()):
+            if now >= due and self.reset_clients[wheel].service_is_ready():
+                self._reset_due[wheel] = now + 5.0     # again if it is refused
+                self.deploy_resets.append(wheel)
+                future = self.reset_clients[wheel].call_async(Trigger.Request())
+                future.add_done_callback(lambda f, w=wheel: self.report(
+                    f'[mission] reset of wheel {w}: '
+                    f'{f.result().message if f.result() else "no answer"}'))
         if self.sequencer.get('state') == 'COMPLETE' or waited > self.deploy_timeout_s:
             self.results['deploy_s'] = waited
             self.results['deployed'] = self.sequencer.get('state') == 'COMPLETE'
@@ -264,12 +285,13 @@ class MissionNode(Node):
 
     def _start_fault_drive(self, now: float) -> None:
         fd = self.fault_drive
-        ox, oy = self.odom if self.odom else (0.0, 0.0)
-        # straight ahead along the current true heading estimate: +x of the odom frame
+        ox, oy, yaw = self.odom_pose if self.odom_pose else (0.0, 0.0, 0.0)
+        # straight ahead along the rover's heading (odometry)
         goal = PoseStamped()
         goal.header.frame_id = 'odom'
         goal.header.stamp = self.get_clock().now().to_msg()
-        goal.pose.position.x, goal.pose.position.y = ox + fd.distance_m, oy
+        goal.pose.position.x = ox + fd.distance_m * math.cos(yaw)
+        goal.pose.position.y = oy + fd.distance_m * math.sin(yaw)
         goal.pose.orientation.w = 1.0
         if self.ground is not None:
             # As flown: the goal goes up from the ground through the relay.
@@ -368,9 +390,11 @@ class MissionNode(Node):
             return (f'deployment: NOT COMPLETE after {r["deploy_s"]:.0f} s (sim): step '
                     f'{s.get("step", "?")} {s.get("state", "?")} {s.get("reason", "")}')
         x, y, z = r['deploy_truth']
+        resets = (f'; wheel resets by the ground: {", ".join(self.deploy_resets)}'
+                  if self.deploy_resets else '')
         return (f'deployment: complete in {r["deploy_s"]:.0f} s (sim) after the start, steps '
                 f'{s.get("steps_done", "?").replace(",", ", ")}; rover parked at ({x:.2f}, '
-                f'{y:.2f}, {z:.2f}) m (ground truth), off the deck')
+                f'{y:.2f}, {z:.2f}) m (ground truth), off the deck{resets}')
 
     def _panorama_summary(self) -> str:
         m = self.panorama
