@@ -216,3 +216,26 @@ def test_the_rover_drives_off_the_lander_onto_the_surface(ros):
     assert not sim.world.held_down
     assert any(s.values and dict((kv.key, kv.value) for kv in s.values).get('state') == 'HOLD'
                for s in statuses)
+
+
+def test_ground_services_answer_with_reasons(ros):
+    """start, confirm and resume over ROS, the sequencer alone (no simulator)."""
+    from chang_e_rover.lander.sequencer_node import SequencerNode
+    ros.add(SequencerNode(context=ros.context, namespace='lander'))
+    probe = ros.node('ground')
+    clients = {c: probe.create_client(Trigger, f'/lander/sequencer/{c}')
+               for c in ('start', 'confirm', 'resume')}
+
+    def call(name):
+        future = clients[name].call_async(Trigger.Request())
+        ros.spin_until(future.done, 30, name)
+        return future.result()
+
+    ros.spin_until(lambda: all(c.service_is_ready() for c in clients.values()), 30, 'services')
+    assert call('confirm').message == 'the sequence has not started'
+    assert call('start').success
+    assert not call('start').success
+    answer = call('confirm')
+    assert not answer.success and 'no step awaits confirmation' in answer.message
+    answer = call('resume')
+    assert not answer.success and answer.message.startswith('nothing to resume')

@@ -56,8 +56,10 @@ class SequencerNode(Node):
         self.release_client = self.create_client(Trigger, 'release_rover')
         self.gate_client = self.create_client(SetBool, '/rover/drive_controller/hazard_gate')
         self.create_service(Trigger, 'sequencer/start', self.start_callback)
-        self.create_service(Trigger, 'sequencer/confirm', self.confirm_callback)
-        self.create_service(Trigger, 'sequencer/resume', self.resume_callback)
+        self.create_service(Trigger, 'sequencer/confirm',
+                            lambda req, res: self.ground_callback('confirm', res))
+        self.create_service(Trigger, 'sequencer/resume',
+                            lambda req, res: self.ground_callback('resume', res))
         self.create_timer(p['period_s'], self.step)
         self.create_timer(1.0, self.publish_diagnostics)
 
@@ -116,18 +118,12 @@ class SequencerNode(Node):
         self.step()
         return response
 
-    def confirm_callback(self, request, response: Trigger.Response) -> Trigger.Response:
+    def ground_callback(self, command: str, response: Trigger.Response) -> Trigger.Response:
+        """The ground's confirm or resume, passed to the sequencer."""
         if self.seq is None:
             response.success, response.message = False, 'the sequence has not started'
         else:
-            response.success, response.message = self.seq.confirm(self.now())
-        return response
-
-    def resume_callback(self, request, response: Trigger.Response) -> Trigger.Response:
-        if self.seq is None:
-            response.success, response.message = False, 'the sequence has not started'
-        else:
-            response.success, response.message = self.seq.resume(self.now())
+            response.success, response.message = getattr(self.seq, command)(self.now())
         return response
 
     # ---- stepping ----------------------------------------------------------------------
