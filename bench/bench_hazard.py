@@ -1,8 +1,9 @@
 """Hazard camera pipeline: milliseconds per 1024 x 1024 stereo frame on one core.
 
-The whole pipeline (colour correction of both frames, rectification check,
-semi-global matching at the working scale, triangulation, height-map update,
-GESTALT analysis of a 12 m window) beside OpenCV StereoSGBM alone on the same
+The whole pipeline, as the flight core HazardMapper runs it (colour
+correction of both frames, semi-global matching at the working scale,
+triangulation, the rover's body and wheels filtered out, height-map update,
+GESTALT analysis of the published 16 m window) beside OpenCV StereoSGBM alone on the same
 frames in the same run: at full resolution (the disparity range scaled to keep
 the same near range) and at the pipeline's working scale. Frames are rendered
 by the simulator on the step25 terrain. Not a test: nothing asserted.
@@ -23,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from chang_e_rover import config  # noqa: E402
+from chang_e_rover.hazard.mapper import HazardMapper  # noqa: E402
 from chang_e_rover.hazard.stereo import StereoParams  # noqa: E402
-from chang_e_rover.hazard.traversability import analyse, HeightMap  # noqa: E402
-from chang_e_rover.imaging.colour import correct, estimate_response  # noqa: E402
-from chang_e_rover.sim.model import REGOLITH_RGBA  # noqa: E402
-from test_hazard_pipeline import LIMITS, Scene  # noqa: E402
+from chang_e_rover.robot_description import load_urdf  # noqa: E402
+from test_hazard_pipeline import Scene  # noqa: E402
 
 
 def sgbm(num_disp: int, bs: int = 5):
@@ -51,19 +52,15 @@ def main() -> None:
     cv2.setNumThreads(1)                       # one core, as the aim says
     scene = Scene('step25', dx=1.3)
     left, right = scene.raw['hazcam_left'], scene.raw['hazcam_right']
-    pipe = scene.pipeline()
-    p = StereoParams()
-    response = estimate_response(left, REGOLITH_RGBA[:3], left.min(axis=2) > 8)
-    hm = HeightMap(60.0, 0.1)
-    window = int(6.0 / hm.resolution)
+    params = config.load_params('rover.yaml', 'hazard_camera')
+    p = StereoParams(**config.section(params, 'stereo'))
+    mapper = HazardMapper(params, load_urdf(config.urdf_path('rover.urdf')))
+    mapper.cameras(*scene.models())
+    mapper.odometry(0.0, 0.0, 0.0)
 
     def whole():
-        a, b = correct(left, response), correct(right, response)
-        pts, w = pipe.points(pipe.disparity(a, b))
-        hm.add(np.c_[pts[:, 0], pts[:, 2], -pts[:, 1]], w)     # a fixed pose will do here
-        c = hm.n // 2
-        analyse(hm.heights()[c - window:c + window, c - window:c + window], hm.resolution,
-                LIMITS)
+        mapper.process(left, right)
+        mapper.window(0.0, 0.0)
 
     grey = [cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (left, right)]
     half = [cv2.resize(g, (512, 512), interpolation=cv2.INTER_AREA) for g in grey]

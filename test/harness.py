@@ -8,22 +8,75 @@ per control period. The ROS nodes themselves are tested in test_stack.py.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
 from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.wheel_node import make_wheel_unit
+from chang_e_rover.hazard.gate import Grid
+from chang_e_rover.hazard.mapper import HazardMapper
+from chang_e_rover.hazard.stereo import CameraModel
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.sim.world import World
 
 GEOMETRY = rover_geometry(load_urdf(config.urdf_path('rover.urdf')))
 CONTROLLER = config.load_params('rover.yaml', 'drive_controller')
 WHEEL = config.load_params('rover.yaml', 'wheel_unit')
+HAZARD = config.load_params('rover.yaml', 'hazard_camera')
+
+
+class Hazcams:
+    """The hazcam pair rendered at its configured rate and mapped by the HazardMapper core.
+
+    The map goes to the DriveCore as soon as a pair is mapped (the ROS stack adds the
+    pipeline's latency). Rendering needs MUJOCO_GL (egl) like the simulator node.
+    """
+
+    def __init__(self, world: World):
+        from chang_e_rover.sim.camera import CameraRig, intrinsics
+        os.environ.setdefault('MUJOCO_GL', 'egl')
+        self.world = world
+        self.rig = CameraRig(world.model, world.cameras)
+        self.rng = np.random.default_rng(0)
+        self.period = 1.0 / float(world.params['camera.hazcam.rate_hz'])
+        self.due = 0.0
+        self.mapper = HazardMapper(HAZARD, load_urdf(config.urdf_path('rover.urdf')))
+        spec = world.cameras['hazcam_left']
+        K = intrinsics(spec)
+        left = np.hstack([K, np.zeros((3, 1))])
+        right = left.copy()
+        right[0, 3] = -K[0, 0] * world.cameras['hazcam_right'].stereo_baseline_m
+        self.mapper.cameras(*(CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3),
+                                          P) for P in (left, right)))
+
+    def step(self, core: DriveCore, roll: float, pitch: float) -> None:
+        from chang_e_rover.sim.camera import detector_response
+        w = self.world
+        if w.time + 1e-9 < self.due:
+            return
+        self.due = w.time + self.period
+        for name, angle in core.steer_measured.items():
+            self.mapper.steering(name, angle)
+        o = core.odometry
+        self.mapper.odometry(o.x, o.y, o.yaw)
+        self.mapper.attitude(roll, pitch)
+        raw = [detector_response(self.rig.render(w.data, c), w.params['camera.response_rgb'],
+                                 float(w.params['camera.noise_dn']), self.rng)
+               for c in ('hazcam_left', 'hazcam_right')]
+        self.mapper.process(*raw)
+        window = self.mapper.window(o.x, o.y)
+        if window is not None:
+            cost, x0, y0 = window
+            core.hazard(Grid(cost, x0, y0, self.mapper.map.resolution))
+
+    def close(self) -> None:
+        self.rig.close()
 
 
 class Rover:
-    def __init__(self, terrain: str = 'flat', **sim_overrides):
+    def __init__(self, terrain: str = 'flat', hazcams: bool = False, **sim_overrides):
         self.world = World(overrides={'terrain.name': terrain, **sim_overrides})
         self.period = float(self.world.params['physics.control_period_s'])
         self.units = {w: make_wheel_unit(WHEEL) for w in WHEEL_IDS}
@@ -37,6 +90,7 @@ class Rover:
         self._next_temperature = 0.0
         self._next_control = 0.0
         self.world.step(1.0)    # settle on the ground
+        self.hazcams = Hazcams(self.world) if hazcams else None
 
     def inject(self, wheel: str, fault: str) -> None:
         self.world.set_fault(wheel, fault)
@@ -77,6 +131,10 @@ class Rover:
         quat, gyro, _ = w.imu()
         self.core.yaw_rate(float(gyro[2]))
         self.core.attitude(*(float(v) for v in quat))
+        if self.hazcams is not None:
+            qw, qx, qy, qz = (float(v) for v in quat)
+            self.hazcams.step(self.core, math.atan2(2 * (qw * qx + qy * qz),
+                                                    1 - 2 * (qx * qx + qy * qy)), self.core.pitch)
         if t >= self._next_control - 1e-9:   # the controller runs at its own rate
             control_period = 1.0 / CONTROLLER['control_rate_hz']
             self._next_control = t + control_period
@@ -115,3 +173,44 @@ class Rover:
 
     def position(self) -> np.ndarray:
         return self.world.ground_truth().position[:2].copy()
+
+
+def map_quality(hm, limits, world, path, radius: float = 5.0) -> dict:
+    """Height RMSE, rock recall and false hazards of a hazard height map near a driven path.
+
+    Cells within radius of any point of the path (true positions) count. Truth is the
+    simulator's heightfield with its rocks; odom is base_link at the start, so the
+    ground there is the base height below it. A rock of 0.20 m or more counts as found
+    when a cell on it has cost 90 or more (its step at least 0.18 m), among rocks with
+    at least one cell seen.
+    """
+    from chang_e_rover.hazard.traversability import analyse
+    X, Y = hm.cell_centres()
+    H = hm.heights()
+    pts = np.asarray(path)[:, :2]
+    near = np.zeros(X.shape, dtype=bool)
+    for px, py in pts[::10]:
+        near |= np.hypot(X - px, Y - py) < radius
+    truth = world.terrain.true_height(X, Y) - world.terrain.true_height(
+        np.array(0.0), np.array(0.0)) - GEOMETRY.base_height
+    seen = near & np.isfinite(H)
+    rmse = float(np.sqrt(np.mean((H[seen] - truth[seen]) ** 2)))
+    cost = analyse(H, hm.resolution, limits).cost
+    true_cost = analyse(np.where(near, truth, np.nan), hm.resolution, limits).cost
+    free = seen & (true_cost >= 0) & (true_cost < 50) & (cost >= 0)
+    false = float(np.mean(cost[free] == 100)) if free.any() else float('nan')
+    found, missed = 0, []
+    for x, y, d, _ in world.terrain.rocks:
+        if 0.5 * d < 0.20 or np.min(np.hypot(pts[:, 0] - x, pts[:, 1] - y)) > radius:
+            continue
+        on = (np.hypot(X - x, Y - y) < d / 2) & (cost >= 0)
+        if not on.any():
+            continue          # never seen (behind another rock, or out of view)
+        if cost[on].max() >= 90:
+            found += 1
+        else:
+            missed.append((round(float(x), 2), round(float(y), 2), round(0.5 * float(d), 2)))
+    total = found + len(missed)
+    return {'rmse_m': rmse, 'cells': int(seen.sum()), 'recall': found / total if total else
+            float('nan'), 'rocks': total, 'missed': missed, 'false_hazard_share': false,
+            'free_cells': int(free.sum())}

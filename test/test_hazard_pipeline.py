@@ -40,15 +40,18 @@ class Scene:
                     for c in ('hazcam_left', 'hazcam_right')}
         rig.close()
 
-    def pipeline(self) -> StereoPipeline:
+    def models(self) -> list[CameraModel]:
+        """The pair's calibration as camera_info gives it (ideal pinholes, Tx on the right)."""
         spec = self.world.cameras['hazcam_left']
         K = intrinsics(spec)
         left = np.hstack([K, np.zeros((3, 1))])
         right = left.copy()
         right[0, 3] = -K[0, 0] * self.world.cameras['hazcam_right'].stereo_baseline_m
-        models = [CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3), P)
-                  for P in (left, right)]
-        return StereoPipeline(*models, StereoParams())
+        return [CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3), P)
+                for P in (left, right)]
+
+    def pipeline(self) -> StereoPipeline:
+        return StereoPipeline(*self.models(), StereoParams())
 
     def height_map(self) -> HeightMap:
         w = self.world
@@ -127,3 +130,32 @@ def test_the_25_degree_ramp_is_marked_untraversable():
     seen = np.count_nonzero(a.cost[on_ramp] >= 0)
     assert seen > 20 and flagged >= 0.8 * seen
     assert np.nanmedian(a.slope_deg[on_ramp]) == pytest.approx(25.0, abs=2.0)
+
+
+def test_the_flight_core_maps_the_step_ahead_and_nothing_else_as_a_hazard(step25):
+    """HazardMapper, as /rover/hazard_camera and the harness run it, on the same pair."""
+    from chang_e_rover.hazard.mapper import HazardMapper
+    from chang_e_rover.robot_description import load_urdf
+    mapper = HazardMapper(config.load_params('rover.yaml', 'hazard_camera'),
+                          load_urdf(config.urdf_path('rover.urdf')))
+    left, right = step25.raw['hazcam_left'], step25.raw['hazcam_right']
+    with pytest.raises(RuntimeError):
+        mapper.process(left, right)              # no calibration, no pose yet
+    bad = step25.models()
+    with pytest.raises(ValueError):
+        mapper.cameras(bad[0], bad[0])           # no baseline in the right P
+    mapper.cameras(*step25.models())
+    x, y = step25.world.ground_truth().position[:2]
+    mapper.odometry(float(x), float(y), 0.0)
+    assert mapper.process(left, right) > 5000
+    cost, x0, y0 = mapper.window(float(x), float(y))
+    res = mapper.map.resolution
+    X = x0 + (np.arange(cost.shape[1]) + 0.5) * res
+    Y = y0 + (np.arange(cost.shape[0]) + 0.5) * res
+    XX, YY = np.meshgrid(X, Y)
+    edge = (np.abs(XX - 3.0) < 0.25) & (np.abs(YY) < 0.5)
+    bad = cost == UNTRAVERSABLE
+    assert np.count_nonzero(bad[edge]) >= 5
+    assert np.count_nonzero(cost >= 0) > 150
+    assert np.all(np.abs(XX[bad] - 3.0) < 0.4), 'untraversable only at the step edge'
+    assert mapper.response is None and len(mapper.estimates) == 1   # still estimating

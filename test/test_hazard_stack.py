@@ -15,6 +15,7 @@ from chang_e_rover import config, graph, runner
 from chang_e_rover.robot_description import load_urdf, rover_geometry
 from chang_e_rover.ros_common import STATE_QOS
 from chang_e_rover.sim.terrain import FEATURE_START_X
+from harness import map_quality
 
 TOP_SPEED = config.load_params('rover.yaml', 'drive_controller')['max_speed_m_s']
 GEOMETRY = rover_geometry(load_urdf(config.urdf_path('rover.urdf')))
@@ -85,7 +86,7 @@ def test_the_rover_stops_short_of_what_it_cannot_climb(stack):
     print(f'stopped with the tyres {short:.2f} m short of the feature')
     assert short >= 0.3, 'stopped at least 0.3 m short, never climbing'
     assert stack.controller.core.gate_state == 'blocked'
-    assert stack.hazard.processed >= 50
+    assert stack.hazard.mapper.processed >= 50
 
 
 @pytest.mark.parametrize('stack', ['ramp20'], indirect=True)
@@ -103,44 +104,6 @@ def test_the_rover_climbs_a_20_cm_step(stack):
     front = stack.drive_ahead(110.0)
     assert stack.controller.core.gate_state == 'clear'
     assert front > FEATURE_START_X + 1.0
-
-
-def map_quality(stack, path, radius: float = 5.0) -> dict:
-    """Height RMSE, rock recall and false hazards of the hazard node's map near the path.
-
-    Cells within radius of any point of the driven path (true positions) count.
-    """
-    import numpy as np
-    from chang_e_rover.hazard.traversability import analyse
-    hm, world = stack.hazard.map, stack.sim.world
-    X, Y = hm.cell_centres()
-    H = hm.heights()
-    pts = np.asarray(path)[:, :2]
-    near = np.zeros(X.shape, dtype=bool)
-    for px, py in pts[::10]:
-        near |= np.hypot(X - px, Y - py) < radius
-    # odom is base_link at the start: the ground there is base_height below it
-    truth = world.terrain.true_height(X, Y) - world.terrain.true_height(
-        np.array(0.0), np.array(0.0)) - GEOMETRY.base_height
-    seen = near & np.isfinite(H)
-    rmse = float(np.sqrt(np.mean((H[seen] - truth[seen]) ** 2)))
-    limits = stack.hazard.limits
-    cost = analyse(H, hm.resolution, limits).cost
-    true_cost = analyse(np.where(near, truth, np.nan), hm.resolution, limits).cost
-    free = seen & (true_cost >= 0) & (true_cost < 50) & (cost >= 0)
-    false = float(np.mean(cost[free] == 100)) if free.any() else float('nan')
-    found = total = 0
-    for x, y, d, _ in world.terrain.rocks:
-        if 0.5 * d < 0.20 or np.min(np.hypot(pts[:, 0] - x, pts[:, 1] - y)) > radius:
-            continue
-        on = (np.hypot(X - x, Y - y) < d / 2) & (cost >= 0)
-        if not on.any():
-            continue          # never seen (behind another rock, or out of view)
-        total += 1
-        found += int(cost[on].max() >= 90)
-    return {'rmse_m': rmse, 'cells': int(seen.sum()), 'recall': found / total if total else
-            float('nan'), 'rocks': total, 'false_hazard_share': false, 'free_cells': int(free.sum())}
-
 
 
 @pytest.fixture
@@ -175,7 +138,7 @@ def test_through_a_rock_field_to_a_goal_15_m_away(rock_field, ros):
         touched |= s.sim.world.rover_contacts() & tall
         if not path or math.dist(path[-1], s.sim.world.ground_truth().position[:2]) > 0.1:
             path.append(tuple(s.sim.world.ground_truth().position[:2]))
-    quality = map_quality(s, path)
+    quality = map_quality(s.hazard.map, s.hazard.limits, s.sim.world, path)
     print(f'map within 5 m: {quality}')
     pos = s.sim.world.ground_truth().position
     assert core.goal is not None and core.goal.reached, f'goal not reached; rover at {pos[:2]}'

@@ -1,0 +1,164 @@
+"""The hazard cameras' flight core: stereo pairs and the rover's pose in, a height map out.
+
+Per stereo pair: colour correction (the response estimated from regolith over
+the first frames), semi-global matching, triangulation, the rover's own body
+and front wheels filtered out, transformation to odom (camera pose from the
+URDF, rover pose from odometry with roll and pitch from the IMU and height
+integrated from the pitch), and the height-map update. `window` gives the
+GESTALT cost of the square around the rover. Plain Python, numpy and OpenCV:
+/rover/hazard_camera wraps it, and the flight-core harness drives it without
+ROS.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from chang_e_rover import config
+from chang_e_rover.hazard.stereo import CameraModel, seen_through, StereoParams, StereoPipeline
+from chang_e_rover.hazard.traversability import analyse, HeightMap, Limits
+from chang_e_rover.imaging.colour import correct, estimate_response
+from chang_e_rover.robot_description import rover_geometry, rpy_matrix
+
+
+def limits_from(p: dict) -> Limits:
+    """The traversability limits of a hazard_camera parameter set."""
+    return Limits(p['max_slope_deg'], p['max_step_m'], p['max_roughness_m'],
+                  p['slope_margin_deg'], p['step_margin_m'], p['patch_m'],
+                  p['step_window_m'], p['min_coverage'])
+
+
+class HazardMapper:
+    """Height map in odom from hazcam pairs; p is the hazard_camera section of rover.yaml."""
+
+    def __init__(self, p: dict, robot):
+        self.p = p
+        self.limits = limits_from(p)
+        self.stereo_params = StereoParams(**config.section(p, 'stereo'))
+        self.base_from_cam = robot.transform_to_root('hazcam_left_optical_frame')
+        self.eyes = [robot.transform_to_root(f'hazcam_{s}_optical_frame')[:3, 3]
+                     for s in ('left', 'right')]
+        # The front wheels are in view: a box around each, at its steering angle (until
+        # one is known, any angle), with a margin. Lines of sight through them are
+        # mismatches. The box stops at the wheel's top with no margin above: the cameras
+        # sit just over it, and far lines of sight pass there.
+        self.geo = rover_geometry(robot)
+        self.wheel_centres = {
+            w: robot.transform_to_root(robot.joints[f'wheel_{w}_joint'].child)[:3, 3]
+            for w in ('lf', 'rf')}
+        self.steer: dict[str, float] = {}
+        self.map = HeightMap(p['map.size_m'], p['map.resolution_m'], int(p['map.min_points']))
+        self.pipeline: StereoPipeline | None = None
+        self.response: np.ndarray | None = None
+        self.estimates: list[np.ndarray] = []
+        self.pose: tuple[float, float, float] | None = None     # x, y, yaw from odometry
+        self.z = 0.0
+        self.z_correction = 0.0          # total height registration applied, m
+        self.registered_cells = 0        # cells compared in the last registration
+        self.roll = self.pitch = 0.0
+        self.processed = 0
+        self.ms_per_pair = math.nan
+
+    # ---- inputs --------------------------------------------------------------------------
+    def cameras(self, left: CameraModel, right: CameraModel) -> None:
+        """Set the pair's calibration (the first one given stands)."""
+        if self.pipeline is None:
+            self.pipeline = StereoPipeline(left, right, self.stereo_params)
+
+    def steering(self, wheel: str, angle: float) -> None:
+        if wheel in self.wheel_centres and math.isfinite(angle):
+            self.steer[wheel] = float(angle)
+
+    def odometry(self, x: float, y: float, yaw: float) -> None:
+        if self.pose is not None:
+            # Height from the pitch: the odometry is planar.
+            forward = (x - self.pose[0]) * math.cos(yaw) + (y - self.pose[1]) * math.sin(yaw)
+            self.z -= forward * math.tan(self.pitch)
+        self.pose = (x, y, yaw)
+
+    def attitude(self, roll: float, pitch: float) -> None:
+        if math.isfinite(roll) and math.isfinite(pitch):
+            self.roll, self.pitch = roll, pitch
+
+    def ready(self) -> bool:
+        return self.pipeline is not None and self.pose is not None
+
+    def wheel_boxes(self) -> np.ndarray:
+        geo, margin = self.geo, self.p['self_filter.margin_m']
+        boxes = []
+        for w, c in self.wheel_centres.items():
+            a = self.steer.get(w)
+            if a is None:   # any steering angle
+                half_x = half_y = math.hypot(geo.wheel_radius, geo.wheel_width / 2)
+            else:
+                half_x = (abs(math.cos(a)) * geo.wheel_radius
+                          + abs(math.sin(a)) * geo.wheel_width / 2)
+                half_y = (abs(math.sin(a)) * geo.wheel_radius
+                          + abs(math.cos(a)) * geo.wheel_width / 2)
+            lo = c - np.array([half_x + margin, half_y + margin, geo.wheel_radius + margin])
+            hi = c + np.array([half_x + margin, half_y + margin, geo.wheel_radius])
+            boxes.append((lo, hi))
+        return np.array(boxes)
+
+    # ---- the pipeline --------------------------------------------------------------------
+    def process(self, left: np.ndarray, right: np.ndarray) -> int:
+        """Map one raw RGB pair; return the number of points added.
+
+        Raises ValueError (or colour.CalibrationError) for images that cannot be used,
+        RuntimeError before the calibration and the pose are known.
+        """
+        if not self.ready():
+            raise RuntimeError('hazard mapper needs camera calibration and a pose first')
+        t0 = time.perf_counter()
+        if self.response is None:
+            self.estimates.append(estimate_response(left, self.p['colour.regolith_rgb']))
+            if len(self.estimates) >= self.p['colour.frames']:
+                self.response = np.median(self.estimates, axis=0)
+        response = self.response if self.response is not None else self.estimates[-1]
+        left, right = correct(left, response), correct(right, response)
+        pts, weights = self.pipeline.points(self.pipeline.disparity(left, right))
+        base = pts @ self.base_from_cam[:3, :3].T + self.base_from_cam[:3, 3]
+        boxes = self.wheel_boxes()
+        own = ((np.abs(base[:, 0]) < self.p['self_filter.half_length_m'])
+               & (np.abs(base[:, 1]) < self.p['self_filter.half_width_m']))
+        for eye in self.eyes:
+            own |= seen_through(base, eye, boxes)
+        base, weights = base[~own], weights[~own]
+        x, y, yaw = self.pose
+        rot = rpy_matrix((self.roll, self.pitch, yaw))
+        odom = base @ rot.T + np.array([x, y, self.z])
+        # The height integrated from the pitch drifts (wheel slip shortens the distance,
+        # the pitch is noisy): register the new view in height against the ground the
+        # map already holds nearby, a small step at a time, before adding it.
+        offset, self.registered_cells = self.map.height_offset(
+            odom, weights, int(self.p['map.register_min_cells']),
+            self.p['map.register_range_m'], (x, y))
+        if math.isfinite(offset):
+            step = float(np.clip(offset, -self.p['map.register_max_step_m'],
+                                 self.p['map.register_max_step_m']))
+            odom[:, 2] -= step
+            self.z -= step
+            self.z_correction += step
+        added = self.map.add(odom, weights)
+        self.processed += 1
+        self.ms_per_pair = 1e3 * (time.perf_counter() - t0)
+        return added
+
+    def window(self, x: float, y: float) -> tuple[np.ndarray, float, float] | None:
+        """Return (cost, x0, y0) of the published square around (x, y), or None off the map.
+
+        cost is int8 (-1 unknown, 0..99, 100 untraversable), rows along y; (x0, y0)
+        is the odom position of its first cell's corner.
+        """
+        m = self.map
+        half = int(round(self.p['map.publish_size_m'] / m.resolution / 2))
+        cx = int(np.floor((x - m.origin) / m.resolution))
+        cy = int(np.floor((y - m.origin) / m.resolution))
+        x0, y0 = max(0, cx - half), max(0, cy - half)
+        x1, y1 = min(m.n, cx + half), min(m.n, cy + half)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        cost = analyse(m.heights()[y0:y1, x0:x1], m.resolution, self.limits).cost
+        return cost, m.origin + x0 * m.resolution, m.origin + y0 * m.resolution
