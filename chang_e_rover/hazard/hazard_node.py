@@ -141,8 +141,7 @@ class HazardCameraNode(Node):
             ('pairs_processed', m.processed), ('ms_per_pair', f'{m.ms_per_pair:.0f}'),
             ('response_rgb', ' '.join(f'{r:.3f}' for r in response)),
             ('known_cells', known), ('untraversable_cells', bad),
-            ('height_m', f'{m.z:.3f}'), ('height_correction_m', f'{m.z_correction:.3f}'),
-            ('registered_cells', m.registered_cells))]
+            ('height_m', f'{m.z:.3f}'))]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)

@@ -55,8 +55,6 @@ class HazardMapper:
         self.estimates: list[np.ndarray] = []
         self.pose: tuple[float, float, float] | None = None     # x, y, yaw from odometry
         self.z = 0.0
-        self.z_correction = 0.0          # total height registration applied, m
-        self.registered_cells = 0        # cells compared in the last registration
         self.roll = self.pitch = 0.0
         self.processed = 0
         self.ms_per_pair = math.nan
@@ -129,18 +127,6 @@ class HazardMapper:
         x, y, yaw = self.pose
         rot = rpy_matrix((self.roll, self.pitch, yaw))
         odom = base @ rot.T + np.array([x, y, self.z])
-        # The height integrated from the pitch drifts (wheel slip shortens the distance,
-        # the pitch is noisy): register the new view in height against the ground the
-        # map already holds nearby, a small step at a time, before adding it.
-        offset, self.registered_cells = self.map.height_offset(
-            odom, weights, int(self.p['map.register_min_cells']),
-            self.p['map.register_range_m'], (x, y))
-        if math.isfinite(offset):
-            step = float(np.clip(offset, -self.p['map.register_max_step_m'],
-                                 self.p['map.register_max_step_m']))
-            odom[:, 2] -= step
-            self.z -= step
-            self.z_correction += step
         added = self.map.add(odom, weights)
         self.processed += 1
         self.ms_per_pair = 1e3 * (time.perf_counter() - t0)

@@ -15,7 +15,6 @@ patch is mostly unseen are unknown (-1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-import math
 
 import cv2
 import numpy as np
@@ -49,31 +48,6 @@ class HeightMap:
         self.sum_wz += np.bincount(flat, weights[ok] * xyz[ok, 2], size).reshape(self.n, self.n)
         self.count += np.bincount(flat, None, size).reshape(self.n, self.n).astype(np.int32)
         return int(np.count_nonzero(ok))
-
-    def height_offset(self, xyz: np.ndarray, weights: np.ndarray, min_cells: int,
-                      max_range_m: float, centre: tuple[float, float]) -> tuple[float, int]:
-        """Return (median height difference of new points against the map, cells compared).
-
-        The new points are binned like add() does; cells that hold at least min_points
-        new points and already have a height, within max_range_m of centre (where
-        stereo is precise), are compared. NaN when fewer than min_cells overlap.
-        """
-        ix = np.floor((xyz[:, 0] - self.origin) / self.resolution).astype(np.int64)
-        iy = np.floor((xyz[:, 1] - self.origin) / self.resolution).astype(np.int64)
-        ok = ((ix >= 0) & (ix < self.n) & (iy >= 0) & (iy < self.n) & np.isfinite(xyz[:, 2])
-              & (np.hypot(xyz[:, 0] - centre[0], xyz[:, 1] - centre[1]) <= max_range_m))
-        if not ok.any():
-            return math.nan, 0
-        flat = iy[ok] * self.n + ix[ok]
-        cells, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
-        sw = np.bincount(inverse, weights[ok])
-        swz = np.bincount(inverse, weights[ok] * xyz[ok, 2])
-        old_n = self.count.ravel()[cells]
-        use = (counts >= self.min_points) & (old_n >= self.min_points)
-        if np.count_nonzero(use) < min_cells:
-            return math.nan, int(np.count_nonzero(use))
-        old = self.sum_wz.ravel()[cells[use]] / self.sum_w.ravel()[cells[use]]
-        return float(np.median(swz[use] / sw[use] - old)), int(np.count_nonzero(use))
 
     def heights(self) -> np.ndarray:
         """Return the mean height of each cell (rows = y, columns = x); NaN where unseen."""

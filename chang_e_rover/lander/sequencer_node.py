@@ -93,6 +93,8 @@ class SequencerNode(Node):
             self.tel.rover_xy, self.tel.rover_t = (pos.x, pos.y), self.now()
 
     def map_callback(self, msg: OccupancyGrid) -> None:
+        if self.seq is not None and self.seq.complete:
+            return      # parked: the zone beyond the ramp no longer matters (nor is in view)
         info = msg.info
         cost = np.asarray(msg.data, dtype=np.int16).reshape(info.height, info.width)
         origin, sp = (info.origin.position.x, info.origin.position.y), self.params
