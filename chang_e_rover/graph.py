@@ -45,9 +45,12 @@ class NodeSpec:
 
 def flight_nodes() -> list[NodeSpec]:
     """The rover's and lander's flight software, as it runs on the real vehicle."""
+    # The controller on an executor of its own too: an executor takes one message per
+    # subscription per round, and on the shared one a round also steps the simulator, so
+    # the wheels' heartbeats on /diagnostics queued up and read as node_lost.
     nodes = [NodeSpec('drive_controller', 'rover', 'drive_controller',
                       'chang_e_rover.drive.controller_node:DriveControllerNode',
-                      'rover.yaml', 'drive_controller')]
+                      'rover.yaml', 'drive_controller', own_executor=True)]
     for wheel in WHEEL_IDS:
         nodes.append(NodeSpec(f'wheel_{wheel}', 'rover', 'wheel_unit',
                               'chang_e_rover.drive.wheel_node:WheelNode', 'rover.yaml',

@@ -69,22 +69,3 @@ def test_goal_behind_turns_in_place_first_then_drives():
     assert out.mode == 'goal' and abs(out.v) < 1e-9 and abs(out.omega) > 0
     with pytest.raises(ValueError):
         core.set_goal(math.nan, 0.0, t)
-
-
-def test_boxed_in_the_rover_backs_off_then_turns_the_other_way():
-    import numpy as np
-    from chang_e_rover.hazard.gate import Grid
-    core = core_with_heartbeats()
-    cost = np.zeros((200, 200), np.int8)                 # 20 m square, origin -10
-    cost[:, int(10.9 * 10):int(11.2 * 10)] = 100          # a wall 0.9 m ahead, across the way
-    core.hazard(Grid(cost, -10.0, -10.0, 0.1))
-    core.set_goal(8.0, 0.0, 0.0)
-    t, out = run(core, 1.0, 0.0)
-    assert core.gate_state == 'blocked' and out.v == 0.0      # no arc, and no room to turn
-    t, out = run(core, P['arcs.backoff_after_s'] + 2.0, t)
-    assert out.v < 0.0 and abs(out.omega) < 1e-9, 'backing off straight'
-    turn = core._blocked_turn
-    core.odometry.x -= P['arcs.backoff_m']               # it has gone back that far
-    t, out = run(core, 2.0, t)
-    assert out.v >= 0.0 and core._blocked_turn == -turn
-    assert any('backed off' in e.what for e in core.events)

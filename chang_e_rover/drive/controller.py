@@ -96,8 +96,6 @@ class DriveCore:
         self._votes_t = -math.inf
         self._arc: Vote | None = None
         self._blocked_turn = 0.0
-        self._gate_blocked_since: float | None = None
-        self._backoff: tuple[float, float, float] | None = None    # x, y, t where it began
 
     # ---- inputs ------------------------------------------------------------------------
     def command_velocity(self, v: float, omega: float, t: float) -> None:
@@ -176,7 +174,7 @@ class DriveCore:
         return self.top_speed * max(0.25, 1.0 - self.p['derate_per_lost_wheel'] * lost)
 
     # ---- the control step ---------------------------------------------------------------
-    def _goal_twist(self, t: float) -> tuple[float, float]:
+    def _goal_twist(self) -> tuple[float, float]:
         g = self.goal
         dx, dy = g.x - self.odometry.x, g.y - self.odometry.y
         distance = math.hypot(dx, dy)
@@ -193,57 +191,16 @@ class DriveCore:
             if abs(err) > self.p['goal_turn_in_place_rad']:
                 return 0.0, turn
             return v * math.cos(err), self.p['goal_heading_gain'] * err
-        # Boxed in: the gate has refused what the goal asks (an arc, or a turn in place
-        # with a hazard by a corner) for a while. Back off along the way the rover came,
-        # then turn the other way round.
-        if self._backoff is not None:
-            return self._back_off(t)
-        if self.gate_state != 'blocked':
-            self._gate_blocked_since = None
-        elif self._gate_blocked_since is None:
-            self._gate_blocked_since = t
-        elif t - self._gate_blocked_since >= self.p['arcs.backoff_after_s']:
-            self._backoff = (self.odometry.x, self.odometry.y, t)
-            self._blocked_turn = self._blocked_turn or turn
-            self.events.append(Event(t, '-', 'boxed in: backing off '
-                                     f"{self.p['arcs.backoff_m']:.1f} m"))
-            return self._back_off(t)
         if arc.vetoed:
-            # No safe arc ahead: turn in place, one way until one opens, and look again;
-            # the other way if the gate would refuse this one (a hazard by a corner).
+            # No safe arc ahead: turn in place, one way until one opens, and look again.
             self._blocked_turn = self._blocked_turn or turn
-            if not self._turn_clear(self._blocked_turn) and self._turn_clear(
-                    -self._blocked_turn):
-                self._blocked_turn = -self._blocked_turn
             return 0.0, self._blocked_turn
         self._blocked_turn = 0.0
         if arc.progress <= 0.05 * self.p['arcs.length_m'] and abs(err) > \
-                self.p['goal_turn_in_place_rad'] and self._turn_clear(turn):
+                self.p['goal_turn_in_place_rad']:
             return 0.0, turn            # the goal is behind: face it first
-        # (if that turn would meet a hazard, the best safe arc makes room first)
         return v, max(-self.p['max_yaw_rate_rad_s'], min(self.p['max_yaw_rate_rad_s'],
                                                          v * arc.curvature))
-
-    def _turn_clear(self, omega: float) -> bool:
-        """Would the gate let the rover turn in place this way?"""
-        o = self.odometry
-        return not gate(self.hazard_map, (o.x, o.y, o.yaw), 0.0, omega, self.footprint, 0.0,
-                        self.p['hazard.sample_m']).blocked
-
-    def _back_off(self, t: float) -> tuple[float, float]:
-        """Reverse straight until backoff_m from where it began, or the gate refuses it."""
-        x0, y0, t0 = self._backoff
-        gone = math.hypot(self.odometry.x - x0, self.odometry.y - y0)
-        refused = self.gate_state == 'blocked' and t - t0 >= self.p['arcs.backoff_after_s']
-        if gone >= self.p['arcs.backoff_m'] or refused:
-            self._backoff = None
-            self._gate_blocked_since = None
-            self._blocked_turn = -self._blocked_turn      # then try the other way round
-            self._votes_t = -math.inf                     # and vote again at once
-            self.events.append(Event(t, '-', f'backed off {gone:.2f} m'
-                                     + (' (the gate refused more)' if refused else '')))
-            return 0.0, 0.0
-        return -self.p['arcs.backoff_speed_m_s'], 0.0
 
     def _vote(self, t: float) -> None:
         """Choose among candidate arcs by hazard and progress, twice a second."""
@@ -297,7 +254,7 @@ class DriveCore:
         limit = self.speed_limit(len(healthy))
         if self.goal is not None and not self.goal.reached:
             self._vote(t)
-            v_goal, w_goal = self._goal_twist(t)
+            v_goal, w_goal = self._goal_twist()
             if self.goal.reached:
                 self.events.append(Event(t, '-', f'goal reached at ({self.odometry.x:.2f}, '
                                                   f'{self.odometry.y:.2f})'))
