@@ -1,0 +1,63 @@
+"""The flight cores through a seeded rock field (no ROS): hazard cameras, gate, arc voting.
+
+The harness renders the hazcam pair at its rate and runs the same HazardMapper
+and DriveCore as /rover/hazard_camera and /rover/drive_controller, with the six
+wheel units, on the simulator, deterministically (the ROS stack's own run of
+this field is in test_hazard_stack.py). Ground truth: the simulator's rocks and
+heightfield, and its contact list.
+"""
+import math
+
+import pytest
+
+from harness import map_quality, Rover
+
+TALL = 0.20          # m: the rover's obstacle limit (ICD)
+GOAL = (15.0, 0.0)
+
+
+@pytest.fixture(scope='module')
+def crossing():
+    rover = Rover('rocks', hazcams=True, **{'terrain.seed': 3, 'terrain.rock_abundance': 0.1})
+    w = rover.world
+    tall = {f'rock_{i}' for i, r in enumerate(w.terrain.rocks) if 0.5 * r[2] > TALL}
+    touched: set[str] = set()
+    path: list[tuple[float, float]] = []
+
+    def watch(_):
+        touched.update(w.rover_contacts() & tall)
+        p = tuple(w.ground_truth().position[:2])
+        if not path or math.dist(path[-1], p) > 0.1:
+            path.append(p)
+
+    reached = rover.drive_to(*GOAL, 600.0, during=watch)
+    m = rover.hazcams.mapper
+    quality = map_quality(m.map, m.limits, w, path)
+    x, y = rover.position()
+    print(f'reached {reached} at ({x:.2f}, {y:.2f}) after {w.time:.0f} s; '
+          f'map within 5 m: {quality}; '
+          f'events: {[f"{e.t:.0f} s {e.what}" for e in rover.core.events]}')
+    rover.hazcams.close()
+    return {'rover': rover, 'reached': reached, 'xy': (x, y), 'tall': tall,
+            'touched': touched, 'quality': quality}
+
+
+@pytest.mark.timeout(1800)
+def test_flight_cores_reach_a_goal_15_m_away_through_rocks_touching_none_over_20_cm(crossing):
+    c = crossing
+    assert len(c['tall']) > 20, 'a field with tall rocks to avoid'
+    assert c['reached'] and math.dist(c['xy'], GOAL) < 0.5, f"goal not reached: {c['xy']}"
+    assert not c['touched'], f"touched rocks taller than {TALL} m: {c['touched']}"
+    assert not c['rover'].detected, f"wheel faults latched: {c['rover'].detected}"
+    q = c['quality']
+    assert q['cells'] > 5000 and q['rmse_m'] < 0.08, 'height map against the true heightfield'
+    assert q['false_hazard_share'] <= 0.05, 'false hazards at most 5 % of free cells'
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'open in issue 4: recall 0.64 over 11 rocks; the misses are rocks of 0.20-0.27 m seen '
+    'only from 3.5 m or more (beyond the goal, or 4 m to the side), whose tops the stereo '
+    'map puts 0.09-0.15 m low'))
+def test_the_map_finds_99_percent_of_the_rocks_of_20_cm_within_5_m(crossing):
+    q = crossing['quality']
+    assert q['rocks'] >= 5 and q['recall'] >= 0.99, q['missed']
