@@ -5,14 +5,19 @@ field), a goal 20 m ahead, and k wheels failed with random faults at random
 moments during the drive. Runs the flight cores on the simulator through the
 test harness (no DDS). Prints the table and the odometry drift.
   ./dev bench montecarlo [--seeds 30] [--k 0 1 2 3] [--rock-abundance 0.03]
+                         [--perception truth|none] [--jobs 2]
 
-No hazard avoidance exists yet, so a run can fail on a rock or crater the
-rover cannot climb; the table says which runs failed and why.
+The drive avoids hazards with the map it is given (arc voting and the gate):
+by default the GESTALT cost of the simulator's true terrain (perfect
+perception: this measures the drive and its fault tolerance, not the
+stereo; test_rock_field.py measures the cameras' map), or none at all
+(`--perception none`, blind). The table says which runs failed and why.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 from pathlib import Path
 import random
 import sys
@@ -29,9 +34,10 @@ GOAL_M = 20.0
 TOLERANCE_M = 0.5
 
 
-def one_run(seed: int, k: int, abundance: float, timeout: float) -> dict:
+def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str) -> dict:
     rng = random.Random(seed * 10 + k)
-    rover = Rover('rocks', **{'terrain.seed': seed, 'terrain.rock_abundance': abundance})
+    rover = Rover('rocks', truth_map=perception == 'truth',
+                  **{'terrain.seed': seed, 'terrain.rock_abundance': abundance})
     plan = sorted((rng.uniform(20.0, 300.0), w, rng.choice(FAULTS))
                   for w in rng.sample(WHEEL_IDS, k))
 
@@ -48,11 +54,16 @@ def one_run(seed: int, k: int, abundance: float, timeout: float) -> dict:
     odo = rover.core.odometry
     drift = math.hypot(odo.x - (x - start[0]), odo.y - (y - start[1])) / max(travelled, 1e-9)
     missed = [w for _, w, _ in plan if w in rover.fault_injected and w not in rover.detected]
+    spurious = {w: d for w, d in rover.detected.items() if w not in rover.fault_injected}
     recent = [s for t, _, _, s in rover.truth if t > rover.world.time - 10.0]
     return {'ok': reached and error <= TOLERANCE_M, 'error': error, 'drift': drift,
             'sim_s': rover.world.time, 'missed': missed, 'plan': plan,
             'progress': x - start[0], 'moving': bool(recent) and max(recent) > 0.005,
-            'timed_out': not reached}
+            'timed_out': not reached, 'spurious': spurious}
+
+
+def _run(job: tuple) -> tuple:
+    return job[:2], one_run(*job)
 
 
 def main() -> None:
@@ -62,28 +73,51 @@ def main() -> None:
     ap.add_argument('--rock-abundance', type=float, default=0.03)
     ap.add_argument('--timeout', type=float, default=1200.0,
                     help='sim seconds per run (20 m at a derated 0.039 m/s is 510 s)')
+    ap.add_argument('--perception', choices=('truth', 'none'), default='truth')
+    ap.add_argument('--jobs', type=int, default=1, help='runs in parallel (processes)')
     args = ap.parse_args()
     print(f'{args.seeds} seeded rocks terrains (k_rock={args.rock_abundance}), goal {GOAL_M} m, '
-          f'success = goal reached within {TOLERANCE_M} m by ground truth')
+          f'hazard map: {args.perception}, success = goal reached within {TOLERANCE_M} m by '
+          'ground truth; spurious = faults latched on wheels with none injected')
+    jobs = [(seed, k, args.rock_abundance, args.timeout, args.perception)
+            for k in args.k for seed in range(1, args.seeds + 1)]
+    t0 = time.monotonic()
+    done = {}
+
+    def collect(results) -> None:     # a line per run as it ends: a long sweep shows progress
+        for (seed, k), r in results:
+            done[(seed, k)] = r
+            print(f'  run {len(done)}/{len(jobs)}: seed {seed} k={k} '
+                  f'{"reached" if r["ok"] else "NOT reached"}, error {r["error"]:.2f} m, '
+                  f'{r["sim_s"]:.0f} s sim, {time.monotonic() - t0:.0f} s wall', flush=True)
+
+    if args.jobs > 1:
+        with multiprocessing.get_context('spawn').Pool(args.jobs) as pool:
+            collect(pool.imap_unordered(_run, jobs))
+    else:
+        collect(map(_run, jobs))
     print(f'{"wheels failed":>14}{"runs":>6}{"reached":>9}{"share":>8}{"median err m":>14}'
-          f'{"median drift":>14}{"wall s":>8}')
+          f'{"median drift":>14}{"spurious":>10}')
     for k in args.k:
-        t0 = time.monotonic()
-        results = [one_run(seed, k, args.rock_abundance, args.timeout)
-                   for seed in range(1, args.seeds + 1)]
+        results = [done[(seed, k)] for seed in range(1, args.seeds + 1)]
         ok = sum(r['ok'] for r in results)
         errors = sorted(r['error'] for r in results)
         drifts = sorted(r['drift'] for r in results)
+        spurious = sum(len(r['spurious']) for r in results)
         print(f'{k:>14}{len(results):>6}{ok:>9}{100 * ok / len(results):>7.0f}%'
               f'{errors[len(errors) // 2]:>14.3f}{100 * drifts[len(drifts) // 2]:>13.1f}%'
-              f'{time.monotonic() - t0:>8.0f}', flush=True)
+              f'{spurious:>10}', flush=True)
         for seed, r in enumerate(results, 1):
-            if not r['ok'] or r['missed']:
-                why = ('timed out still driving' if r['timed_out'] and r['moving'] else
+            if not r['ok'] or r['missed'] or r['spurious']:
+                why = ('reached' if r['ok'] else
+                       'timed out still driving' if r['timed_out'] and r['moving'] else
                        'stuck' if r['timed_out'] else 'stopped off the goal')
                 faults = ', '.join(f'{w} {f} at {t:.0f} s' for t, w, f in r['plan']) or 'none'
+                spur = ', '.join(f'{w} {f} at {t:.0f} s' for w, (t, f) in r['spurious'].items())
                 print(f'    seed {seed}: {why} after {r["progress"]:.1f} m, error {r["error"]:.2f} m;'
-                      f' faults: {faults}; undetected {r["missed"] or "none"}', flush=True)
+                      f' faults: {faults}; undetected {r["missed"] or "none"};'
+                      f' spurious {spur or "none"}', flush=True)
+    print(f'{len(jobs)} runs in {time.monotonic() - t0:.0f} s of wall time ({args.jobs} jobs)')
 
 
 if __name__ == '__main__':

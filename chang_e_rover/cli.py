@@ -17,6 +17,10 @@ def _sim_overrides(args) -> dict[str, dict]:
         sim['terrain.name'] = args.terrain
     if args.seed is not None:
         sim['terrain.seed'] = args.seed
+    if args.rock_abundance is not None:
+        if not 0.0 <= args.rock_abundance <= 0.4:
+            raise SystemExit('--rock-abundance must be between 0 and 0.4')
+        sim['terrain.rock_abundance'] = float(args.rock_abundance)
     if args.real_time_factor is not None:
         if not args.real_time_factor >= 0:
             raise SystemExit('--real-time-factor must be a number >= 0')
@@ -112,6 +116,8 @@ def parser() -> argparse.ArgumentParser:
     def sim_options(sp):
         sp.add_argument('--terrain', choices=NAMED_TERRAINS)
         sp.add_argument('--seed', type=int)
+        sp.add_argument('--rock-abundance', type=float,
+                        help='Golombek-Rapp k of the rocks terrain, 0 to 0.4')
         sp.add_argument('--real-time-factor', type=float)
 
     sp = sub.add_parser('sim', help='simulator and the whole flight stack; runs until Ctrl-C')

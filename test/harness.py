@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 
+import mujoco
 import numpy as np
 
 from chang_e_rover import config
@@ -50,6 +51,8 @@ class Hazcams:
         right[0, 3] = -K[0, 0] * world.cameras['hazcam_right'].stereo_baseline_m
         self.mapper.cameras(*(CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3),
                                           P) for P in (left, right)))
+        self.K, self.size = K, (spec.width, spec.height)
+        self.views: list[tuple[np.ndarray, np.ndarray]] = []   # true left camera poses
 
     def step(self, core: DriveCore, roll: float, pitch: float) -> None:
         from chang_e_rover.sim.camera import detector_response
@@ -66,6 +69,8 @@ class Hazcams:
                                  float(w.params['camera.noise_dn']), self.rng)
                for c in ('hazcam_left', 'hazcam_right')]
         self.mapper.process(*raw)
+        cid = mujoco.mj_name2id(w.model, mujoco.mjtObj.mjOBJ_CAMERA, 'hazcam_left')
+        self.views.append((w.data.cam_xpos[cid].copy(), w.data.cam_xmat[cid].reshape(3, 3).copy()))
         window = self.mapper.window(o.x, o.y)
         if window is not None:
             cost, x0, y0 = window
@@ -75,8 +80,63 @@ class Hazcams:
         self.rig.close()
 
 
+class TruthMap:
+    """Perfect perception: the hazard map the DriveCore would get from flawless cameras.
+
+    The GESTALT cost of the simulator's true heightfield with its rocks (Terrain.true_height)
+    over the whole terrain, every cell known, in odom (the rover starts at the origin facing
+    +x, so odom is the terrain frame until odometry drifts), given to the DriveCore at the
+    hazcams' rate as the same window the hazard node publishes. It separates what the drive
+    does with a map (arc voting, the gate, derating) from how well stereo builds one
+    (test_rock_field.py and the hazcam path measure that).
+    """
+
+    def __init__(self, world: World):
+        from chang_e_rover.hazard.mapper import limits_from
+        from chang_e_rover.hazard.traversability import analyse
+        t = world.terrain
+        res = float(HAZARD['map.resolution_m'])
+        n = int(round(t.size_m / res))
+        self.origin = -n * res / 2.0
+        c = self.origin + (np.arange(n) + 0.5) * res
+        X, Y = np.meshgrid(c, c)
+        z = t.ground_height(X, Y)
+        for rx, ry, d, base in t.rocks:          # each rock on its own patch of the grid
+            j0, j1 = (int(np.clip((v - self.origin) / res, 0, n)) for v in (rx - d / 2, rx + d / 2))
+            i0, i1 = (int(np.clip((v - self.origin) / res, 0, n)) for v in (ry - d / 2, ry + d / 2))
+            sub = (slice(i0, i1 + 1), slice(j0, j1 + 1))
+            z[sub] = _rock_top(X[sub], Y[sub], rx, ry, d, base, z[sub])
+        self.cost = analyse(z, res, limits_from(HAZARD)).cost
+        self.resolution = res
+        self.half = int(round(HAZARD['map.publish_size_m'] / res / 2))
+        self.period = 1.0 / float(world.params['camera.hazcam.rate_hz'])
+        self.world = world
+        self.due = 0.0
+
+    def step(self, core: DriveCore) -> None:
+        if self.world.time + 1e-9 < self.due:
+            return
+        self.due = self.world.time + self.period
+        o, n, res = core.odometry, self.cost.shape[0], self.resolution
+        cx = int(np.floor((o.x - self.origin) / res))
+        cy = int(np.floor((o.y - self.origin) / res))
+        x0, y0 = max(0, cx - self.half), max(0, cy - self.half)
+        x1, y1 = min(n, cx + self.half), min(n, cy + self.half)
+        if x1 > x0 and y1 > y0:
+            core.hazard(Grid(self.cost[y0:y1, x0:x1].copy(), self.origin + x0 * res,
+                             self.origin + y0 * res, res))
+
+
+def _rock_top(X, Y, rx, ry, d, base, ground):
+    from chang_e_rover.sim.terrain import ROCK_HEIGHT_RATIO
+    r2 = ((X - rx) ** 2 + (Y - ry) ** 2) / (d / 2) ** 2
+    top = base + ROCK_HEIGHT_RATIO * d * np.sqrt(np.clip(1.0 - r2, 0.0, None))
+    return np.where(r2 < 1.0, np.maximum(ground, top), ground)
+
+
 class Rover:
-    def __init__(self, terrain: str = 'flat', hazcams: bool = False, **sim_overrides):
+    def __init__(self, terrain: str = 'flat', hazcams: bool = False, truth_map: bool = False,
+                 **sim_overrides):
         self.world = World(overrides={'terrain.name': terrain, **sim_overrides})
         self.period = float(self.world.params['physics.control_period_s'])
         self.units = {w: make_wheel_unit(WHEEL) for w in WHEEL_IDS}
@@ -85,12 +145,14 @@ class Rover:
         self.fault_injected: dict[str, float] = {}
         self.detected: dict[str, tuple[float, str]] = {}
         self.truth: list[tuple[float, float, float, float]] = []   # t, x, y, speed
+        self.odom_error_max = 0.0     # largest odometry position error so far (m, truth)
         self._hall = self.world.wheel_readings()['hall_count']
         self._next_heartbeat = 0.0
         self._next_temperature = 0.0
         self._next_control = 0.0
         self.world.step(1.0)    # settle on the ground
         self.hazcams = Hazcams(self.world) if hazcams else None
+        self.truth_map = TruthMap(self.world) if truth_map else None
 
     def inject(self, wheel: str, fault: str) -> None:
         self.world.set_fault(wheel, fault)
@@ -135,10 +197,15 @@ class Rover:
             qw, qx, qy, qz = (float(v) for v in quat)
             self.hazcams.step(self.core, math.atan2(2 * (qw * qx + qy * qz),
                                                     1 - 2 * (qx * qx + qy * qy)), self.core.pitch)
+        if self.truth_map is not None:
+            self.truth_map.step(self.core)
         if t >= self._next_control - 1e-9:   # the controller runs at its own rate
             control_period = 1.0 / CONTROLLER['control_rate_hz']
             self._next_control = t + control_period
             out = self.core.step(t, control_period)
+            for wid in out.resets:      # as the controller node calls the units' reset
+                if wid not in self.killed:
+                    self.units[wid].reset(t)
             for wid in out.healthy:
                 if wid not in self.killed:
                     self.units[wid].set_setpoint(t, out.setpoints[wid])
@@ -149,6 +216,9 @@ class Rover:
                     self.detected[wid] = (t, 'node_lost')
         w.step(self.period)
         truth = w.ground_truth()
+        o = self.core.odometry
+        self.odom_error_max = max(self.odom_error_max, math.hypot(
+            o.x - float(truth.position[0]), o.y - float(truth.position[1])))
         self.truth.append((w.time, float(truth.position[0]), float(truth.position[1]),
                            float(math.hypot(*truth.linear[:2]))))
 
@@ -175,14 +245,21 @@ class Rover:
         return self.world.ground_truth().position[:2].copy()
 
 
-def map_quality(hm, limits, world, path, radius: float = 5.0) -> dict:
+def map_quality(hm, limits, world, path, radius: float = 5.0, views=None, K=None,
+                size=None, registration_m: float = 0.0) -> dict:
     """Height RMSE, rock recall and false hazards of a hazard height map near a driven path.
 
     Cells within radius of any point of the path (true positions) count. Truth is the
     simulator's heightfield with its rocks; odom is base_link at the start, so the
     ground there is the base height below it. A rock of 0.20 m or more counts as found
     when a cell on it has cost 90 or more (its step at least 0.18 m), among rocks with
-    at least one cell seen.
+    at least one cell seen. Which rocks are asked for: with the true left-camera poses
+    of the hazcam frames (views, with intrinsics K and the image size), those whose top
+    was in a frame within radius of the camera ('recall': within the cameras' 5 m);
+    'recall_near_path' asks for every rock within radius of the path, however far the
+    cameras were when they saw it. The map is in odom, registered by odometry, and truth
+    is not: a hazard cell within registration_m (the odometry's position error over the
+    drive) of the rock's edge counts for it.
     """
     from chang_e_rover.hazard.traversability import analyse
     X, Y = hm.cell_centres()
@@ -199,18 +276,39 @@ def map_quality(hm, limits, world, path, radius: float = 5.0) -> dict:
     true_cost = analyse(np.where(near, truth, np.nan), hm.resolution, limits).cost
     free = seen & (true_cost >= 0) & (true_cost < 50) & (cost >= 0)
     false = float(np.mean(cost[free] == 100)) if free.any() else float('nan')
-    found, missed = 0, []
-    for x, y, d, _ in world.terrain.rocks:
+
+    def in_view(x, y, top):
+        for pos, rot in views:
+            c = rot.T @ (np.array([x, y, top]) - pos)      # MuJoCo camera: looks along -z
+            if c[2] >= 0 or np.linalg.norm(c) > radius:
+                continue
+            u = K[0, 0] * c[0] / -c[2] + K[0, 2]
+            v = -K[1, 1] * c[1] / -c[2] + K[1, 2]
+            if 0 <= u < size[0] and 0 <= v < size[1]:
+                return True
+        return False
+
+    found, missed, near_found, near_missed = 0, [], 0, []
+    for x, y, d, base in world.terrain.rocks:
         if 0.5 * d < 0.20 or np.min(np.hypot(pts[:, 0] - x, pts[:, 1] - y)) > radius:
             continue
         on = (np.hypot(X - x, Y - y) < d / 2) & (cost >= 0)
         if not on.any():
             continue          # never seen (behind another rock, or out of view)
-        if cost[on].max() >= 90:
+        rock = (round(float(x), 2), round(float(y), 2), round(0.5 * float(d), 2))
+        hit = bool(np.any(cost[np.hypot(X - x, Y - y) < d / 2 + registration_m] >= 90))
+        near_found += hit
+        if not hit:
+            near_missed.append(rock)
+        if views is not None and not in_view(x, y, base + 0.5 * d):
+            continue
+        if hit:
             found += 1
         else:
-            missed.append((round(float(x), 2), round(float(y), 2), round(0.5 * float(d), 2)))
-    total = found + len(missed)
+            missed.append(rock)
+    total, near_total = found + len(missed), near_found + len(near_missed)
     return {'rmse_m': rmse, 'cells': int(seen.sum()), 'recall': found / total if total else
-            float('nan'), 'rocks': total, 'missed': missed, 'false_hazard_share': false,
-            'free_cells': int(free.sum())}
+            float('nan'), 'rocks': total, 'missed': missed,
+            'recall_near_path': near_found / near_total if near_total else float('nan'),
+            'rocks_near_path': near_total, 'missed_near_path': near_missed,
+            'false_hazard_share': false, 'free_cells': int(free.sum())}

@@ -60,6 +60,17 @@ def test_a_corner_that_does_not_follow_sends_the_rover_to_skid_steer():
     assert all(out.steer[w] == 0.0 for w in STEERED_IDS)
     left, right = out.setpoints['lm'], out.setpoints['rm']
     assert right > left > 0, 'turning left by side speeds'
+    # stuck straight, it follows the skid-steer's straight target: trusted again once...
+    core.steering({w: 0.0 for w in STEERED_IDS})   # (the others straight as commanded)
+    t, out = run(core, P['steer_fault_s'] + 0.5, t, v=0.03, omega=0.05, steer_follows=False)
+    assert 'lf' not in core.untrusted_corners and out.mode == 'velocity'
+    assert any('trusted' in e.what and 'un' not in e.what for e in core.events)
+    # ...then it fails to follow the arc again, and is lost for good
+    t, out = run(core, 2 * P['steer_fault_s'] + 2.0, t, v=0.03, omega=0.05,
+                 steer_follows=False)
+    t, out = run(core, 2 * P['steer_fault_s'] + 2.0, t, v=0.03, omega=0.05,
+                 steer_follows=False)
+    assert out.mode == 'skid_steer' and 'lf' in core.untrusted_corners
 
 
 def test_goal_behind_turns_in_place_first_then_drives():
@@ -69,3 +80,53 @@ def test_goal_behind_turns_in_place_first_then_drives():
     assert out.mode == 'goal' and abs(out.v) < 1e-9 and abs(out.omega) > 0
     with pytest.raises(ValueError):
         core.set_goal(math.nan, 0.0, t)
+
+
+def rolling(core, seconds, t, angles, free_wheeling=False):
+    """run() one period at a time with encoders that follow the setpoints; isolated
+    wheels are seized (still) or free-wheeling (turning with the others)."""
+    out, resets = None, []
+    end = t + seconds - 1e-9
+    while t < end:
+        for w in WHEEL_IDS:
+            core.encoder(w, t, angles[w])
+        t, out = run(core, PERIOD, t, v=0.05)
+        rolling_speed = max(out.setpoints.values())
+        for w in WHEEL_IDS:
+            speed = out.setpoints[w] if w in out.healthy else 0.0
+            angles[w] += (rolling_speed if free_wheeling and w not in out.healthy
+                          else speed) * PERIOD
+        resets += out.resets
+        if resets:
+            break
+    return t, out, resets
+
+
+def test_a_stall_is_retried_once_the_rover_has_moved_on_and_not_after_a_second_one():
+    core = core_with_heartbeats()
+    angles = {w: 0.0 for w in WHEEL_IDS}
+    t, _, _ = rolling(core, 2.0, 0.0, angles)
+    core.wheel_status('rr', 'FAULT', 'stall', t)
+    x0 = core.odometry.x
+    t, out, resets = rolling(core, 30.0, t, angles)      # on without it, until 0.3 m further
+    assert core.odometry.x - x0 == pytest.approx(P['stall_retry.after_m'], abs=0.01)
+    moved = [e for e in core.events if 'automatic reset' in e.what]
+    assert resets == ['rr'] and len(moved) == 1
+    assert float(moved[0].what.split('moved ')[1].split(' m')[0]) >= P['stall_retry.after_m']
+    core.wheel_status('rr', 'ENABLED', 'none', t)          # the unit accepted the reset
+    t, out, _ = rolling(core, 1.0, t, angles)
+    assert 'rr' in out.healthy
+    core.wheel_status('rr', 'FAULT', 'stall', t)           # stalls again on its probation
+    x0 = core.odometry.x
+    t, out, resets = rolling(core, 30.0, t, angles)        # a metre and more: no more resets
+    assert resets == [] and 'rr' not in out.healthy and core.odometry.x - x0 > 1.0
+    assert any('seized' in e.what for e in core.events)
+
+
+def test_faults_other_than_stall_are_never_reset_by_the_controller():
+    core = core_with_heartbeats()
+    t, _ = run(core, 1.0, 0.0, v=0.05)
+    core.wheel_status('lf', 'FAULT', 'overcurrent', t)
+    x0 = core.odometry.x
+    t, out, resets = rolling(core, 30.0, t, {w: 0.0 for w in WHEEL_IDS}, True)
+    assert resets == [] and 'lf' not in out.healthy and core.odometry.x - x0 > 1.0

@@ -104,6 +104,19 @@ def test_governor_clamps_and_ramps():
     assert (v, w) == pytest.approx((V_MAX, -P['max_yaw_rate_rad_s']))
 
 
+def test_governor_starts_on_the_commanded_arc_within_both_limits():
+    g = Governor(limits())
+    prev = (0.0, 0.0)
+    for i in range(60):
+        g.command(0.05, 0.05, 0.05 * i)          # an arc of 1 m radius
+        v, w = g.update(0.05 * (i + 1), 0.05)
+        assert abs(v - prev[0]) <= P['max_accel_m_s2'] * 0.05 + 1e-12
+        assert abs(w - prev[1]) <= P['max_yaw_accel_rad_s2'] * 0.05 + 1e-12
+        assert w / v == pytest.approx(1.0)     # on that arc from the first step
+        prev = (v, w)
+    assert (v, w) == pytest.approx((0.05, 0.05))
+
+
 def test_governor_stops_after_the_timeout():
     g = Governor(limits())
     t = 0.0

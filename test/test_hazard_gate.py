@@ -48,3 +48,20 @@ def test_arc_voting_goes_around_an_obstacle_and_vetoes_through_it():
     clear = vote_arcs(grid_with(), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT, np.linspace(-1, 1, 15),
                       2.0, 0.1, 1.0, 30.0)
     assert abs(clear[0].curvature) < 1e-9               # nothing in the way: straight on
+
+
+def test_a_hazard_under_the_rover_does_not_hold_it_but_new_ones_ahead_do():
+    # a stray hazard cell under the rover's middle, and a wall 2 m ahead
+    g = grid_with([(0.0, 0.1, 0.0, 0.1), (2.0, 2.3, -3.0, 3.0)])
+    here = (0.0, 0.0, 0.0)
+    assert not gate(g, here, 0.05, 0.0, FOOT, 0.8, 0.1).blocked       # it can drive away
+    assert not gate(g, here, -0.05, 0.0, FOOT, 0.8, 0.1).blocked
+    assert not gate(g, here, 0.0, 0.1, FOOT, 0.8, 0.1).blocked        # or turn
+    best = vote_arcs(g, here, (5.0, 0.0), FOOT, np.linspace(-1, 1, 15), 2.0, 0.1, 1.0, 30.0)[0]
+    assert not best.vetoed
+    # the wall ahead still stops it once within reach; the grid itself is not changed
+    assert gate(g, (0.5, 0.0, 0.0), 0.05, 0.0, FOOT, 0.8, 0.1).blocked
+    assert g.cost[100, 100] == 100
+    # a rock the footprint's edge already overlaps: driving on along it enters new rock
+    side = grid_with([(-0.5, 2.0, 0.5, 0.9)])
+    assert gate(side, here, 0.05, 0.0, FOOT, 0.8, 0.1).blocked

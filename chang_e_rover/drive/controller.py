@@ -30,6 +30,9 @@ class WheelView:
     encoder: tuple[float, float] | None = None   # (t, rad)
     speed: float = math.nan                       # from encoder differences, rad/s
     lost: bool = False
+    stall_at: tuple[float, float] | None = None   # odometry where a stall latched, to retry
+    retry_t: float | None = None                  # when its automatic reset was asked
+    no_retry: bool = False                        # stalled again after one: seized
 
 
 @dataclass
@@ -48,6 +51,7 @@ class DriveOutput:
     speed_limit: float
     v: float
     omega: float
+    resets: list[str] = field(default_factory=list)   # wheel units to reset (stall retry)
 
 
 @dataclass
@@ -75,6 +79,8 @@ class DriveCore:
         self.wheels = {w: WheelView() for w in WHEEL_IDS}
         self.steer_measured = {w: 0.0 for w in STEERED_IDS}
         self.steer_bad_since: dict[str, float | None] = {w: None for w in STEERED_IDS}
+        self.steer_good_since: dict[str, float | None] = {w: None for w in STEERED_IDS}
+        self.steer_retrusted: set[str] = set()    # trusted again once; a second loss stays
         self.untrusted_corners: set[str] = set()
         self.gyro: float | None = None
         self.pitch = 0.0
@@ -120,9 +126,43 @@ class DriveCore:
             view.lost = False
         if (state, fault) != (view.state, view.fault) and state != ENABLED:
             self.events.append(Event(t, wheel, f'{state.lower()}: {fault}'))
+            if fault == 'stall':
+                self._stalled(wheel, t)
         elif state == ENABLED and view.state not in (ENABLED, 'UNKNOWN'):
             self.events.append(Event(t, wheel, 'back in service'))
+            view.stall_at = None
         view.state, view.fault, view.heard_t = state, fault, t
+
+    def _stalled(self, wheel: str, t: float) -> None:
+        """A stall latched: a seized motor, or a wheel held against a rock it could climb.
+
+        The wheel unit cannot tell them apart from its own signals, and must isolate the
+        wheel within a second either way. The controller can: once the rover has moved
+        stall_retry.after_m on without the wheel, a wheel held by terrain is off the
+        obstacle and turns again, and a seized one stalls again at once on its probation.
+        So it asks for one reset then, and none after a stall within stall_retry.watch_s
+        of it (a seized wheel stays isolated until the ground resets it).
+        """
+        view, p = self.wheels[wheel], self.p
+        if view.retry_t is not None and t - view.retry_t <= p['stall_retry.watch_s']:
+            view.no_retry = True
+            self.events.append(Event(t, wheel, 'stalled again after its automatic reset: '
+                                               'seized, isolated until the ground resets it'))
+        elif not view.no_retry and p['stall_retry.after_m'] > 0:
+            view.stall_at = (self.odometry.x, self.odometry.y)
+
+    def _stall_retries(self, t: float) -> list[str]:
+        out = []
+        for w, view in self.wheels.items():
+            if view.stall_at is None or view.lost or view.fault != 'stall':
+                continue
+            moved = math.dist(view.stall_at, (self.odometry.x, self.odometry.y))
+            if moved >= self.p['stall_retry.after_m']:
+                view.stall_at, view.retry_t = None, t
+                out.append(w)
+                self.events.append(Event(t, w, f'automatic reset after a stall: the rover has '
+                                               f'moved {moved:.2f} m on'))
+        return out
 
     def encoder(self, wheel: str, t: float, rad: float) -> None:
         view = self.wheels[wheel]
@@ -290,7 +330,8 @@ class DriveCore:
                 setpoints[w] = 0.0   # isolated: its unit is off or gone; the others carry on
         self._last_steer = dict(steer)
         self._odometry(dt, healthy)
-        return DriveOutput(setpoints, steer, mode, healthy, limit, v, omega_wheels)
+        return DriveOutput(setpoints, steer, mode, healthy, limit, v, omega_wheels,
+                           self._stall_retries(t))
 
     def _yaw_loop(self, omega: float, v: float, dt: float) -> float:
         """Hold the commanded yaw rate with the gyro: a dragged wheel must not turn the rover."""
@@ -312,7 +353,20 @@ class DriveCore:
             bad = abs(target - self.steer_measured[w]) > self.p['steer_fault_rad']
             if not bad:
                 self.steer_bad_since[w] = None
+                # An untrusted corner that follows its (straight, in skid-steer) target again
+                # for as long is trusted again, once: a corner held by a rock or by the
+                # tyre's scrub for a few seconds is not a broken one; one stuck straight
+                # follows a straight target too, and is lost for good the second time.
+                if w in self.untrusted_corners and w not in self.steer_retrusted:
+                    if self.steer_good_since[w] is None:
+                        self.steer_good_since[w] = t
+                    elif t - self.steer_good_since[w] > self.p['steer_fault_s']:
+                        self.untrusted_corners.discard(w)
+                        self.steer_retrusted.add(w)
+                        self.steer_good_since[w] = None
+                        self.events.append(Event(t, w, 'steering follows again: trusted'))
             elif self.steer_bad_since[w] is None:
+                self.steer_good_since[w] = None
                 self.steer_bad_since[w] = t
             elif t - self.steer_bad_since[w] > self.p['steer_fault_s'] and w not in self.untrusted_corners:
                 self.untrusted_corners.add(w)

@@ -15,7 +15,7 @@ import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64
-from std_srvs.srv import SetBool
+from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
@@ -58,6 +58,9 @@ class DriveControllerNode(Node):
                                      lambda msg, w=w: self.motor_state_callback(w, msg),
                                      CONTROL_QOS)
         self.create_service(SetBool, 'drive_controller/hazard_gate', self.hazard_gate_callback)
+        # the wheel units' own reset service, for the automatic retry after a stall
+        self.reset_clients = {w: self.create_client(Trigger, f'wheel_{w}/reset')
+                              for w in WHEEL_IDS}
         self.create_timer(self.period, self.control_callback)
         self.create_timer(1.0, self.publish_diagnostics)
 
@@ -134,6 +137,8 @@ class DriveControllerNode(Node):
         self._last_out = out
         for w in out.healthy:
             self.setpoint_pubs[w].publish(Float64(data=out.setpoints[w]))
+        for w in out.resets:
+            self._reset(w)
         steer_msg = JointState(name=[f'steer_{w}_joint' for w in STEERED_IDS],
                                position=[out.steer[w] for w in STEERED_IDS])
         steer_msg.header.stamp = self.get_clock().now().to_msg()
@@ -145,6 +150,23 @@ class DriveControllerNode(Node):
             self.get_logger().warning(f't={e.t:.2f} s wheel {e.wheel}: {e.what}')
         if events:
             self.publish_diagnostics()
+
+    def _reset(self, wheel: str) -> None:
+        client = self.reset_clients[wheel]
+        if not client.service_is_ready():
+            self.get_logger().error(f'wheel {wheel}: automatic reset not sent, its reset '
+                                    'service is not available')
+            return
+
+        def done(future, wheel=wheel):
+            r = future.result()
+            log = self.get_logger().info if r is not None and r.success else \
+                self.get_logger().warning
+            log(f'wheel {wheel}: automatic reset '
+                + (f'{"accepted" if r.success else "refused"}: {r.message}' if r is not None
+                   else 'failed: no answer'))
+
+        client.call_async(Trigger.Request()).add_done_callback(done)
 
     def _publish_odometry(self) -> None:
         odo = self.core.odometry

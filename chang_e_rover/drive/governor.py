@@ -45,11 +45,16 @@ class Governor:
         if self.timed_out(t):
             self.target = (0.0, 0.0)
         lim = self.limits
-        v = _ramp(self.output[0], self.target[0], lim.max_accel * dt)
-        w = _ramp(self.output[1], self.target[1], lim.max_yaw_accel * dt)
-        self.output = (v, w)
+        (v, w), (tv, tw) = self.output, self.target
+        # Both axes move together along the straight line to the target, each within its
+        # own acceleration limit, so the rover starts (and stops) on the commanded arc
+        # itself. Ramping each axis on its own would start on a tighter arc than commanded
+        # (omega/v = max_yaw_accel/max_accel from rest), one the hazard gate never approved.
+        dv, dw = tv - v, tw - w
+        f = 1.0
+        if abs(dv) > 1e-12:
+            f = min(f, lim.max_accel * dt / abs(dv))
+        if abs(dw) > 1e-12:
+            f = min(f, lim.max_yaw_accel * dt / abs(dw))
+        self.output = (tv, tw) if f >= 1.0 else (v + f * dv, w + f * dw)
         return self.output
-
-
-def _ramp(current: float, target: float, step: float) -> float:
-    return current + min(max(target - current, -step), step)

@@ -35,6 +35,27 @@ class Grid:
         out[inside] = self.cost[iy[inside], ix[inside]]
         return out
 
+    def clear_under(self, pose: tuple[float, float, float], points: np.ndarray) -> Grid:
+        """Return a copy with hazards under a footprint at pose (points in base_link) cleared.
+
+        What the rover already stands on cannot stop it: a hazard cell under the rover (a
+        stray cell, or one drawn over a rock's edge that the margin reaches) would otherwise
+        refuse every motion, the way out included. Motion is judged only by the ground it
+        would newly enter.
+        """
+        x, y, yaw = pose
+        c, s = math.cos(yaw), math.sin(yaw)
+        px = x + c * points[:, 0] - s * points[:, 1]
+        py = y + s * points[:, 0] + c * points[:, 1]
+        ix = np.floor((px - self.origin_x) / self.resolution).astype(np.int64)
+        iy = np.floor((py - self.origin_y) / self.resolution).astype(np.int64)
+        h, w = self.cost.shape
+        inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+        cost = self.cost.copy()
+        under = cost[iy[inside], ix[inside]]
+        cost[iy[inside], ix[inside]] = np.where(under > 0, 0, under)
+        return Grid(cost, self.origin_x, self.origin_y, self.resolution)
+
 
 @dataclass(frozen=True)
 class Footprint:
@@ -81,10 +102,12 @@ def gate(grid: Grid, pose: tuple[float, float, float], v: float, omega: float,
          footprint: Footprint, lookahead_m: float, spacing: float) -> GateResult:
     """Refuse motion whose swept footprint within lookahead_m meets an untraversable cell.
 
-    Pure rotation (v = 0) is checked over the rotation it would make in one second.
+    Pure rotation (v = 0) is checked over the rotation it would make in one second. Cells
+    under the footprint where the rover stands do not count (Grid.clear_under).
     """
     x, y, yaw = pose
     pts = footprint.samples(spacing)
+    grid = grid.clear_under(pose, pts)
     if abs(v) < 1e-4:
         if abs(omega) < 1e-4:
             return GateResult(False)
@@ -114,9 +137,13 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
               footprint: Footprint, curvatures: np.ndarray, length_m: float, spacing: float,
               hazard_weight: float, unknown_cost: float,
               veto_cost: float = UNTRAVERSABLE) -> list[Vote]:
-    """Score candidate arcs toward a goal; best first. Arcs meeting veto_cost are vetoed."""
+    """Score candidate arcs toward a goal; best first. Arcs meeting veto_cost are vetoed.
+
+    As in the gate, cells under the footprint where the rover stands do not count.
+    """
     x, y, yaw = pose
     pts = footprint.samples(spacing)
+    grid = grid.clear_under(pose, pts)
     d0 = math.hypot(goal[0] - x, goal[1] - y)
     votes = []
     for k in curvatures:

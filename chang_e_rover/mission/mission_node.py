@@ -28,6 +28,11 @@ from chang_e_rover.mission.plan import FaultDrive, PathMeter, PlanClock
 from chang_e_rover.ros_common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
 
+MUTUAL_TURN_RATE = 0.1       # rad/s, for MUTUAL_TURN_S: 0.3 rad (17 deg)
+MUTUAL_TURN_S = 3.0
+MUTUAL_TURN_SETTLE_S = 2.0
+
+
 class MissionNode(Node):
     """Drives the mission phases and reports progress and a summary."""
 
@@ -57,6 +62,7 @@ class MissionNode(Node):
         self.images: dict[str, Image] = {}
         self.joints: dict[str, tuple[float, float]] = {}
         self.traverse_offset: tuple[float, float] | None = None
+        self._turn_until: float | None = None    # mutual imaging: turning the lander into reach
         # During the deployment a wheel that latches a fault is reset from the ground, as
         # the flight team would once the telemetry shows it clear (the sequencer holds).
         self.deploy_resets: list[str] = []
@@ -139,7 +145,10 @@ class MissionNode(Node):
                         self.report(f'[mission] wheel {wheel} reports FAULT {state[1]} during the '
                                     'deployment: the ground will reset it')
                     else:
-                        self.results.setdefault('detected', (wheel, state[1], self._now()))
+                        # the failure the mission injects: not a fault from before it
+                        if self.phase == 'fault_drive' and 'injected' in self.results and \
+                                wheel == self.fault_drive.wheel:
+                            self.results.setdefault('detected', (wheel, state[1], self._now()))
                         self.report(f'[mission] wheel {wheel} reports FAULT {state[1]}: isolated')
                 elif state[0] == 'ENABLED':
                     self._reset_due.pop(wheel, None)
@@ -215,9 +224,22 @@ class MissionNode(Node):
         if m.aims is None:
             if self.odom_pose is None:
                 return
+            if self._turn_until is not None and now < self._turn_until + MUTUAL_TURN_SETTLE_S:
+                cmd = Twist()
+                if now < self._turn_until:
+                    cmd.angular.z = MUTUAL_TURN_RATE
+                self.cmd_pub.publish(cmd)
+                return
             try:
                 m.plan(*self.odom_pose)
             except ValueError as exc:
+                if self._turn_until is None and 'out of reach' in str(exc):
+                    # The park can leave the lander right behind the rover, where the
+                    # pancam's pan stops short of it: turn a little and aim again, once.
+                    self._turn_until = now + MUTUAL_TURN_S
+                    self.report(f'[mission] mutual imaging: {exc}; turning the rover '
+                                f'{MUTUAL_TURN_RATE * MUTUAL_TURN_S:.2f} rad and aiming again')
+                    return
                 self.results['mutual'] = f'not possible: {exc}'
                 self.phase, self.phase_t = 'panorama', now
                 return
@@ -307,12 +329,21 @@ class MissionNode(Node):
         self.results['goal_true'] = (tx + (goal.pose.position.x - ox), ty + (goal.pose.position.y - oy))
         self.phase, self.phase_t = 'fault_drive', now
         self.report(f'[mission] goal drive: {fd.distance_m:.1f} m ahead; {fd.fault} will be '
-                    f'injected on wheel {fd.wheel} after {fd.inject_after_s:.0f} s')
+                    f'injected on wheel {fd.wheel} {fd.inject_after_s:.0f} s after the rover '
+                    'takes the goal up')
 
     def _fault_drive(self, now: float) -> None:
         fd = self.fault_drive
         elapsed = now - self.phase_t
-        if elapsed >= fd.inject_after_s and 'injected' not in self.results:
+        # The goal reaches the rover through the relay seconds to tens of seconds after it
+        # is sent: the failure comes inject_after_s into the drive itself, mid-traverse.
+        gx, gy = self.results['goal_odom']
+        if 'goal_active' not in self.results and \
+                self.controller_goal == f'({gx:.2f}, {gy:.2f}) active':
+            self.results['goal_active'] = now
+        active = self.results.get('goal_active')
+        if active is not None and now - active >= fd.inject_after_s and \
+                'injected' not in self.results:
             self.results['injected'] = now
             self.sim_params.call_async(SetParameters.Request(parameters=[
                 Parameter(f'fault.wheel_{fd.wheel}', value=fd.fault).to_parameter_msg()]))
