@@ -1,8 +1,9 @@
 """Monte Carlo: share of runs reaching a 20 m goal on seeded rough terrain with k wheels failed.
 
 Each run: a 'rocks' terrain from its seed (craters and a Golombek-Rapp rock
-field), a goal 20 m ahead, and k wheels failed with random faults at random
-moments during the drive. Runs the flight cores on the simulator through the
+field), a goal 20 m ahead (moved to the nearest open ground when a crater or a
+rock lies within 1 m of that point, as a ground team places goals), and k
+wheels failed with random faults at random moments during the drive. Runs the flight cores on the simulator through the
 test harness (no DDS). Prints the table and the odometry drift.
   ./dev bench montecarlo [--seeds 30] [--k 0 1 2 3] [--rock-abundance 0.03]
                          [--perception truth|none] [--jobs 2]
@@ -25,13 +26,35 @@ import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 
-from harness import Rover  # noqa: E402
+from harness import CONTROLLER, Rover, TruthMap  # noqa: E402
+import numpy as np  # noqa: E402
 
 from chang_e_rover.robot_description import WHEEL_IDS  # noqa: E402
 
 FAULTS = ('stall', 'open_circuit', 'encoder_dropout', 'overcurrent', 'overtemperature')
 GOAL_M = 20.0
 TOLERANCE_M = 0.5
+GOAL_CLEAR_M = 1.0      # no cell of cost >= arcs.veto_cost within this of a goal
+
+
+def benign_goal(truth: TruthMap, veto_cost: float) -> tuple[float, float]:
+    """The nearest point to (GOAL_M, 0) with no hazard within GOAL_CLEAR_M of it.
+
+    As a ground team would: a goal is placed on open ground, not in a crater or on a
+    rock (with the nominal goal fixed, 4 of 30 seeds put it in a crater or on a rock
+    the arc vote never lets the rover drive onto).
+    """
+    res, n = truth.resolution, truth.cost.shape[0]
+    c = truth.origin + (np.arange(n) + 0.5) * res
+    X, Y = np.meshgrid(c, c)
+    bad = truth.cost >= veto_cost
+    for r in np.arange(0.0, 5.0 + 1e-9, res):
+        for a in np.linspace(0.0, 2 * math.pi, max(1, int(2 * math.pi * r / res)), endpoint=False):
+            gx, gy = GOAL_M + r * math.cos(a), r * math.sin(a)
+            near = np.hypot(X - gx, Y - gy) < GOAL_CLEAR_M
+            if not bad[near].any():
+                return gx, gy
+    raise RuntimeError('no open ground within 5 m of the nominal goal')
 
 
 def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str) -> dict:
@@ -46,19 +69,20 @@ def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str
             if r.world.time >= at and wheel not in r.fault_injected:
                 r.inject(wheel, fault)
 
-    start = rover.position()
-    reached = rover.drive_to(start[0] + GOAL_M, start[1], timeout, during=inject)
+    # The rover starts at the origin facing +x (odom = terrain frame at the start).
+    gx, gy = benign_goal(rover.truth_map or TruthMap(rover.world), CONTROLLER['arcs.veto_cost'])
+    reached = rover.drive_to(gx, gy, timeout, during=inject)
     x, y = rover.position()
-    error = math.hypot(x - start[0] - GOAL_M, y - start[1])
+    error = math.hypot(x - gx, y - gy)
     travelled = sum(math.dist(a[1:3], b[1:3]) for a, b in zip(rover.truth, rover.truth[1:]))
     odo = rover.core.odometry
-    drift = math.hypot(odo.x - (x - start[0]), odo.y - (y - start[1])) / max(travelled, 1e-9)
+    drift = math.hypot(odo.x - x, odo.y - y) / max(travelled, 1e-9)
     missed = [w for _, w, _ in plan if w in rover.fault_injected and w not in rover.detected]
     spurious = {w: d for w, d in rover.detected.items() if w not in rover.fault_injected}
     recent = [s for t, _, _, s in rover.truth if t > rover.world.time - 10.0]
     return {'ok': reached and error <= TOLERANCE_M, 'error': error, 'drift': drift,
             'sim_s': rover.world.time, 'missed': missed, 'plan': plan,
-            'progress': x - start[0], 'moving': bool(recent) and max(recent) > 0.005,
+            'progress': x, 'goal': (gx, gy), 'moving': bool(recent) and max(recent) > 0.005,
             'timed_out': not reached, 'spurious': spurious}
 
 
@@ -88,6 +112,7 @@ def main() -> None:
         for (seed, k), r in results:
             done[(seed, k)] = r
             print(f'  run {len(done)}/{len(jobs)}: seed {seed} k={k} '
+                  f'goal ({r["goal"][0]:.1f}, {r["goal"][1]:.1f}) '
                   f'{"reached" if r["ok"] else "NOT reached"}, error {r["error"]:.2f} m, '
                   f'{r["sim_s"]:.0f} s sim, {time.monotonic() - t0:.0f} s wall', flush=True)
 

@@ -64,8 +64,16 @@ MISSION_RELEASE_AFTER_S = 30.0
 def cmd_mission(args) -> int:
     from chang_e_rover import runner
     from chang_e_rover.mission.mission_node import MissionNode
-    from chang_e_rover.mission.plan import FaultDrive
+    from chang_e_rover.mission.plan import Crossing, FaultDrive
+    crossing = Crossing() if args.rock_field else None
     overrides = _sim_overrides(args)
+    if crossing is not None:
+        # The mission's Moon: open ground around the lander, a rock field beyond it.
+        for key, value in (('terrain.name', crossing.terrain), ('terrain.seed', crossing.seed),
+                           ('terrain.rock_abundance', crossing.rock_abundance),
+                           ('terrain.keep_clear_m', crossing.keep_clear_m),
+                           ('terrain.size_m', crossing.size_m)):
+            overrides['sim'].setdefault(key, value)
     overrides['sim'].setdefault('real_time_factor', 0.0)   # as fast as lock-step allows
     # The mission begins on the lander's deck, and drives off after a shortened wait
     # (the flight's 12 hours would be 12 hours of simulated time).
@@ -77,11 +85,17 @@ def cmd_mission(args) -> int:
     folder = config.state_path(time.strftime('mission/%Y%m%d-%H%M%S'))
     ground = make_ground(archive_dir=str(folder / 'ground')).start()
 
-    def make_mission(_nodes):
+    def make_mission(nodes):
+        # The operator's ground-truth instrument: which rocks the rover touches.
+        sim = next(n for n in nodes if n.get_name() == 'sim')
+        rocks = sim.world.terrain.rocks
+        tall = [(f'rock_{i}', (float(r[0]), float(r[1]))) for i, r in enumerate(rocks)
+                if crossing is not None and 0.5 * r[2] > crossing.tall_m]
         mission.append(MissionNode(report=lambda line: print(line, flush=True),
                                    fault_drive=FaultDrive(wheel=args.fault_wheel,
                                                           fault=args.fault), ground=ground,
-                                   folder=folder, deploy=True))
+                                   folder=folder, deploy=True, crossing=crossing,
+                                   contacts=lambda: sim.world.rover_contacts(), tall_rocks=tall))
         return mission[0]
 
     print('[mission] starting the simulator and the flight stack in one process, the space '
@@ -93,7 +107,9 @@ def cmd_mission(args) -> int:
     finally:
         ground.stop()
         link.stop()
-    return 0 if mission and mission[0].finished and mission[0].results.get('reached') else 1
+    done = mission and mission[0].finished and mission[0].results
+    arrived = done and done.get('reached') and (crossing is None or done.get('crossing_reached'))
+    return 0 if arrived else 1
 
 
 def cmd_node(args) -> int:
@@ -134,6 +150,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument('--fault-wheel', choices=WHEEL_IDS, default='lm',
                     help='the wheel that fails during the goal drive')
     sp.add_argument('--fault', choices=[f for f in FAULT_KINDS if f != 'none'], default='stall')
+    sp.add_argument('--rock-field', action='store_true',
+                    help='experimental: rocks beyond the open ground around the lander, and a '
+                         'last leg through them after the ground resets the failed wheel')
     sp.set_defaults(func=cmd_mission)
     sp = sub.add_parser('node', help='run one node of the graph, e.g. /rover/wheel_lf')
     sp.add_argument('name')

@@ -14,10 +14,15 @@ from chang_e_rover.drive.kinematics import forward, inverse
 from chang_e_rover.drive.odometry import Odometry2D
 from chang_e_rover.drive.wheel_health import ENABLED
 from chang_e_rover.hazard.gate import Footprint, gate, Grid, Vote, vote_arcs
+from chang_e_rover.robot_description import RoverGeometry, STEERED_IDS, WHEEL_IDS
 
 # faults after which a wheel's encoder says nothing about the ground speed
 NO_ODOMETRY = ('stall', 'encoder_dropout', 'node_lost')
-from chang_e_rover.robot_description import RoverGeometry, STEERED_IDS, WHEEL_IDS
+
+# A steered corner closing on its target by at least this share of the servo's rate (URDF
+# joint velocity limit), over the last STEER_SLEW_WINDOW_S, is following, however far off.
+STEER_SLEW_SHARE = 0.3
+STEER_SLEW_WINDOW_S = 1.0
 
 
 @dataclass
@@ -80,6 +85,7 @@ class DriveCore:
         self.steer_measured = {w: 0.0 for w in STEERED_IDS}
         self.steer_bad_since: dict[str, float | None] = {w: None for w in STEERED_IDS}
         self.steer_good_since: dict[str, float | None] = {w: None for w in STEERED_IDS}
+        self._steer_history: dict[str, list[tuple[float, float]]] = {w: [] for w in STEERED_IDS}
         self.steer_retrusted: set[str] = set()    # trusted again once; a second loss stays
         self.untrusted_corners: set[str] = set()
         self.gyro: float | None = None
@@ -350,7 +356,18 @@ class DriveCore:
         # compare against last commanded angles: a corner that does not follow is untrusted
         for w in STEERED_IDS:
             target = self._last_steer[w]
-            bad = abs(target - self.steer_measured[w]) > self.p['steer_fault_rad']
+            measured = self.steer_measured[w]
+            history = self._steer_history[w]
+            history.append((t, measured))
+            while len(history) > 2 and t - history[1][0] >= STEER_SLEW_WINDOW_S:
+                history.pop(0)
+            # A corner on its way to a new target at a fair share of the servo's rate is
+            # following: a swing across the range takes longer than steer_fault_s.
+            t0, m0 = history[0]
+            slewing = t - t0 >= 0.5 * STEER_SLEW_WINDOW_S and (
+                abs(target - m0) - abs(target - measured)) / (t - t0) >= \
+                STEER_SLEW_SHARE * self.geometry.steer_rate
+            bad = abs(target - measured) > self.p['steer_fault_rad'] and not slewing
             if not bad:
                 self.steer_bad_since[w] = None
                 # An untrusted corner that follows its (straight, in skid-steer) target again

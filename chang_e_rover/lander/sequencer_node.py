@@ -104,7 +104,10 @@ class SequencerNode(Node):
             self.tel.egress_zone = zone_status(cost, origin, info.resolution, sp.zone_start_m,
                                                sp.zone_length_m, sp.egress_half_width_m)
         except ValueError as exc:
-            self.get_logger().error(f'hazard map: {exc}', throttle_duration_sec=10.0)
+            # Before the sequence is started (a drive-only session, the rover far from
+            # the lander) the zone is of no concern: no error every 10 s.
+            if self.seq is not None:
+                self.get_logger().error(f'hazard map: {exc}', throttle_duration_sec=10.0)
 
     # ---- ground ------------------------------------------------------------------------
     def start_callback(self, request, response: Trigger.Response) -> Trigger.Response:

@@ -7,7 +7,11 @@ pointed from the two poses); the lander's 360 degree panorama (the
 take_panorama telecommand through the relay when a ground station is there); a
 scripted traverse (velocity commands); then a 5 m goal drive during which a
 wheel fails (injected through the /sim fault parameter, as a test operator
-would); then a summary. Everything it knows comes from topics.
+would); then, when a crossing is planned, the fault is cleared, the ground
+resets the wheel (wheel_reset telecommand) and sends a goal through the rock
+field beyond the open ground around the lander; then a summary. Everything it
+knows comes from topics, but for the ground-truth contact probe a test operator
+would watch (which rocks the rover touches).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
 
 from chang_e_rover.lander.mutual import MutualImaging
-from chang_e_rover.mission.plan import FaultDrive, PathMeter, PlanClock
+from chang_e_rover.mission.plan import Crossing, FaultDrive, PathMeter, PlanClock
 from chang_e_rover.ros_common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
 
@@ -38,7 +42,8 @@ class MissionNode(Node):
 
     def __init__(self, report=print, fault_drive: FaultDrive | None = None, ground=None,
                  downlink_wait_s: float = 60.0, folder=None, panorama_timeout_s: float = 600.0,
-                 deploy: bool = False, deploy_timeout_s: float = 1500.0, **kwargs):
+                 deploy: bool = False, deploy_timeout_s: float = 1500.0,
+                 crossing: Crossing | None = None, contacts=None, tall_rocks=(), **kwargs):
         kwargs['parameter_overrides'] = [Parameter('use_sim_time', value=True)]
         super().__init__('mission', **kwargs)
         self.report = report
@@ -51,6 +56,12 @@ class MissionNode(Node):
         self.downlink_target: dict[int, int] = {}
         self.plan = PlanClock()
         self.fault_drive = fault_drive or FaultDrive()
+        self.crossing = crossing
+        self.contacts = contacts        # ground truth: names of the geoms the rover touches
+        self.tall_rocks = {name: xy for name, xy in tall_rocks}   # over crossing.tall_m
+        self.touched: set[str] = set()
+        self.crossing_tc: int | None = None
+        self.crossing_path: list[tuple[float, float]] = []
         self.meter = PathMeter()
         self.truth = None
         self.odom = None
@@ -148,7 +159,11 @@ class MissionNode(Node):
                         # the failure the mission injects: not a fault from before it
                         if self.phase == 'fault_drive' and 'injected' in self.results and \
                                 wheel == self.fault_drive.wheel:
-                            self.results.setdefault('detected', (wheel, state[1], self._now()))
+                            # When the unit reported it (its stamp): this callback can run
+                            # later, queued behind the simulator on the shared executor.
+                            stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+                            self.results.setdefault('detected', (wheel, state[1],
+                                                                 stamp or self._now()))
                         self.report(f'[mission] wheel {wheel} reports FAULT {state[1]}: isolated')
                 elif state[0] == 'ENABLED':
                     self._reset_due.pop(wheel, None)
@@ -178,6 +193,10 @@ class MissionNode(Node):
             self._traverse(now)
         elif self.phase == 'fault_drive':
             self._fault_drive(now)
+        elif self.phase == 'recover':
+            self._recover(now)
+        elif self.phase == 'crossing':
+            self._crossing(now)
         elif self.phase == 'downlink':
             self._downlink(now)
 
@@ -354,20 +373,115 @@ class MissionNode(Node):
         reached = self.controller_goal == f'({gx:.2f}, {gy:.2f}) reached'
         if reached or elapsed > fd.timeout_s:
             self.results['reached'] = reached
-            self.results['sim_s'] = now - self.start_t
-            if self.ground is None:
-                self.finished = True
-                self.summary(self.results['sim_s'])
+            self.results['goal_drive_end'] = self.truth
+            self.results['goal_drive_distance'] = self.meter.length
+            self.results['healthy_at_arrival'] = self.results.get('healthy', '?')
+            if self.crossing is not None:
+                self._start_recover(now)
             else:
-                self.phase, self.wall_downlink = 'downlink', time.monotonic()
-                status = self.ground.status
-                # Everything the relay had numbered by the arrival must be on the ground.
-                self.downlink_target = dict(status.next_seq) if status is not None else {}
-                self.report('[mission] waiting for the ground to receive the completion report '
-                            'and the downlink to catch up')
+                self._end_drives(now)
+
+    def _end_drives(self, now: float) -> None:
+        self.results['sim_s'] = now - self.start_t
+        if self.ground is None:
+            self.finished = True
+            self.summary(self.results['sim_s'])
+        else:
+            self.phase, self.wall_downlink = 'downlink', time.monotonic()
+            status = self.ground.status
+            # Everything the relay had numbered by the arrival must be on the ground.
+            self.downlink_target = dict(status.next_seq) if status is not None else {}
+            self.report('[mission] waiting for the ground to receive the completion report '
+                        'and the downlink to catch up')
+
+    # ---- the crossing: the wheel back in service, then through the rock field ------------
+    def _start_recover(self, now: float) -> None:
+        """Clear the injected fault (the operator) and have the ground reset the wheel."""
+        fd = self.fault_drive
+        self.sim_params.call_async(SetParameters.Request(parameters=[
+            Parameter(f'fault.wheel_{fd.wheel}', value='none').to_parameter_msg()]))
+        self.results['recover_t'] = now
+        self.phase, self.phase_t = 'recover', now
+        self.report(f'[mission] t={now - self.start_t:6.1f} s  fault on wheel {fd.wheel} cleared '
+                    'in the simulator; the ground will reset the wheel')
+
+    def _recover(self, now: float) -> None:
+        fd, cr = self.fault_drive, self.crossing
+        elapsed = now - self.phase_t
+        if self.wheel_states.get(fd.wheel, ('', ''))[0] == 'ENABLED' and \
+                self.results.get('healthy') == '6':
+            self.results['recovered'] = (elapsed, self.results['healthy'])
+            self._start_crossing(now)
+            return
+        if elapsed > cr.reset_timeout_s:
+            self.results['recovered'] = (None, self.results.get('healthy', '?'))
+            self._start_crossing(now)
+            return
+        if elapsed < self.results.get('reset_due', 1.0):
+            return                  # the wheel's telemetry clear first
+        if self.ground is not None:
+            # One telecommand at a time (the ground retransmits until it is accepted);
+            # another only once the rover has refused the last (the wheel not yet clear).
+            tc = self.ground.pending.get(self.results.get('reset_tc'))
+            if tc is not None and not tc.finished:
+                return
+            if tc is not None and any(r.kind == 7 for r in tc.reports):
+                return              # done: the wheel's diagnostics will say so
+            from chang_e_rover.robot_description import WHEEL_IDS
+            self.results['reset_tc'] = self.ground.send('wheel_reset',
+                                                        wheel=WHEEL_IDS.index(fd.wheel))
+            self.report(f'[mission] ground sent telecommand {self.results["reset_tc"]}: '
+                        f'wheel_reset {fd.wheel}')
+        elif self.reset_clients[fd.wheel].service_is_ready():
+            self.reset_clients[fd.wheel].call_async(Trigger.Request())
+        self.results['reset_due'] = elapsed + 5.0
+        self.results['resets_sent'] = self.results.get('resets_sent', 0) + 1
+
+    def _start_crossing(self, now: float) -> None:
+        cr = self.crossing
+        ox, oy, _ = self.odom_pose if self.odom_pose else (0.0, 0.0, 0.0)
+        # Outward from the lander (the odom origin is the rover's place on its deck):
+        # the open ground around it ends keep_clear_m out, and the field begins.
+        bearing = math.atan2(oy, ox)
+        gx, gy = ox + cr.distance_m * math.cos(bearing), oy + cr.distance_m * math.sin(bearing)
+        self.results['crossing_goal_odom'] = (gx, gy)
+        tx, ty, _ = self.truth
+        self.results['crossing_goal_true'] = (tx + gx - ox, ty + gy - oy)
+        self.results['crossing_start'] = (tx, ty)
+        self.crossing_path = [(tx, ty)]
+        if self.ground is not None:
+            self.crossing_tc = self.ground.send('drive_goal', x_m=gx, y_m=gy)
+            self.report(f'[mission] ground sent telecommand {self.crossing_tc}: drive_goal '
+                        f'({gx:.2f}, {gy:.2f}) in odom, {cr.distance_m:.1f} m through the rock '
+                        'field')
+        else:
+            goal = PoseStamped()
+            goal.header.frame_id = 'odom'
+            goal.header.stamp = self.get_clock().now().to_msg()
+            goal.pose.position.x, goal.pose.position.y = gx, gy
+            goal.pose.orientation.w = 1.0
+            self.goal_pub.publish(goal)
+        self.phase, self.phase_t = 'crossing', now
+
+    def _crossing(self, now: float) -> None:
+        cr = self.crossing
+        elapsed = now - self.phase_t
+        if self.contacts is not None:
+            self.touched |= self.contacts() & set(self.tall_rocks)
+        tx, ty, _ = self.truth
+        if math.dist(self.crossing_path[-1], (tx, ty)) > 0.05:
+            self.crossing_path.append((tx, ty))
+        self._progress(now, 'rock field', min(1.0, elapsed / cr.timeout_s))
+        gx, gy = self.results['crossing_goal_odom']
+        reached = self.controller_goal == f'({gx:.2f}, {gy:.2f}) reached'
+        if reached or elapsed > cr.timeout_s:
+            self.results['crossing_reached'] = reached
+            self.results['crossing_s'] = elapsed
+            self._end_drives(now)
 
     def _downlink(self, now: float) -> None:
-        tc = self.ground.pending.get(self.goal_tc)
+        tc = self.ground.pending.get(self.crossing_tc if self.crossing_tc is not None
+                                     else self.goal_tc)
         completed = tc is not None and any(r.kind == 7 for r in tc.reports)
         caught_up = not self.ground.behind(self.downlink_target)
         if (completed and caught_up) or time.monotonic() - self.wall_downlink > self.downlink_wait_s:
@@ -385,13 +499,14 @@ class MissionNode(Node):
     def summary(self, sim_s: float) -> None:
         wall = time.monotonic() - self.wall_start
         r = self.results
-        x, y, _ = self.truth
+        x, y, _ = r.get('goal_drive_end', self.truth)
         lines = ['', '=== mission summary ===']
         if 'deploy_s' in r:
             lines.append(self._deploy_summary())
             lines.append(f'mutual imaging: {r.get("mutual", "not done")}')
-        lines += [f'distance driven from the start of the traverse (ground truth): '
-                  f'{self.meter.length:.2f} m', f'final position: ({x:.2f}, {y:.2f}) m']
+        lines += [f'distance driven from the start of the traverse to the end of the goal drive '
+                  f'(ground truth): {r.get("goal_drive_distance", self.meter.length):.2f} m',
+                  f'position at the end of the goal drive: ({x:.2f}, {y:.2f}) m']
         if r.get('traverse_odom_error') is not None:
             lines.append(f'odometry error after the traverse: {r["traverse_odom_error"]:.3f} m '
                          f'({100 * r["traverse_odom_error"] / max(r["traverse_distance"], 1e-9):.1f}'
@@ -400,12 +515,15 @@ class MissionNode(Node):
             wheel, fault, t = r['detected']
             lines.append(f'wheel failure: {fault} on wheel {wheel}, injected at '
                          f'{r["injected"] - self.start_t:.2f} s, detected and isolated '
-                         f'{t - r["injected"]:.2f} s later; healthy wheels: {r.get("healthy", "?")}')
+                         f'{t - r["injected"]:.2f} s later; healthy wheels: '
+                         f'{r.get("healthy_at_arrival", r.get("healthy", "?"))}')
         else:
             lines.append('wheel failure: none detected')
         gx, gy = r['goal_true']
         lines.append(f'goal drive: {"arrived" if r.get("reached") else "DID NOT ARRIVE"}, '
                      f'arrival error {math.hypot(gx - x, gy - y):.3f} m (ground truth)')
+        if 'crossing_start' in r:
+            lines += self._crossing_summary()
         lines.append(f'sim time: {sim_s:.1f} s, wall time: {wall:.1f} s, '
                      f'real-time factor: {sim_s / wall:.1f}')
         if self.ground is not None:
@@ -414,6 +532,29 @@ class MissionNode(Node):
         if self.folder is not None and self.hazard_map is not None:
             lines.append(self._write_hazard_map())
         self.report('\n'.join(lines))
+
+    def _crossing_summary(self) -> list[str]:
+        r, cr, fd = self.results, self.crossing, self.fault_drive
+        waited, healthy = r['recovered']
+        lines = [f'wheel {fd.wheel} back in service: ' + (
+            f'fault cleared and reset by the ground ({r.get("resets_sent", 0)} wheel_reset '
+            f'telecommand(s)), {waited:.1f} s; healthy wheels: {healthy}' if waited is not None
+            else f'NOT after {cr.reset_timeout_s:.0f} s; healthy wheels: {healthy}')]
+        x, y, _ = self.truth
+        gx, gy = r['crossing_goal_true']
+        sx, sy = r['crossing_start']
+        length = sum(math.dist(a, b) for a, b in zip(self.crossing_path, self.crossing_path[1:]))
+        near = sorted(n for n, (rx, ry) in self.tall_rocks.items()
+                      if min(math.dist((rx, ry), p) for p in self.crossing_path) <= cr.near_m)
+        lines.append(f'rock field crossing: {"arrived" if r.get("crossing_reached") else "DID NOT ARRIVE"} '
+                     f'{math.dist((sx, sy), (gx, gy)):.1f} m out from ({sx:.2f}, {sy:.2f}) in '
+                     f'{r["crossing_s"]:.0f} s (sim), {length:.2f} m driven, arrival error '
+                     f'{math.hypot(gx - x, gy - y):.3f} m (ground truth)')
+        if self.contacts is not None:
+            lines.append(f'rocks over {cr.tall_m:.2f} m within {cr.near_m:.1f} m of the path: '
+                         f'{len(near)}; touched by the rover (ground truth, sampled at 10 Hz): '
+                         f'{", ".join(sorted(self.touched)) or "none"}')
+        return lines
 
     def _deploy_summary(self) -> str:
         r, s = self.results, self.sequencer
@@ -464,7 +605,10 @@ class MissionNode(Node):
         from chang_e_rover.relay.endpoint import REPORT_NAMES
         g = self.ground
         lines = []
-        for seq, name in ((self.panorama_tc, 'take_panorama'), (self.goal_tc, 'drive_goal')):
+        tcs = [(self.panorama_tc, 'take_panorama'), (self.goal_tc, 'drive_goal')]
+        if self.crossing_tc is not None:
+            tcs.append((self.crossing_tc, 'drive_goal (rock field)'))
+        for seq, name in tcs:
             tc = g.pending.get(seq)
             reports = ', '.join(REPORT_NAMES.get(r.kind, str(r.kind))
                                 for r in tc.reports) if tc else '-'
