@@ -2,7 +2,7 @@
 
 Each run: a 'rocks' terrain from its seed (craters and a Golombek-Rapp rock
 field), a goal 20 m ahead (moved to the nearest open ground when a crater or a
-rock lies within 1 m of that point, as a ground team places goals), and k
+rock lies within 1.6 m of that point, as a ground team places goals), and k
 wheels failed with random faults at random moments during the drive. Runs the flight cores on the simulator through the
 test harness (no DDS). Prints the table and the odometry drift.
   ./dev bench montecarlo [--seeds 30] [--k 0 1 2 3] [--rock-abundance 0.03]
@@ -34,7 +34,12 @@ from chang_e_rover.robot_description import WHEEL_IDS  # noqa: E402
 FAULTS = ('stall', 'open_circuit', 'encoder_dropout', 'overcurrent', 'overtemperature')
 GOAL_M = 20.0
 TOLERANCE_M = 0.5
-GOAL_CLEAR_M = 1.0      # no cell of cost >= arcs.veto_cost within this of a goal
+# No cell of cost >= arcs.veto_cost within this of a goal: the footprint's front (0.8 m)
+# plus the gate's clearance (hazard.clearance_m, 0.8 m). With 1.0 m (the sweep of
+# 2026-12-01) 3 of 30 goals still had an untraversable cell within the gate's reach,
+# which refuses the last metres whatever the drive does.
+GOAL_CLEAR_M = 1.6
+DRIFT_TOLERANCE_M = 1.0   # 5 % of the 20 m: the issue's odometry bound on the rock field
 
 
 def benign_goal(truth: TruthMap, veto_cost: float) -> tuple[float, float]:
@@ -80,7 +85,8 @@ def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str
     missed = [w for _, w, _ in plan if w in rover.fault_injected and w not in rover.detected]
     spurious = {w: d for w, d in rover.detected.items() if w not in rover.fault_injected}
     recent = [s for t, _, _, s in rover.truth if t > rover.world.time - 10.0]
-    return {'ok': reached and error <= TOLERANCE_M, 'error': error, 'drift': drift,
+    return {'ok': reached and error <= TOLERANCE_M, 'ok_drift': reached and error <= DRIFT_TOLERANCE_M,
+            'error': error, 'drift': drift,
             'sim_s': rover.world.time, 'missed': missed, 'plan': plan,
             'progress': x, 'goal': (gx, gy), 'moving': bool(recent) and max(recent) > 0.005,
             'timed_out': not reached, 'spurious': spurious}
@@ -100,9 +106,11 @@ def main() -> None:
     ap.add_argument('--perception', choices=('truth', 'none'), default='truth')
     ap.add_argument('--jobs', type=int, default=1, help='runs in parallel (processes)')
     args = ap.parse_args()
-    print(f'{args.seeds} seeded rocks terrains (k_rock={args.rock_abundance}), goal {GOAL_M} m, '
-          f'hazard map: {args.perception}, success = goal reached within {TOLERANCE_M} m by '
-          'ground truth; spurious = faults latched on wheels with none injected')
+    print(f'{args.seeds} seeded rocks terrains (k_rock={args.rock_abundance}), goal {GOAL_M} m '
+          f'(moved to open ground {GOAL_CLEAR_M} m clear), hazard map: {args.perception}, '
+          f'success = goal reached within {TOLERANCE_M} m by ground truth (and within '
+          f'{DRIFT_TOLERANCE_M} m, the odometry bound); spurious = faults latched on wheels '
+          'with none injected')
     jobs = [(seed, k, args.rock_abundance, args.timeout, args.perception)
             for k in args.k for seed in range(1, args.seeds + 1)]
     t0 = time.monotonic()
@@ -121,15 +129,18 @@ def main() -> None:
             collect(pool.imap_unordered(_run, jobs))
     else:
         collect(map(_run, jobs))
-    print(f'{"wheels failed":>14}{"runs":>6}{"reached":>9}{"share":>8}{"median err m":>14}'
+    print(f'{"wheels failed":>14}{"runs":>6}{"reached":>9}{"share":>8}'
+          f'{f"within {DRIFT_TOLERANCE_M} m":>14}{"median err m":>14}'
           f'{"median drift":>14}{"spurious":>10}')
     for k in args.k:
         results = [done[(seed, k)] for seed in range(1, args.seeds + 1)]
         ok = sum(r['ok'] for r in results)
+        ok_drift = sum(r['ok_drift'] for r in results)
         errors = sorted(r['error'] for r in results)
         drifts = sorted(r['drift'] for r in results)
         spurious = sum(len(r['spurious']) for r in results)
         print(f'{k:>14}{len(results):>6}{ok:>9}{100 * ok / len(results):>7.0f}%'
+              f'{100 * ok_drift / len(results):>13.0f}%'
               f'{errors[len(errors) // 2]:>14.3f}{100 * drifts[len(drifts) // 2]:>13.1f}%'
               f'{spurious:>10}', flush=True)
         for seed, r in enumerate(results, 1):

@@ -325,6 +325,11 @@ class DriveCore:
             setpoints, steer = self._skid(v, omega_wheels, limit)
         else:
             steer = dict(inverse(self.geometry, v, omega, limit).steer_rad)
+            if v == 0.0 and omega == 0.0:
+                # Stopped (the gate refusing, a goal reached): the corners stay where they
+                # are. Straightening them on every refused tick and back on the next kept
+                # them swinging, and a corner that never settles is read as failed.
+                steer = dict(self._last_steer)
             setpoints = dict(inverse(self.geometry, v, omega_wheels, limit).speed_rad_s)
             trusted = [w for w in STEERED_IDS if w not in self.untrusted_corners]
             error = max((abs(steer[w] - self.steer_measured[w]) for w in trusted), default=0.0)

@@ -416,8 +416,12 @@ class RelayNode(Node):
         self.diag_pub.publish(array)
 
     def destroy_node(self) -> None:
-        self.endpoint.stop()
-        self.store.close()
+        # Also after a failed start (its port taken): stop only what was built.
+        endpoint, store = getattr(self, 'endpoint', None), getattr(self, 'store', None)
+        if endpoint is not None:
+            endpoint.stop()
+        if store is not None:
+            store.close()
         super().destroy_node()
 
 
