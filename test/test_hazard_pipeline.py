@@ -53,10 +53,12 @@ class Scene:
     def pipeline(self) -> StereoPipeline:
         return StereoPipeline(*self.models(), StereoParams())
 
-    def height_map(self) -> HeightMap:
+    def height_map(self, two_scales: bool = False, params: StereoParams | None = None) -> HeightMap:
         w = self.world
-        sp = self.pipeline()
-        pts, weights = sp.points(sp.disparity(self.raw['hazcam_left'], self.raw['hazcam_right']))
+        sp = StereoPipeline(*self.models(), params or StereoParams())
+        left, right = self.raw['hazcam_left'], self.raw['hazcam_right']
+        pts, weights = sp.pair_points(left, right) if two_scales else \
+            sp.points(sp.disparity(left, right))
         cid = mujoco.mj_name2id(w.model, mujoco.mjtObj.mjOBJ_CAMERA, 'hazcam_left')
         rot = w.data.cam_xmat[cid].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
         xyz = pts @ rot.T + w.data.cam_xpos[cid]
@@ -110,6 +112,29 @@ def test_height_map_within_5_m_against_the_true_heightfield(step25):
           f'median |error| {np.median(np.abs(err)):.3f} m')
     assert near.sum() > 300 and rmse < 0.08
     assert np.median(np.abs(err)) < 0.02
+
+
+def test_the_far_band_matched_at_full_resolution_measures_far_ground_at_least_as_well():
+    """Two scales (StereoPipeline.pair_points) against the half-resolution match alone."""
+    scene = Scene('rocks', **{'terrain.seed': 3, 'terrain.rock_abundance': 0.1})
+    X = Y = None
+    errors = {}
+    for two in (False, True):
+        hm = scene.height_map(two_scales=two)
+        X, Y = hm.cell_centres()
+        H = hm.heights()
+        rx, ry = scene.world.ground_truth().position[:2]
+        r = np.hypot(X - rx, Y - ry)
+        far = np.isfinite(H) & (r > 3.8) & (r < 6.0)    # beyond far_from_m from the cameras
+        truth = scene.world.terrain.true_height(X[far], Y[far])
+        errors[two] = (int(far.sum()), float(np.sqrt(np.mean((H[far] - truth) ** 2))))
+    print(f'far ground (3.8-6 m from base_link): half resolution {errors[False]}, '
+          f'with the far band at full resolution {errors[True]} (cells, RMSE m)')
+    assert errors[True][0] >= 0.9 * errors[False][0], 'the far band covers the far ground'
+    assert errors[True][1] <= 1.1 * errors[False][1]
+    # off, it is the half-resolution match alone
+    sp = StereoPipeline(*scene.models(), StereoParams(far_from_m=0.0))
+    assert sp.far_matcher is None
 
 
 def test_the_25_cm_step_is_marked_untraversable(step25):

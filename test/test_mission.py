@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from chang_e_rover import config
-from chang_e_rover.mission.plan import FaultDrive, TRAVERSE
+from chang_e_rover.mission.plan import FaultDrive, SetHeading, TRAVERSE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +34,10 @@ def test_mission_drives_the_traverse_and_reports():
     mutual = re.search(r'mutual imaging: lander terrain camera on the rover .* rover pancam on the '
                        r'lander .*; written to (\S+), (\S+)$', out, re.M)
     assert mutual and all(Path(p).is_file() for p in mutual.group(1, 2))
+    heading = re.search(r'heading before the traverse: ([-\d.]+) deg \(set ([-\d.]+) deg\)', out)
+    assert heading, 'the rover turns to the set heading before the traverse'
+    assert abs(math.radians(float(heading.group(1))) - SetHeading().heading_rad) <= \
+        SetHeading().tolerance_rad + 0.01
     distance = float(re.search(r'distance driven from the start of the traverse to the end of '
                                r'the goal drive \(ground truth\): ([\d.]+) m', out).group(1))
     planned = sum(abs(leg.v_m_s) * leg.duration_s for leg in TRAVERSE) + FaultDrive().distance_m
@@ -55,3 +59,17 @@ def test_mission_drives_the_traverse_and_reports():
     assert Path(pano.group(3)).is_file()
     assert re.search(r'telecommand \d+ take_panorama, reports on the ground: accepted, started, '
                      r'completed', out)
+
+
+def test_set_heading_turns_the_short_way_and_stops_within_its_tolerance():
+    sh = SetHeading()
+    assert sh.rate(sh.heading_rad) is None
+    assert sh.rate(sh.heading_rad + 0.9 * sh.tolerance_rad) is None
+    # the short way round, across +-pi
+    assert sh.rate(sh.heading_rad - 0.5) == pytest.approx(sh.max_rate_rad_s)
+    assert sh.rate(sh.heading_rad + 0.5) == pytest.approx(-sh.max_rate_rad_s)
+    assert sh.rate(sh.heading_rad + math.pi - 0.1) < 0
+    assert sh.rate(sh.heading_rad - math.pi + 0.1) > 0
+    # slows near the heading, but not below the rate that still moves the rover
+    near = sh.rate(sh.heading_rad - 2 * sh.tolerance_rad)
+    assert sh.min_rate_rad_s <= near < sh.max_rate_rad_s

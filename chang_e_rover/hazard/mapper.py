@@ -116,7 +116,7 @@ class HazardMapper:
                 self.response = np.median(self.estimates, axis=0)
         response = self.response if self.response is not None else self.estimates[-1]
         left, right = correct(left, response), correct(right, response)
-        pts, weights = self.pipeline.points(self.pipeline.disparity(left, right))
+        pts, weights = self.pipeline.pair_points(left, right)
         base = pts @ self.base_from_cam[:3, :3].T + self.base_from_cam[:3, 3]
         boxes = self.wheel_boxes()
         own = ((np.abs(base[:, 0]) < self.p['self_filter.half_length_m'])

@@ -28,7 +28,7 @@ from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
 
 from chang_e_rover.lander.mutual import MutualImaging
-from chang_e_rover.mission.plan import Crossing, FaultDrive, PathMeter, PlanClock
+from chang_e_rover.mission.plan import Crossing, FaultDrive, PathMeter, PlanClock, SetHeading
 from chang_e_rover.ros_common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
 
@@ -56,6 +56,8 @@ class MissionNode(Node):
         self.downlink_target: dict[int, int] = {}
         self.plan = PlanClock()
         self.fault_drive = fault_drive or FaultDrive()
+        self.set_heading = SetHeading()
+        self._heading_done: float | None = None
         self.crossing = crossing
         self.contacts = contacts        # ground truth: names of the geoms the rover touches
         self.tall_rocks = {name: xy for name, xy in tall_rocks}   # over crossing.tall_m
@@ -189,6 +191,8 @@ class MissionNode(Node):
             self._mutual(now)
         elif self.phase == 'panorama':
             self._panorama(now)
+        elif self.phase == 'heading':
+            self._heading(now)
         elif self.phase == 'traverse':
             self._traverse(now)
         elif self.phase == 'fault_drive':
@@ -301,9 +305,32 @@ class MissionNode(Node):
             self.results['panorama_s'] = waited
             if self.panorama is None:
                 self.report(f'[mission] no panorama after {waited:.0f} s; going on without it')
-            self.phase, self.phase_t = 'traverse', now
+            self.phase, self.phase_t = 'heading', now
             return
         self._progress(now, 'panorama', min(1.0, waited / 80.0))
+
+    def _heading(self, now: float) -> None:
+        """Turn in place to the set heading (odometry yaw), so the legs after it repeat."""
+        sh = self.set_heading
+        if self.odom_pose is None:
+            return
+        elapsed = now - self.phase_t
+        cmd = Twist()
+        if self._heading_done is None:
+            rate = sh.rate(self.odom_pose[2])
+            if rate is not None and elapsed < sh.timeout_s:
+                cmd.angular.z = rate
+                self.cmd_pub.publish(cmd)
+                self._progress(now, 'set heading', min(1.0, elapsed / sh.timeout_s))
+                return
+            self._heading_done = now
+            self.results['heading'] = (self.odom_pose[2], elapsed)
+            self.report(f'[mission] heading {math.degrees(self.odom_pose[2]):.1f} deg '
+                        f'(set {math.degrees(sh.heading_rad):.0f} deg) after {elapsed:.0f} s'
+                        + ('' if rate is None else ': timed out, going on from here'))
+        self.cmd_pub.publish(cmd)
+        if now - self._heading_done >= sh.settle_s:
+            self.phase, self.phase_t = 'traverse', now
 
     def _traverse(self, now: float) -> None:
         elapsed = now - self.phase_t
@@ -504,6 +531,11 @@ class MissionNode(Node):
         if 'deploy_s' in r:
             lines.append(self._deploy_summary())
             lines.append(f'mutual imaging: {r.get("mutual", "not done")}')
+        if 'heading' in r:
+            yaw, took = r['heading']
+            lines.append(f'heading before the traverse: {math.degrees(yaw):.1f} deg (set '
+                         f'{math.degrees(self.set_heading.heading_rad):.0f} deg), turned in '
+                         f'{took:.0f} s')
         lines += [f'distance driven from the start of the traverse to the end of the goal drive '
                   f'(ground truth): {r.get("goal_drive_distance", self.meter.length):.2f} m',
                   f'position at the end of the goal drive: ({x:.2f}, {y:.2f}) m']
