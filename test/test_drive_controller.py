@@ -130,3 +130,33 @@ def test_faults_other_than_stall_are_never_reset_by_the_controller():
     x0 = core.odometry.x
     t, out, resets = rolling(core, 30.0, t, {w: 0.0 for w in WHEEL_IDS}, True)
     assert resets == [] and 'lf' not in out.healthy and core.odometry.x - x0 > 1.0
+
+
+def test_a_goal_drive_held_at_a_hazard_backs_off_and_votes_again():
+    import numpy as np
+    from chang_e_rover.hazard.gate import Grid
+    core = core_with_heartbeats()
+    cost = np.zeros((100, 100), np.int8)              # 10 m square, 0.1 m cells, origin -5
+    cost[:, 60:63] = 100                             # a wall 1.0-1.3 m ahead, across the map
+    core.hazard(Grid(cost, -5.0, -5.0, 0.1))
+    core.set_goal(4.0, 0.0, 0.0)
+    # The odometry does not move (no encoders here): no headway at all.
+    wait = P['recovery.no_progress_s']
+    t, out = run(core, wait - 1.0, 0.0)
+    assert out.v >= 0.0 and not any('backing off' in e.what for e in core.events)
+    t, out = run(core, 5.0, t)
+    assert any('no headway' in e.what for e in core.events)
+    assert out.v < 0.0 and abs(out.omega) < 1e-9, 'straight back, the gate letting it'
+    assert core.goal.backoffs == 1
+    # never getting anywhere, it ends the back-off after as long again and votes again
+    t, out = run(core, wait, t)
+    assert any('backed off' in e.what for e in core.events)
+    # ground behind it untraversable too: the gate refuses the way back
+    core2 = core_with_heartbeats()
+    cost2 = cost.copy()
+    cost2[:, 38:41] = 100                            # a wall 1.0-1.3 m behind
+    core2.hazard(Grid(cost2, -5.0, -5.0, 0.1))
+    core2.set_goal(4.0, 0.0, 0.0)
+    t, out = run(core2, wait + 5.0, 0.0)
+    assert any('no headway' in e.what for e in core2.events)
+    assert out.v == 0.0 and core2.gate_state == 'blocked'

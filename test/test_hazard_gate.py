@@ -32,6 +32,14 @@ def test_gate_refuses_motion_into_a_wall_within_reach_only():
     assert not gate(g, (0.5, 0.0, 0.0), 0.0, 0.0, FOOT, 0.8, 0.1).blocked
 
 
+def test_gate_checks_motion_backwards_too():
+    g = grid_with([(-1.3, -1.0, -3.0, 3.0)])           # a wall 1.0 m behind
+    assert gate(g, (0.0, 0.0, 0.0), -0.03, 0.0, FOOT, 0.8, 0.1).blocked
+    assert not gate(g, (0.0, 0.0, 0.0), 0.03, 0.0, FOOT, 0.8, 0.1).blocked
+    back = arc_poses(0.0, 0.0, 0.0, 0.5, -1.0, 0.1)
+    assert len(back) == 10 and back[-1][0] < -0.9 and back[-1][2] < 0.0
+
+
 def test_gate_checks_the_swept_arc_not_just_straight_ahead():
     g = grid_with([(0.9, 1.6, 0.9, 1.6)])               # a rock ahead and to the left
     assert not gate(g, (0.0, 0.0, 0.0), 0.05, 0.0, FOOT, 0.8, 0.1).blocked

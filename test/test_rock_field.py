@@ -49,7 +49,12 @@ def crossing():
 def test_flight_cores_reach_a_goal_15_m_away_through_rocks_touching_none_over_20_cm(crossing):
     c = crossing
     assert len(c['tall']) > 20, 'a field with tall rocks to avoid'
-    assert c['reached'] and math.dist(c['xy'], GOAL) < 0.5, f"goal not reached: {c['xy']}"
+    # Reached by the controller (its odometry within goal_tolerance_m), and by ground truth
+    # within the odometry's bound on the rock field (issue 3: drift at most 5 % of the
+    # distance): the truth lay 0.39-0.48 m off in the runs of 2026-12-01, the odometry
+    # 0.35-0.45 m off at worst.
+    assert c['reached'] and math.dist(c['xy'], GOAL) < 0.05 * math.hypot(*GOAL), \
+        f"goal not reached: {c['xy']}"
     assert not c['touched'], f"touched rocks taller than {TALL} m: {c['touched']}"
     # A wheel held against a rock it could climb may latch a stall (the unit cannot tell
     # terrain from a seized motor); the controller's retry must bring it back.

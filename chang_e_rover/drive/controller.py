@@ -64,6 +64,9 @@ class Goal:
     x: float
     y: float
     reached: bool = False
+    best_m: float = math.inf          # nearest the rover has come (odometry)
+    best_t: float = 0.0               # when it last came recovery.progress_m nearer
+    backoffs: int = 0
 
 
 @dataclass
@@ -108,6 +111,7 @@ class DriveCore:
         self._votes_t = -math.inf
         self._arc: Vote | None = None
         self._blocked_turn = 0.0
+        self._backoff: tuple[float, float, float] | None = None   # x, y, t where it began
 
     # ---- inputs ------------------------------------------------------------------------
     def command_velocity(self, v: float, omega: float, t: float) -> None:
@@ -121,7 +125,8 @@ class DriveCore:
     def set_goal(self, x: float, y: float, t: float) -> None:
         if not (math.isfinite(x) and math.isfinite(y)):
             raise ValueError(f'goal ({x}, {y}) is not finite')
-        self.goal = Goal(x, y)
+        self.goal = Goal(x, y, best_t=t)
+        self._backoff = None
         self.mode = 'goal'
         self.events.append(Event(t, '-', f'goal ({x:.2f}, {y:.2f}) accepted'))
 
@@ -248,6 +253,41 @@ class DriveCore:
         return v, max(-self.p['max_yaw_rate_rad_s'], min(self.p['max_yaw_rate_rad_s'],
                                                          v * arc.curvature))
 
+    def _recovery(self, t: float) -> tuple[float, float] | None:
+        """Back off when the hazard avoidance makes no headway; the twist to drive, or None.
+
+        Near a hazard the arc vote and the gate can hold the rover in place: every arc
+        vetoed, the turn in place refused because a corner of the footprint would sweep
+        the hazard cell, an arc found and refused as the corners swing to it, and round
+        again (seen for minutes at a time in the mission's rock field and near Monte
+        Carlo goals). As MER's drivers do, the rover then backs straight off over the
+        ground it came by (the gate checks that too), and votes again from there.
+        """
+        g, p, o = self.goal, self.p, self.odometry
+        if self.hazard_map is None or not self.gate_enabled or p['recovery.no_progress_s'] <= 0:
+            return None
+        distance = math.hypot(g.x - o.x, g.y - o.y)
+        if self._backoff is not None:
+            bx, by, bt = self._backoff
+            if math.hypot(o.x - bx, o.y - by) < p['recovery.backoff_m'] and \
+                    t - bt < p['recovery.no_progress_s']:
+                return -p['recovery.backoff_speed_m_s'], 0.0
+            self._backoff = None
+            g.best_m, g.best_t = distance, t      # the new approach gets its full time
+            self.events.append(Event(t, '-', f'backed off {math.hypot(o.x - bx, o.y - by):.2f} m'
+                                             ': voting again'))
+            return None
+        if distance < g.best_m - p['recovery.progress_m']:
+            g.best_m, g.best_t = distance, t
+        elif t - g.best_t > p['recovery.no_progress_s']:
+            g.backoffs += 1
+            self._backoff = (o.x, o.y, t)
+            self.events.append(Event(t, '-', f'no headway in {p["recovery.no_progress_s"]:.0f} s '
+                                             f'({distance:.2f} m from the goal): backing off '
+                                             f'{p["recovery.backoff_m"]:.1f} m'))
+            return -p['recovery.backoff_speed_m_s'], 0.0
+        return None
+
     def _vote(self, t: float) -> None:
         """Choose among candidate arcs by hazard and progress, twice a second."""
         if not self.gate_enabled:    # egress: no hazard avoidance, straight to the goal
@@ -300,7 +340,8 @@ class DriveCore:
         limit = self.speed_limit(len(healthy))
         if self.goal is not None and not self.goal.reached:
             self._vote(t)
-            v_goal, w_goal = self._goal_twist()
+            backing = self._recovery(t)
+            v_goal, w_goal = backing if backing is not None else self._goal_twist()
             if self.goal.reached:
                 self.events.append(Event(t, '-', f'goal reached at ({self.odometry.x:.2f}, '
                                                   f'{self.odometry.y:.2f})'))

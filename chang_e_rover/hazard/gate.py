@@ -74,7 +74,7 @@ class Footprint:
 def arc_poses(x: float, y: float, yaw: float, curvature: float, length: float,
               step: float) -> np.ndarray:
     """Return (n, 3) poses along an arc of signed curvature from (x, y, yaw), excluding start."""
-    s = np.arange(step, length + 1e-9, step) * math.copysign(1.0, length)
+    s = np.arange(step, abs(length) + 1e-9, step) * math.copysign(1.0, length)
     if abs(curvature) < 1e-6:
         return np.stack([x + s * math.cos(yaw), y + s * math.sin(yaw), np.full_like(s, yaw)],
                         axis=1)
