@@ -14,6 +14,7 @@ from chang_e_rover.drive.kinematics import forward, inverse
 from chang_e_rover.drive.odometry import Odometry2D
 from chang_e_rover.drive.wheel_health import ENABLED
 from chang_e_rover.hazard.gate import Footprint, gate, Grid, Vote, vote_arcs
+from chang_e_rover.hazard.planner import navigation_function, NavField
 from chang_e_rover.robot_description import RoverGeometry, STEERED_IDS, WHEEL_IDS
 
 # faults after which a wheel's encoder says nothing about the ground speed
@@ -64,7 +65,7 @@ class Goal:
     x: float
     y: float
     reached: bool = False
-    best_m: float = math.inf          # nearest the rover has come (odometry)
+    best_xy: tuple[float, float] | None = None   # where its cost to go was lowest (odometry)
     best_t: float = 0.0               # when it last came recovery.progress_m nearer
     backoffs: int = 0
 
@@ -112,6 +113,9 @@ class DriveCore:
         self._arc: Vote | None = None
         self._blocked_turn = 0.0
         self._turning_to_goal = False
+        self._nav: NavField | None = None     # cost to go over the hazard map (planner)
+        self._nav_due = True
+        self._nav_heading: float | None = None
         self._backoff: tuple[float, float, float] | None = None   # x, y, t where it began
 
     # ---- inputs ------------------------------------------------------------------------
@@ -127,6 +131,7 @@ class DriveCore:
         if not (math.isfinite(x) and math.isfinite(y)):
             raise ValueError(f'goal ({x}, {y}) is not finite')
         self.goal = Goal(x, y, best_t=t)
+        self._nav, self._nav_due = None, True
         self._backoff = None
         self._turning_to_goal = False
         self.mode = 'goal'
@@ -202,6 +207,7 @@ class DriveCore:
     def hazard(self, grid: Grid) -> None:
         """A new hazard map (cost grid in odom)."""
         self.hazard_map = grid
+        self._nav_due = True
 
     # ---- health --------------------------------------------------------------------------
     def healthy(self, t: float) -> list[str]:
@@ -234,12 +240,18 @@ class DriveCore:
         if distance < self.p['goal_tolerance_m']:
             g.reached = True
             return 0.0, 0.0
-        err = math.atan2(dy, dx) - self.odometry.yaw
+        bearing = math.atan2(dy, dx)
+        arc = self._arc if self.hazard_map is not None and self.gate_enabled else None
+        radius = 1.0 / self.p['arcs.max_curvature']
+        if arc is not None and self._nav is not None and distance > radius:
+            # Where the cost to go falls fastest, one turning radius out: round a crater
+            # rather than at it.
+            bearing = self._nav_heading if self._nav_heading is not None else bearing
+        err = bearing - self.odometry.yaw
         err = math.atan2(math.sin(err), math.cos(err))
         turn = math.copysign(self.p['max_yaw_rate_rad_s'], err)
         # slow down near the goal so the ramp stops the rover on it
         v = min(self.top_speed, math.sqrt(2 * self.p['max_accel_m_s2'] * distance) * 0.7)
-        arc = self._arc if self.hazard_map is not None and self.gate_enabled else None
         if arc is None:
             if abs(err) > self.p['goal_turn_in_place_rad']:
                 return 0.0, turn
@@ -288,27 +300,35 @@ class DriveCore:
         g, p, o = self.goal, self.p, self.odometry
         if self.hazard_map is None or not self.gate_enabled or p['recovery.no_progress_s'] <= 0:
             return None
-        distance = math.hypot(g.x - o.x, g.y - o.y)
         if self._backoff is not None:
             bx, by, bt = self._backoff
             if math.hypot(o.x - bx, o.y - by) < p['recovery.backoff_m'] and \
                     t - bt < p['recovery.no_progress_s']:
                 return -p['recovery.backoff_speed_m_s'], 0.0
             self._backoff = None
-            g.best_m, g.best_t = distance, t      # the new approach gets its full time
+            g.best_xy, g.best_t = (o.x, o.y), t   # the new approach gets its full time
             self.events.append(Event(t, '-', f'backed off {math.hypot(o.x - bx, o.y - by):.2f} m'
                                              ': voting again'))
             return None
-        if distance < g.best_m - p['recovery.progress_m']:
-            g.best_m, g.best_t = distance, t
+        # Headway: the cost to go (the straight line without a plan) lower than where the
+        # rover stood best, both judged on the current map.
+        if g.best_xy is None or self._to_go(o.x, o.y) < self._to_go(*g.best_xy) - \
+                p['recovery.progress_m']:
+            g.best_xy, g.best_t = (o.x, o.y), t
         elif t - g.best_t > p['recovery.no_progress_s']:
             g.backoffs += 1
             self._backoff = (o.x, o.y, t)
+            distance = math.hypot(g.x - o.x, g.y - o.y)
             self.events.append(Event(t, '-', f'no headway in {p["recovery.no_progress_s"]:.0f} s '
                                              f'({distance:.2f} m from the goal): backing off '
                                              f'{p["recovery.backoff_m"]:.1f} m'))
             return -p['recovery.backoff_speed_m_s'], 0.0
         return None
+
+    def _to_go(self, x: float, y: float) -> float:
+        g = self.goal
+        value = self._nav.value(x, y) if self._nav is not None else math.inf
+        return value if math.isfinite(value) else math.hypot(g.x - x, g.y - y)
 
     def _vote(self, t: float) -> None:
         """Choose among candidate arcs by hazard and progress, twice a second."""
@@ -319,12 +339,20 @@ class DriveCore:
             return
         self._votes_t = t
         p = self.p
+        if self._nav_due and p['planner.cell_m'] > 0:     # a new map or a new goal
+            self._nav_due = False
+            self._nav = navigation_function(
+                self.hazard_map, (self.goal.x, self.goal.y), p['planner.cell_m'],
+                p['hazard.footprint_half_width_m'], p['arcs.veto_cost'], p['arcs.hazard_weight'],
+                p['arcs.unknown_cost'])
         k = p['arcs.max_curvature']
         votes = vote_arcs(self.hazard_map, (self.odometry.x, self.odometry.y, self.odometry.yaw),
                           (self.goal.x, self.goal.y), self.footprint,
                           np.linspace(-k, k, int(p['arcs.count'])), p['arcs.length_m'],
                           p['hazard.sample_m'], p['arcs.hazard_weight'], p['arcs.unknown_cost'],
-                          p['arcs.veto_cost'])
+                          p['arcs.veto_cost'], self._nav)
+        self._nav_heading = None if self._nav is None else self._nav.heading(
+            self.odometry.x, self.odometry.y, 1.0 / k)
         best = votes[0]
         if self._arc is not None and best.vetoed != self._arc.vetoed:
             self.events.append(Event(t, '-', 'no safe arc: turning in place' if best.vetoed

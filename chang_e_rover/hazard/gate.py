@@ -136,15 +136,19 @@ class Vote:
 def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, float],
               footprint: Footprint, curvatures: np.ndarray, length_m: float, spacing: float,
               hazard_weight: float, unknown_cost: float,
-              veto_cost: float = UNTRAVERSABLE) -> list[Vote]:
+              veto_cost: float = UNTRAVERSABLE, nav=None) -> list[Vote]:
     """Score candidate arcs toward a goal; best first. Arcs meeting veto_cost are vetoed.
 
-    As in the gate, cells under the footprint where the rover stands do not count.
+    As in the gate, cells under the footprint where the rover stands do not count. With
+    a navigation function (hazard/planner.py NavField), an arc's progress is how much it
+    lowers the cost to go; without one (or where the rover's own cost to go is not
+    finite), how much nearer its end is to the goal.
     """
     x, y, yaw = pose
     pts = footprint.samples(spacing)
     grid = grid.clear_under(pose, pts)
     d0 = math.hypot(goal[0] - x, goal[1] - y)
+    start = nav.value(x, y) if nav is not None else math.inf
     votes = []
     for k in curvatures:
         poses = arc_poses(x, y, yaw, float(k), min(length_m, max(d0, spacing)), spacing)
@@ -152,7 +156,10 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
         costs[costs < 0] = unknown_cost
         worst = float(costs.max()) if costs.size else 0.0
         end = poses[-1]
-        progress = d0 - math.hypot(goal[0] - end[0], goal[1] - end[1])
+        if math.isfinite(start):
+            progress = start - nav.value(float(end[0]), float(end[1]))
+        else:
+            progress = d0 - math.hypot(goal[0] - end[0], goal[1] - end[1])
         vetoed = worst >= veto_cost
         score = progress / length_m - hazard_weight * worst / UNTRAVERSABLE
         votes.append(Vote(float(k), -math.inf if vetoed else score, worst / UNTRAVERSABLE,
