@@ -29,9 +29,21 @@ import numpy as np
 
 from chang_e_rover.hazard.gate import Grid
 
-_STEPS = ((1, 0, 1.0), (-1, 0, 1.0), (0, 1, 1.0), (0, -1, 1.0),
-          (1, 1, math.sqrt(2)), (1, -1, math.sqrt(2)), (-1, 1, math.sqrt(2)),
-          (-1, -1, math.sqrt(2)))
+# 16-connected: the 8 neighbours and the knight's moves, whose straight line also crosses
+# the two cells beside it (both must be open). A path's length is then within 3 % of the
+# straight line in any direction (8-connected: 8 %).
+def _beside(dx: int, dy: int) -> tuple[tuple[int, int], ...]:
+    """The two cells a knight's move crosses on its way (none for a neighbour)."""
+    if abs(dx) == 2:
+        return (dx // 2, 0), (dx // 2, dy)
+    if abs(dy) == 2:
+        return (0, dy // 2), (dx, dy // 2)
+    return ()
+
+
+_STEPS = tuple((dx, dy, math.hypot(dx, dy), _beside(dx, dy))
+               for dx in range(-2, 3) for dy in range(-2, 3)
+               if (dx or dy) and max(abs(dx), abs(dy)) == 1 or {abs(dx), abs(dy)} == {1, 2})
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,11 @@ def navigation_function(grid: Grid, goal: tuple[float, float], cell_m: float,
                     to_go[iy * w + ix] = d
                     heap.append((d, iy * w + ix))
         heapq.heapify(heap)
+    # Per move: offsets in the flat grid to the cell reached and the two it crosses (for a
+    # neighbour, the cell itself), and its length in metres.
+    moves = [(dx, dy, length * cell, dy * w + dx,
+              *((by * w + bx for bx, by in beside) if beside else (dy * w + dx,) * 2))
+             for dx, dy, length, beside in _STEPS]
     open_flat = (~closed).ravel().tolist()
     rate_flat = rate.ravel().tolist()
     done = bytearray(h * w)
@@ -117,12 +134,12 @@ def navigation_function(grid: Grid, goal: tuple[float, float], cell_m: float,
             continue
         done[i] = 1
         iy, ix = divmod(i, w)
-        for dx, dy, length in _STEPS:
+        for dx, dy, length, dj, b1, b2 in moves:
             jx, jy = ix + dx, iy + dy
             if 0 <= jx < w and 0 <= jy < h:
-                j = jy * w + jx
-                if open_flat[j] and not done[j]:
-                    nd = d + length * cell * 0.5 * (rate_flat[i] + rate_flat[j])
+                j = i + dj
+                if open_flat[j] and not done[j] and open_flat[i + b1] and open_flat[i + b2]:
+                    nd = d + length * 0.5 * (rate_flat[i] + rate_flat[j])
                     if nd < to_go[j]:
                         to_go[j] = nd
                         heapq.heappush(heap, (nd, j))
