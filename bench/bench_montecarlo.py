@@ -2,7 +2,8 @@
 
 Each run: a 'rocks' terrain from its seed (craters and a Golombek-Rapp rock
 field), a goal 20 m ahead (moved to the nearest open ground when a crater or a
-rock lies within 1.6 m of that point, as a ground team places goals), and k
+rock lies within 1.6 m of that point, or when the ground there cannot be reached
+from the start within the limits, as a ground team places goals), and k
 wheels failed with random faults at random moments during the drive. Runs the flight cores on the simulator through the
 test harness (no DDS). Prints the table and the odometry drift.
   ./dev bench montecarlo [--seeds 30] [--k 0 1 2 3] [--rock-abundance 0.03]
@@ -29,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 from harness import CONTROLLER, Rover, TruthMap  # noqa: E402
 import numpy as np  # noqa: E402
 
+from chang_e_rover.hazard.gate import Grid  # noqa: E402
+from chang_e_rover.hazard.planner import navigation_function  # noqa: E402
 from chang_e_rover.robot_description import WHEEL_IDS  # noqa: E402
 
 FAULTS = ('stall', 'open_circuit', 'encoder_dropout', 'overcurrent', 'overtemperature')
@@ -43,23 +46,30 @@ DRIFT_TOLERANCE_M = 1.0   # 5 % of the 20 m: the issue's odometry bound on the r
 
 
 def benign_goal(truth: TruthMap, veto_cost: float) -> tuple[float, float]:
-    """The nearest point to (GOAL_M, 0) with no hazard within GOAL_CLEAR_M of it.
+    """The nearest point to (GOAL_M, 0) with no hazard within GOAL_CLEAR_M of it, reachable.
 
     As a ground team would: a goal is placed on open ground, not in a crater or on a
     rock (with the nominal goal fixed, 4 of 30 seeds put it in a crater or on a rock
-    the arc vote never lets the rover drive onto).
+    the arc vote never lets the rover drive onto), and on ground the rover can reach:
+    the planner's cost to go from the start over the whole true map is finite there
+    (seed 29's open ground nearest the nominal goal is the floor of a crater whose walls
+    are beyond the limits all round).
     """
     res, n = truth.resolution, truth.cost.shape[0]
     c = truth.origin + (np.arange(n) + 0.5) * res
     X, Y = np.meshgrid(c, c)
     bad = truth.cost >= veto_cost
+    from_start = navigation_function(
+        Grid(truth.cost, truth.origin, truth.origin, res), (0.0, 0.0), CONTROLLER['planner.cell_m'],
+        CONTROLLER['hazard.footprint_half_width_m'], veto_cost, CONTROLLER['arcs.hazard_weight'],
+        CONTROLLER['arcs.unknown_cost'])
     for r in np.arange(0.0, 5.0 + 1e-9, res):
         for a in np.linspace(0.0, 2 * math.pi, max(1, int(2 * math.pi * r / res)), endpoint=False):
             gx, gy = GOAL_M + r * math.cos(a), r * math.sin(a)
             near = np.hypot(X - gx, Y - gy) < GOAL_CLEAR_M
-            if not bad[near].any():
+            if not bad[near].any() and math.isfinite(from_start.value(gx, gy)):
                 return gx, gy
-    raise RuntimeError('no open ground within 5 m of the nominal goal')
+    raise RuntimeError('no open, reachable ground within 5 m of the nominal goal')
 
 
 def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str) -> dict:
