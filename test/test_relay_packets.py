@@ -239,34 +239,3 @@ def test_store_survives_reopening_and_frees_only_what_is_acknowledged(tmp_path):
 def test_store_refuses_bad_settings(tmp_path):
     with pytest.raises(ValueError):
         Store(tmp_path / 'x.sqlite', 'SOMETIMES')
-
-
-def test_the_grounds_own_repeat_refused_as_a_replay_is_not_a_failure_but_a_replay_is(tmp_path):
-    from chang_e_rover.relay.ground import GroundStation
-    accepted = []
-    e = Endpoint(tmp_path, accepted)
-    ground = GroundStation(KEY, 0, ('127.0.0.1', 9), 125.0, tmp_path / 'ground', tc_retry_s=0.0)
-    try:
-        own = ground.send('stop')
-        ground._service(0.0)
-        ground._service(1.0)                       # no acceptance down yet: sent again
-        assert ground.pending[own].tries == 2
-        for _ in range(2):                          # both copies reach the relay
-            e.ep.handle_uplink(ground.pending[own].raw)
-        ground._synchronise(e.ep.status())          # as the relay's status packet does
-        while (raw := e.store.next_packet(1.0)) is not None:
-            ground.handle_downlink(raw, 2.0)
-        assert [t.name for t in accepted] == ['stop']                   # executed once
-        assert [r.kind for r in ground.reports] == [ACCEPTED, ACCEPT_FAILED]   # both came down
-        assert [r.kind for r in ground.pending[own].reports] == [ACCEPTED], 'not a failure'
-        # the same bytes sent by anyone else than the ground's own repeat: a refusal it keeps
-        other = ground.send('stop')
-        raw = ground.pending[other].raw
-        e.ep.handle_uplink(raw)
-        e.ep.handle_uplink(raw)
-        while (raw := e.store.next_packet(1.0)) is not None:
-            ground.handle_downlink(raw, 3.0)
-        assert [r.kind for r in ground.pending[other].reports] == [ACCEPTED, ACCEPT_FAILED]
-    finally:
-        ground.sock.close()
-        e.close()

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from chang_e_rover.relay import packets
 from chang_e_rover.relay.archive import Archive
 from chang_e_rover.relay.endpoint import (
-    ACCEPT_FAILED, CODE_NAMES, CODES, REPORT_NAMES, Verification, VERIFICATION_TYPE)
+    ACCEPT_FAILED, CODE_NAMES, REPORT_NAMES, Verification, VERIFICATION_TYPE)
 from chang_e_rover.relay.packets import AckRange, PacketError, Product, RelayStatus
 from chang_e_rover.relay.telecommands import encode_args
 
@@ -289,15 +289,8 @@ class GroundStation:
         if product.type_name == VERIFICATION_TYPE:
             v = Verification.decode(product.body)
             self.reports.append(v)
-            tc = self.pending.get(v.seq)
-            if tc is not None and v.kind == ACCEPT_FAILED and v.code == CODES['replay'] \
-                    and tc.accepted and tc.tries > 1:
-                # Our own repeat (sent before the acceptance of the first copy came down),
-                # refused by the relay's replay window as it should be: not a failure of
-                # the telecommand (the mission summary listed it as one).
-                log.info('TC %d: a repeat refused as a replay; the first copy was accepted', v.seq)
-            elif tc is not None:
-                tc.reports.append(v)
+            if v.seq in self.pending:
+                self.pending[v.seq].reports.append(v)
             record = {'seq': v.seq, 'opcode': v.opcode, 'report': REPORT_NAMES.get(v.kind),
                       'code': CODE_NAMES.get(v.code), 'reason': v.reason}
             log.info('TC %d: %s (%s) %s', v.seq, REPORT_NAMES.get(v.kind, v.kind),
