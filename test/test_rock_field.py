@@ -66,11 +66,11 @@ def test_flight_cores_reach_a_goal_15_m_away_through_rocks_touching_none_over_20
     assert q['false_hazard_share'] <= 0.05, 'false hazards at most 5 % of free cells'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'open in issue 4: recall 0.875, 7 of the 8 rocks of 0.20 m or more that came within 5 m '
-    'of the cameras in view; the miss is a 0.22 m rock at (15.55, 3.32) seen only from 3.5-5 m, '
-    'whose step the map puts at 0.18 m (cost 89 against the 90 that counts) since the far band '
-    'is matched at full resolution (0.15 m before)'))
+@pytest.mark.xfail(strict=False, reason=(
+    'open in issue 4: the recall depends on the path; with the 8-connected planner 0.80 (4 of 5), '
+    'the miss the 0.22 m rock at (15.55, 3.32) seen only from 3.5-5 m, whose step the map puts '
+    'at 0.14-0.18 m (cost under the 90 that counts); with the 16-connected planner it passed in '
+    'CI (2026-12-01): one path is not the 0.99 the issue asks over rocks in general'))
 def test_the_map_finds_99_percent_of_the_rocks_of_20_cm_within_5_m(crossing):
     # Within the cameras' 5 m (rocks whose top was in a frame within 5 m of the camera).
     q = crossing['quality']
