@@ -117,6 +117,11 @@ class DriveCore:
         self._nav_due = True
         self._nav_heading: float | None = None
         self._backoff: tuple[float, float, float] | None = None   # x, y, t where it began
+        # The arc check: the gyro's yaw rate against the commanded one, both filtered.
+        self._yaw_seen = 0.0
+        self._yaw_asked = 0.0
+        self.arc_followed: float | None = None   # their ratio on a steered arc, else None
+        self._held_since: float | None = None
 
     # ---- inputs ------------------------------------------------------------------------
     def command_velocity(self, v: float, omega: float, t: float) -> None:
@@ -310,6 +315,17 @@ class DriveCore:
             self.events.append(Event(t, '-', f'backed off {math.hypot(o.x - bx, o.y - by):.2f} m'
                                              ': voting again'))
             return None
+        if self._held_since is not None and t - self._held_since > p['arc_check.held_s']:
+            # The rover does not follow its arc (a seized wheel caught on a rock, the others
+            # spinning): no use waiting for the headway rule; back off and face the way on.
+            self._held_since = None
+            g.backoffs += 1
+            self._backoff = (o.x, o.y, t)
+            self._turning_to_goal = True
+            self.events.append(Event(t, '-', f'held: the gyro sees {self.arc_followed:.2f} of the '
+                                             f'arc\'s yaw rate for {p["arc_check.held_s"]:.0f} s; '
+                                             f'backing off {p["recovery.backoff_m"]:.1f} m'))
+            return -p['recovery.backoff_speed_m_s'], 0.0
         # Headway: the cost to go (the straight line without a plan) lower than where the
         # rover stood best, both judged on the current map.
         if g.best_xy is None or self._to_go(o.x, o.y) < self._to_go(*g.best_xy) - \
@@ -435,6 +451,7 @@ class DriveCore:
             if w not in healthy:
                 setpoints[w] = 0.0   # isolated: its unit is off or gone; the others carry on
         self._last_steer = dict(steer)
+        self._arc_check(t, dt, v, omega)
         self._odometry(dt, healthy)
         return DriveOutput(setpoints, steer, mode, healthy, limit, v, omega_wheels,
                            self._stall_retries(t))
@@ -499,6 +516,35 @@ class DriveCore:
         setpoints = {w: (left if w[0] == 'l' else right) * scale / r for w in WHEEL_IDS}
         return setpoints, {w: 0.0 for w in STEERED_IDS}
 
+    def _arc_check(self, t: float, dt: float, v: float, omega: float) -> None:
+        """Whether the rover follows the steered arc it is driving, by the gyro.
+
+        On an arc the yaw rate is the speed times the curvature, and the gyro measures it
+        apart from the wheels: the share of the commanded yaw rate that the gyro sees
+        (both low-passed over arc_check.tau_s) bounds the share of the wheels' travel that
+        is the rover's. A seized wheel caught on a small rock held the rover while the five
+        others spun (Monte Carlo seed 7, k = 1: odometry ran 2 m ahead of a rover that had
+        not moved, and pivoted about the wheel the wrong way). Straight drives and turns in
+        place say nothing, nor do ticks while the wheels wait for the corners.
+        """
+        p = self.p
+        a = min(1.0, dt / p['arc_check.tau_s']) if dt > 0 else 0.0
+        steered = (abs(v) > 0.2 * self.top_speed and not self._holding
+                   and abs(omega) >= p['arc_check.min_curvature'] * abs(v))
+        if not steered or self.gyro is None:
+            self._yaw_seen = self._yaw_asked = 0.0
+            self.arc_followed, self._held_since = None, None
+            return
+        self._yaw_seen += a * (self.gyro - self._yaw_seen)
+        self._yaw_asked += a * (omega - self._yaw_asked)
+        if abs(self._yaw_asked) < 0.5 * p['arc_check.min_curvature'] * abs(v):
+            return    # the filter is still rising
+        self.arc_followed = self._yaw_seen / self._yaw_asked
+        if self.arc_followed >= p['arc_check.min_ratio']:
+            self._held_since = None
+        elif self._held_since is None:
+            self._held_since = t
+
     def _odometry(self, dt: float, healthy: list[str]) -> None:
         """Dead reckoning that trusts the wheels least likely to slip.
 
@@ -509,7 +555,9 @@ class DriveCore:
         the free wheels are the odometer. While a seized wheel is dragged the
         driven wheels slip forward, so the two slowest of them are used;
         otherwise their median. Stalled and dropped-out wheels are left out.
-        The speed is projected onto the level with the IMU pitch.
+        The speed is projected onto the level with the IMU pitch. On a steered arc
+        whose yaw rate the gyro sees less than arc_check.min_ratio of, the wheels spin
+        more than the rover moves: the speed is scaled by that share (see _arc_check).
         """
         omega_wheels = None
         usable = {}
@@ -538,6 +586,8 @@ class DriveCore:
             ordered = sorted(implied.values())
             mid = len(ordered) // 2
             v = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        if self.arc_followed is not None and self.arc_followed < self.p['arc_check.min_ratio']:
+            v *= max(0.0, self.arc_followed)
         # wheels measure travel along the slope; odom is planar: project with the IMU pitch
         self.odometry.update(v * math.cos(self.pitch), omega, dt)
         self.v_measured = v
