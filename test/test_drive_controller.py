@@ -160,3 +160,45 @@ def test_a_goal_drive_held_at_a_hazard_backs_off_and_votes_again():
     t, out = run(core2, wait + 5.0, 0.0)
     assert any('no headway' in e.what for e in core2.events)
     assert out.v == 0.0 and core2.gate_state == 'blocked'
+
+
+def arc_drive(core, seconds, t, angles, gyro, v=None, omega=0.0):
+    """Encoders that follow the setpoints, corners that follow, and the gyro given."""
+    out = None
+    end = t + seconds - 1e-9
+    while t < end:
+        for w in WHEEL_IDS:
+            core.encoder(w, t, angles[w])
+        core.yaw_rate(gyro(out))
+        t, out = run(core, PERIOD, t, v=v, omega=omega)
+        for w in WHEEL_IDS:
+            angles[w] += out.setpoints[w] * PERIOD
+    return t, out
+
+
+def test_an_arc_the_gyro_does_not_see_is_not_travelled_and_a_held_goal_drive_backs_off():
+    # Velocity commands on a 1 m arc, the wheels turning as commanded
+    for seen, counted in ((1.0, (0.9, 1.05)), (0.0, (0.0, 0.05)), (-0.5, (0.0, 0.05))):
+        core = core_with_heartbeats()
+        angles = {w: 0.0 for w in WHEEL_IDS}
+        t, out = arc_drive(core, 20.0, 0.0, angles, v=0.04, omega=0.04,
+                           gyro=lambda out, s=seen: 0.0 if out is None else s * out.omega)
+        wheels = (angles['lm'] + angles['rm']) / 2 * GEOMETRY.wheel_radius
+        share = core.odometry.distance / wheels
+        assert counted[0] <= share <= counted[1], (seen, share)
+        assert (core.arc_followed < P['arc_check.min_ratio']) == (seen < 1.0)
+    # A goal drive on an arc the rover does not follow (held: the gyro sees no turn)
+    import numpy as np
+    from chang_e_rover.hazard.gate import Grid
+    core = core_with_heartbeats()
+    core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1))
+    core.set_goal(2.5, 1.8, 0.0)
+    angles = {w: 0.0 for w in WHEEL_IDS}
+    t, out = arc_drive(core, 8.0, 0.0, angles, gyro=lambda out: 0.0)
+    assert out.v > 0.0 and abs(out.omega) > 0.2 * out.v, 'on an arc'
+    wheels = (angles['lm'] + angles['rm']) / 2 * GEOMETRY.wheel_radius
+    assert core.odometry.distance < 0.2 * wheels, 'the spinning wheels are not counted'
+    assert not any('held' in e.what for e in core.events)
+    t, out = arc_drive(core, P['arc_check.held_s'] + 2.0, t, angles, gyro=lambda out: 0.0)
+    assert [e for e in core.events if e.what.startswith('held')]
+    assert out.v < 0.0 and abs(out.omega) < 1e-3, 'backing straight off (the yaw ramping down)'
