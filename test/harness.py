@@ -191,7 +191,7 @@ class Rover:
         names, q, _, _ = w.joint_state('rover')
         self.core.steering({n[6:8]: a for n, a in zip(names, q) if n.startswith('steer_')})
         quat, gyro, _ = w.imu()
-        self.core.yaw_rate(float(gyro[2]))
+        self.core.yaw_rate(float(gyro[2]), float(gyro[0]), float(gyro[1]))
         self.core.attitude(*(float(v) for v in quat))
         if self.hazcams is not None:
             qw, qx, qy, qz = (float(v) for v in quat)

@@ -202,3 +202,24 @@ def test_an_arc_the_gyro_does_not_see_is_not_travelled_and_a_held_goal_drive_bac
     t, out = arc_drive(core, P['arc_check.held_s'] + 2.0, t, angles, gyro=lambda out: 0.0)
     assert [e for e in core.events if e.what.startswith('held')]
     assert out.v < 0.0 and abs(out.omega) < 1e-3, 'backing straight off (the yaw ramping down)'
+
+
+def test_the_heading_turns_at_the_levelled_gyro_rate_even_with_no_wheel_to_read():
+    core = core_with_heartbeats()
+    roll = math.radians(20.0)          # on a side slope: the body's z leans
+    core.attitude(math.cos(roll / 2), math.sin(roll / 2), 0.0, 0.0)
+    core.yaw_rate(0.05, 0.0, 0.0)
+    assert core.heading_rate == pytest.approx(0.05 * math.cos(roll))
+    assert core.gyro == 0.05, 'the yaw loop keeps the body rate'
+    # every wheel stalled (no encoder to use): the heading still follows the gyro
+    for w in WHEEL_IDS:
+        core.wheel_status(w, 'FAULT', 'stall', 0.0)
+    t = 0.0
+    for _ in range(200):
+        core.yaw_rate(0.05, 0.0, 0.0)
+        for w in WHEEL_IDS:
+            core.wheel_status(w, 'FAULT', 'stall', t)
+        core.step(t, PERIOD)
+        t += PERIOD
+    assert core.odometry.yaw == pytest.approx(10.0 * 0.05 * math.cos(roll), rel=0.02)
+    assert core.odometry.x == 0.0 and core.odometry.y == 0.0

@@ -93,7 +93,8 @@ class DriveCore:
         self.steer_retrusted: set[str] = set()    # trusted again once; a second loss stays
         self.untrusted_corners: set[str] = set()
         self.gyro: float | None = None
-        self.pitch = 0.0
+        self.heading_rate: float | None = None
+        self.pitch = self.roll = 0.0
         self.goal: Goal | None = None
         self.yaw_integral = 0.0
         self.mode = 'velocity'
@@ -199,15 +200,27 @@ class DriveCore:
     def steering(self, angles: dict[str, float]) -> None:
         self.steer_measured.update({w: a for w, a in angles.items() if w in self.steer_measured})
 
-    def yaw_rate(self, gyro_z: float) -> None:
-        if math.isfinite(gyro_z):
-            self.gyro = gyro_z
+    def yaw_rate(self, gyro_z: float, gyro_x: float = 0.0, gyro_y: float = 0.0) -> None:
+        """The IMU's body rates (rad/s): z for the yaw loop, all three for the heading.
+
+        On tilted ground the body's z rate is not the heading's rate: the heading, in
+        the level odom frame, turns at (y sin roll + z cos roll) / cos pitch, with roll
+        and pitch from the IMU's attitude (observable from gravity, drift-free).
+        """
+        if not (math.isfinite(gyro_z) and math.isfinite(gyro_x) and math.isfinite(gyro_y)):
+            return
+        self.gyro = gyro_z
+        self.heading_rate = (gyro_y * math.sin(self.roll) + gyro_z * math.cos(self.roll)) / \
+            max(0.1, math.cos(self.pitch))
 
     def attitude(self, w: float, x: float, y: float, z: float) -> None:
-        """IMU orientation (quaternion): its pitch projects wheel travel onto the level."""
+        """IMU orientation (quaternion): its pitch projects wheel travel onto the level,
+        its roll and pitch turn body rates into the heading's rate."""
         sin_pitch = 2.0 * (w * y - z * x)
-        if math.isfinite(sin_pitch):
+        roll = math.atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
+        if math.isfinite(sin_pitch) and math.isfinite(roll):
             self.pitch = math.asin(max(-1.0, min(1.0, sin_pitch)))
+            self.roll = roll
 
     def hazard(self, grid: Grid) -> None:
         """A new hazard map (cost grid in odom)."""
@@ -548,13 +561,17 @@ class DriveCore:
     def _odometry(self, dt: float, healthy: list[str]) -> None:
         """Dead reckoning that trusts the wheels least likely to slip.
 
-        Yaw rate comes from the gyro. Each wheel with a working encoder implies
-        a body speed v_i = s_i cos(a_i) + omega y_i. An isolated wheel that
+        Yaw rate comes from the gyro, levelled with the IMU's roll and pitch (see
+        yaw_rate), and is integrated whether or not a wheel can be read. Each
+        wheel with a working encoder implies a body speed v_i = s_i cos(a_i) +
+        omega y_i (omega the body's z rate). An isolated wheel that
         free-wheels (open circuit, overcurrent, overtemperature, disabled) is
         dragged without drive torque, so it does not slip: when there is one,
-        the free wheels are the odometer. While a seized wheel is dragged the
-        driven wheels slip forward, so the two slowest of them are used;
-        otherwise their median. Stalled and dropped-out wheels are left out.
+        the free wheels are the odometer; otherwise the median of the driven
+        wheels (also while a seized wheel is dragged: on the Monte Carlo's
+        ground they agree with the truth within 2 %, and the two slowest of
+        them, used before, read 7 % short, the minimum of noisy readings
+        taken tick by tick). Stalled and dropped-out wheels are left out.
         The speed is projected onto the level with the IMU pitch. On a steered arc
         whose yaw rate the gyro sees less than arc_check.min_ratio of, the wheels spin
         more than the rover moves: the speed is scaled by that share (see _arc_check).
@@ -565,24 +582,28 @@ class DriveCore:
             if not math.isfinite(view.speed) or view.lost or view.fault in NO_ODOMETRY:
                 continue
             usable[w] = view.speed
-        if len(usable) < 2 or dt <= 0:
+        if dt <= 0 or (len(usable) < 2 and self.heading_rate is None):
             return
-        if self.gyro is None:
+        if len(usable) < 2:
+            # No wheel to measure travel with (all isolated or silent): the heading still
+            # turns with the gyro (Monte Carlo seed 24, k = 1: with every wheel stalled the
+            # rover was turned 10 deg by the ground's push while its odometry stood still).
+            self.odometry.update(0.0, self.heading_rate, dt)
+            self.v_measured = 0.0
+            return
+        if self.heading_rate is None:
             omega_wheels = forward(self.geometry, usable, self.steer_measured)[1]
-        omega = self.gyro if self.gyro is not None else omega_wheels
+        omega = self.heading_rate if self.heading_rate is not None else omega_wheels
         r = self.geometry.wheel_radius
+        body = self.gyro if self.gyro is not None else omega
         implied = {}
         for w, s in usable.items():
             _, y = self.geometry.wheel_xy[w]
-            implied[w] = s * r * math.cos(self.steer_measured.get(w, 0.0)) + omega * y
+            implied[w] = s * r * math.cos(self.steer_measured.get(w, 0.0)) + body * y
         free = [v for w, v in implied.items() if w not in healthy]
-        dragging = any(self.wheels[w].fault == 'stall' for w in self.wheels)
         if free:
             v = sorted(free)[len(free) // 2]
-        elif dragging:
-            slowest = sorted(implied.values(), key=abs)[:2]
-            v = sum(slowest) / len(slowest)
-        else:   # all driven and healthy: the median shrugs off one wheel on a rock
+        else:   # the driven wheels: the median shrugs off one wheel on a rock
             ordered = sorted(implied.values())
             mid = len(ordered) // 2
             v = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

@@ -110,7 +110,8 @@ class DriveControllerNode(Node):
                             if name.startswith('steer_')})
 
     def imu_callback(self, msg: Imu) -> None:
-        self.core.yaw_rate(msg.angular_velocity.z)
+        self.core.yaw_rate(msg.angular_velocity.z, msg.angular_velocity.x,
+                           msg.angular_velocity.y)
         q = msg.orientation
         self.core.attitude(q.w, q.x, q.y, q.z)
 
