@@ -123,6 +123,57 @@ def test_a_stall_is_retried_once_the_rover_has_moved_on_and_not_after_a_second_o
     assert any('seized' in e.what for e in core.events)
 
 
+def held_or_rolling(core, seconds, t, angles, held, goal=True):
+    """A goal drive (or a velocity command) with encoders that follow the setpoints, or
+    stand still when the rover is held; returns the resets asked for and the slowest v."""
+    resets, v_min, out = [], math.inf, None
+    end = t + seconds - 1e-9
+    while t < end:
+        for w in WHEEL_IDS:
+            core.encoder(w, t, angles[w])
+        t, out = run(core, PERIOD, t, v=None if goal else 0.05)
+        if not held:
+            for w in out.healthy:
+                angles[w] += out.setpoints[w] * PERIOD
+        resets += out.resets
+        v_min = min(v_min, out.v)
+    return t, out, resets, v_min
+
+
+def test_stalls_of_a_held_goal_drive_are_retried_as_it_backs_off():
+    # Four wheels latch stalls one after another against a rock the two left cannot lift
+    # the rover over; it never moves the 0.3 m of the retry. After held_s it resets them
+    # and backs off, and the wheels, turning again, are not judged seized.
+    core = core_with_heartbeats()
+    core.set_goal(10.0, 0.0, 0.0)
+    angles = {w: 0.0 for w in WHEEL_IDS}
+    t, out, _, _ = held_or_rolling(core, 5.0, 0.0, angles, held=False)
+    assert out.v > 0.0
+    stalled = ('lf', 'rf', 'lr', 'rr')
+    for i, w in enumerate(stalled):
+        core.wheel_status(w, 'FAULT', 'stall', t + 0.5 * i)
+    t, out, resets, _ = held_or_rolling(core, P['stall_retry.held_s'] - 0.5, t, angles, True)
+    assert resets == [] and set(out.healthy) == {'lm', 'rm'}
+    t, out, resets, _ = held_or_rolling(core, 2.5, t, angles, True)
+    assert sorted(resets) == sorted(stalled) and core.goal.backoffs == 1
+    assert any('held' in e.what and 'backing off' in e.what for e in core.events)
+    for w in stalled:                                   # the units accept the resets
+        core.wheel_status(w, 'ENABLED', 'none', t)
+    t, out, resets, v_min = held_or_rolling(core, 30.0, t, angles, held=False)
+    backed = [float(e.what.split()[2]) for e in core.events if e.what.startswith('backed off')]
+    assert v_min < 0.0 and backed and backed[0] >= P['recovery.backoff_m']
+    assert out.v > 0.0, 'and on to the goal again'
+    assert len(out.healthy) == 6 and resets == []
+    assert not any('seized' in e.what for e in core.events)
+    # Under velocity commands the operator drives: a held rover's stalls wait for the 0.3 m.
+    core = core_with_heartbeats()
+    angles = {w: 0.0 for w in WHEEL_IDS}
+    t, out, _, _ = held_or_rolling(core, 2.0, 0.0, angles, held=False, goal=False)
+    core.wheel_status('lf', 'FAULT', 'stall', t)
+    t, out, resets, _ = held_or_rolling(core, 30.0, t, angles, held=True, goal=False)
+    assert resets == [] and 'lf' not in out.healthy
+
+
 def test_faults_other_than_stall_are_never_reset_by_the_controller():
     core = core_with_heartbeats()
     t, _ = run(core, 1.0, 0.0, v=0.05)

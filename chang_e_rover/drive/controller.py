@@ -37,6 +37,7 @@ class WheelView:
     speed: float = math.nan                       # from encoder differences, rad/s
     lost: bool = False
     stall_at: tuple[float, float] | None = None   # odometry where a stall latched, to retry
+    stall_t: float = 0.0                          # and when
     retry_t: float | None = None                  # when its automatic reset was asked
     no_retry: bool = False                        # stalled again after one: seized
 
@@ -165,7 +166,11 @@ class DriveCore:
         stall_retry.after_m on without the wheel, a wheel held by terrain is off the
         obstacle and turns again, and a seized one stalls again at once on its probation.
         So it asks for one reset then, and none after a stall within stall_retry.watch_s
-        of it (a seized wheel stays isolated until the ground resets it).
+        of it (a seized wheel stays isolated until the ground resets it). A goal drive the
+        rover cannot go on with (the wheels left too few to lift a wheel over the rock that
+        stalled it, and stalling one after another as they push) asks for the reset after
+        stall_retry.held_s instead, and backs off as it does: a wheel held by terrain turns
+        back off it with the others, a seized one stalls again.
         """
         view, p = self.wheels[wheel], self.p
         if view.retry_t is not None and t - view.retry_t <= p['stall_retry.watch_s']:
@@ -173,20 +178,40 @@ class DriveCore:
             self.events.append(Event(t, wheel, 'stalled again after its automatic reset: '
                                                'seized, isolated until the ground resets it'))
         elif not view.no_retry and p['stall_retry.after_m'] > 0:
-            view.stall_at = (self.odometry.x, self.odometry.y)
+            view.stall_at, view.stall_t = (self.odometry.x, self.odometry.y), t
 
     def _stall_retries(self, t: float) -> list[str]:
-        out = []
-        for w, view in self.wheels.items():
-            if view.stall_at is None or view.lost or view.fault != 'stall':
+        out, p, o = [], self.p, self.odometry
+        latched = {w: view for w, view in self.wheels.items()
+                   if view.stall_at is not None and not view.lost and view.fault == 'stall'}
+        driving = self.goal is not None and not self.goal.reached and self._backoff is None
+        # held: the first of them latched held_s ago and the rover has not moved on since;
+        # all of them are retried together as it backs off (one rock held them all).
+        held = driving and any(t - v.stall_t >= p['stall_retry.held_s'] and
+                               math.dist(v.stall_at, (o.x, o.y)) < p['stall_retry.after_m']
+                               for v in latched.values())
+        for w, view in latched.items():
+            moved = math.dist(view.stall_at, (o.x, o.y))
+            if moved >= p['stall_retry.after_m']:
+                why = f'the rover has moved {moved:.2f} m on'
+            elif held:
+                why = f'the rover is held ({moved:.2f} m in {t - view.stall_t:.0f} s)'
+            else:
                 continue
-            moved = math.dist(view.stall_at, (self.odometry.x, self.odometry.y))
-            if moved >= self.p['stall_retry.after_m']:
-                view.stall_at, view.retry_t = None, t
-                out.append(w)
-                self.events.append(Event(t, w, f'automatic reset after a stall: the rover has '
-                                               f'moved {moved:.2f} m on'))
+            view.stall_at, view.retry_t = None, t
+            out.append(w)
+            self.events.append(Event(t, w, f'automatic reset after a stall: {why}'))
+        if held:
+            self._start_backoff(t, f'{", ".join(latched)} stalled and the rover held')
         return out
+
+    def _start_backoff(self, t: float, why: str, face: bool = True) -> None:
+        """Back straight off recovery.backoff_m, then (face) turn to the way on, and vote."""
+        p, o = self.p, self.odometry
+        self.goal.backoffs += 1
+        self._backoff = (o.x, o.y, t)
+        self._turning_to_goal = self._turning_to_goal or face
+        self.events.append(Event(t, '-', f'{why}: backing off {p["recovery.backoff_m"]:.1f} m'))
 
     def encoder(self, wheel: str, t: float, rad: float) -> None:
         view = self.wheels[wheel]
@@ -316,9 +341,7 @@ class DriveCore:
         ground it came by (the gate checks that too), and votes again from there.
         """
         g, p, o = self.goal, self.p, self.odometry
-        if self.hazard_map is None or not self.gate_enabled or p['recovery.no_progress_s'] <= 0:
-            return None
-        if self._backoff is not None:
+        if self._backoff is not None:    # (also one begun by a held stall, with no map)
             bx, by, bt = self._backoff
             if math.hypot(o.x - bx, o.y - by) < p['recovery.backoff_m'] and \
                     t - bt < p['recovery.no_progress_s']:
@@ -328,16 +351,14 @@ class DriveCore:
             self.events.append(Event(t, '-', f'backed off {math.hypot(o.x - bx, o.y - by):.2f} m'
                                              ': voting again'))
             return None
+        if self.hazard_map is None or not self.gate_enabled or p['recovery.no_progress_s'] <= 0:
+            return None
         if self._held_since is not None and t - self._held_since > p['arc_check.held_s']:
             # The rover does not follow its arc (a seized wheel caught on a rock, the others
             # spinning): no use waiting for the headway rule; back off and face the way on.
             self._held_since = None
-            g.backoffs += 1
-            self._backoff = (o.x, o.y, t)
-            self._turning_to_goal = True
-            self.events.append(Event(t, '-', f'held: the gyro sees {self.arc_followed:.2f} of the '
-                                             f'arc\'s yaw rate for {p["arc_check.held_s"]:.0f} s; '
-                                             f'backing off {p["recovery.backoff_m"]:.1f} m'))
+            self._start_backoff(t, f'held: the gyro sees {self.arc_followed:.2f} of the arc\'s '
+                                   f'yaw rate for {p["arc_check.held_s"]:.0f} s')
             return -p['recovery.backoff_speed_m_s'], 0.0
         # Headway: the cost to go (the straight line without a plan) lower than where the
         # rover stood best, both judged on the current map.
@@ -345,12 +366,9 @@ class DriveCore:
                 p['recovery.progress_m']:
             g.best_xy, g.best_t = (o.x, o.y), t
         elif t - g.best_t > p['recovery.no_progress_s']:
-            g.backoffs += 1
-            self._backoff = (o.x, o.y, t)
             distance = math.hypot(g.x - o.x, g.y - o.y)
-            self.events.append(Event(t, '-', f'no headway in {p["recovery.no_progress_s"]:.0f} s '
-                                             f'({distance:.2f} m from the goal): backing off '
-                                             f'{p["recovery.backoff_m"]:.1f} m'))
+            self._start_backoff(t, f'no headway in {p["recovery.no_progress_s"]:.0f} s '
+                                   f'({distance:.2f} m from the goal)', face=False)
             return -p['recovery.backoff_speed_m_s'], 0.0
         return None
 
