@@ -11,6 +11,12 @@ class Odometry2D:
         self.x = self.y = self.yaw = 0.0
         self.distance = 0.0
 
+    def set_pose(self, x: float, y: float, yaw: float) -> None:
+        """Place the frame: the pose the odometry starts from (as the ground knows it)."""
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(yaw)):
+            raise ValueError(f'pose ({x}, {y}, {yaw}) is not finite')
+        self.x, self.y, self.yaw = x, y, math.atan2(math.sin(yaw), math.cos(yaw))
+
     def update(self, v: float, yaw_rate: float, dt: float) -> None:
         mid = self.yaw + yaw_rate * dt / 2
         self.x += v * dt * math.cos(mid)
