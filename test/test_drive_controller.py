@@ -298,3 +298,27 @@ def test_the_odometer_of_two_free_wheels_is_their_mean_not_the_faster():
             core.encoder(w, t, angles[w])
     assert rolled > 2.0
     assert core.odometry.x - x0 == pytest.approx(rolled, rel=0.015)
+
+
+def test_the_arc_driven_stays_until_another_beats_it_by_the_hysteresis(monkeypatch):
+    # Near a goal arcs of opposite curvature took turns from vote to vote (their scores
+    # a hair apart), the corners swung between them and the wheels never turned.
+    import numpy as np
+    from chang_e_rover.drive import controller as C
+    from chang_e_rover.hazard.gate import Grid, Vote
+    scores = iter([(0.30, 0.20), (0.30, 0.30 + 0.6 * P['arcs.hysteresis']),
+                   (0.30, 0.30 + 1.5 * P['arcs.hysteresis'])])
+
+    def votes(*args, **kwargs):
+        left, right = next(scores)
+        return sorted([Vote(0.7, left, 0.1, 0.4, False), Vote(-0.7, right, 0.1, 0.4, False)],
+                      key=lambda v: v.score, reverse=True)
+    monkeypatch.setattr(C, 'vote_arcs', votes)
+    core = core_with_heartbeats()
+    core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1))
+    core.set_goal(0.5, 0.0, 0.0)
+    chosen = []
+    for t in (0.0, 0.6, 1.2):
+        core._vote(t)
+        chosen.append(core._arc.curvature)
+    assert chosen == [0.7, 0.7, -0.7]
