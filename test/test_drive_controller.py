@@ -159,10 +159,16 @@ def test_stalls_of_a_held_goal_drive_are_retried_as_it_backs_off():
     assert any('held' in e.what and 'backing off' in e.what for e in core.events)
     for w in stalled:                                   # the units accept the resets
         core.wheel_status(w, 'ENABLED', 'none', t)
+    # lf stalls again at once, under the load of a rover still held: no verdict on it
+    t, out, _, _ = held_or_rolling(core, 1.0, t, angles, True)
+    core.wheel_status('lf', 'FAULT', 'stall', t)
     t, out, resets, v_min = held_or_rolling(core, 30.0, t, angles, held=False)
     backed = [float(e.what.split()[2]) for e in core.events if e.what.startswith('backed off')]
     assert v_min < 0.0 and backed and backed[0] >= P['recovery.backoff_m']
     assert out.v > 0.0, 'and on to the goal again'
+    assert resets == ['lf'], 'retried once the rover has moved 0.3 m on'
+    core.wheel_status('lf', 'ENABLED', 'none', t)
+    t, out, resets, _ = held_or_rolling(core, 2.0, t, angles, held=False)
     assert len(out.healthy) == 6 and resets == []
     assert not any('seized' in e.what for e in core.events)
     # Under velocity commands the operator drives: a held rover's stalls wait for the 0.3 m.

@@ -45,6 +45,7 @@ class WheelView:
     stall_at: tuple[float, float] | None = None   # odometry where a stall latched, to retry
     stall_t: float = 0.0                          # and when
     retry_t: float | None = None                  # when its automatic reset was asked
+    retry_held: bool = False                      # ...because the rover was held
     no_retry: bool = False                        # stalled again after one: seized
 
 
@@ -176,10 +177,13 @@ class DriveCore:
         rover cannot go on with (the wheels left too few to lift a wheel over the rock that
         stalled it, and stalling one after another as they push) asks for the reset after
         stall_retry.held_s instead, and backs off as it does: a wheel held by terrain turns
-        back off it with the others, a seized one stalls again.
+        back off it with the others. A stall soon after such a reset is no verdict: the
+        rover may be held still, and every wheel stalls under that load (Monte Carlo seed
+        23, k = 2: two healthy wheels judged seized so, and the rover left with two).
         """
         view, p = self.wheels[wheel], self.p
-        if view.retry_t is not None and t - view.retry_t <= p['stall_retry.watch_s']:
+        if view.retry_t is not None and t - view.retry_t <= p['stall_retry.watch_s'] \
+                and not view.retry_held:
             view.no_retry = True
             self.events.append(Event(t, wheel, 'stalled again after its automatic reset: '
                                                'seized, isolated until the ground resets it'))
@@ -204,7 +208,7 @@ class DriveCore:
                 why = f'the rover is held ({moved:.2f} m in {t - view.stall_t:.0f} s)'
             else:
                 continue
-            view.stall_at, view.retry_t = None, t
+            view.stall_at, view.retry_t, view.retry_held = None, t, moved < p['stall_retry.after_m']
             out.append(w)
             self.events.append(Event(t, w, f'automatic reset after a stall: {why}'))
         if held:
