@@ -84,7 +84,7 @@ def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str
             if r.world.time >= at and wheel not in r.fault_injected:
                 r.inject(wheel, fault)
 
-    # Odom is the terrain frame: the harness starts the odometry from the settled pose.
+    # The rover starts at the origin facing +x (odom = terrain frame at the start).
     gx, gy = benign_goal(rover.truth_map or TruthMap(rover.world), CONTROLLER['arcs.veto_cost'])
     reached = rover.drive_to(gx, gy, timeout, during=inject)
     x, y = rover.position()

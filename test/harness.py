@@ -84,8 +84,8 @@ class TruthMap:
     """Perfect perception: the hazard map the DriveCore would get from flawless cameras.
 
     The GESTALT cost of the simulator's true heightfield with its rocks (Terrain.true_height)
-    over the whole terrain, every cell known, in odom (the odometry starts from the rover's
-    settled pose, so odom is the terrain frame until odometry drifts), given to the DriveCore at the
+    over the whole terrain, every cell known, in odom (the rover starts at the origin facing
+    +x, so odom is the terrain frame until odometry drifts), given to the DriveCore at the
     hazcams' rate as the same window the hazard node publishes. It separates what the drive
     does with a map (arc voting, the gate, derating) from how well stereo builds one
     (test_rock_field.py and the hazcam path measure that).
@@ -151,13 +151,6 @@ class Rover:
         self._next_temperature = 0.0
         self._next_control = 0.0
         self.world.step(1.0)    # settle on the ground
-        # Odom is the terrain frame: the odometry starts from the pose the rover settled
-        # to, as a mission starts from the ground's fix of the rover at the lander. Settling
-        # on rough ground turns it by up to 1.5 deg (Monte Carlo seed 19), 0.5 m off at 20 m.
-        truth = self.world.ground_truth()
-        qw, qx, qy, qz = (float(v) for v in truth.quaternion)
-        self.core.odometry.set_pose(float(truth.position[0]), float(truth.position[1]),
-                                    math.atan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz)))
         self.hazcams = Hazcams(self.world) if hazcams else None
         self.truth_map = TruthMap(self.world) if truth_map else None
 
