@@ -74,7 +74,7 @@ class Hazcams:
         window = self.mapper.window(o.x, o.y)
         if window is not None:
             cost, x0, y0 = window
-            core.hazard(Grid(cost, x0, y0, self.mapper.map.resolution))
+            core.hazard(Grid(cost, x0, y0, self.mapper.map.resolution), w.time)
 
     def close(self) -> None:
         self.rig.close()
@@ -124,7 +124,7 @@ class TruthMap:
         x1, y1 = min(n, cx + self.half), min(n, cy + self.half)
         if x1 > x0 and y1 > y0:
             core.hazard(Grid(self.cost[y0:y1, x0:x1].copy(), self.origin + x0 * res,
-                             self.origin + y0 * res, res))
+                             self.origin + y0 * res, res), self.world.time)
 
 
 def _rock_top(X, Y, rx, ry, d, base, ground):

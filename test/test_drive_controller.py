@@ -27,6 +27,8 @@ def run(core, seconds, t0, v=None, omega=0.0, steer_follows=True, silent=()):
                                   else 'ENABLED', core.wheels[w].fault, t)
         if v is not None:
             core.command_velocity(v, omega, t)
+        if core.hazard_map is not None and t - core.hazard_t >= 1.0:
+            core.hazard(core.hazard_map, t)         # the hazcams map once a second
         out = core.step(t, PERIOD)
         if steer_follows:
             core.steering(out.steer)
@@ -195,7 +197,7 @@ def test_a_goal_drive_held_at_a_hazard_backs_off_and_votes_again():
     core = core_with_heartbeats()
     cost = np.zeros((100, 100), np.int8)              # 10 m square, 0.1 m cells, origin -5
     cost[:, 60:63] = 100                             # a wall 1.0-1.3 m ahead, across the map
-    core.hazard(Grid(cost, -5.0, -5.0, 0.1))
+    core.hazard(Grid(cost, -5.0, -5.0, 0.1), 0.0)
     core.set_goal(4.0, 0.0, 0.0)
     # The odometry does not move (no encoders here): no headway at all.
     wait = P['recovery.no_progress_s']
@@ -212,11 +214,39 @@ def test_a_goal_drive_held_at_a_hazard_backs_off_and_votes_again():
     core2 = core_with_heartbeats()
     cost2 = cost.copy()
     cost2[:, 38:41] = 100                            # a wall 1.0-1.3 m behind
-    core2.hazard(Grid(cost2, -5.0, -5.0, 0.1))
+    core2.hazard(Grid(cost2, -5.0, -5.0, 0.1), 0.0)
     core2.set_goal(4.0, 0.0, 0.0)
     t, out = run(core2, wait + 5.0, 0.0)
     assert any('no headway' in e.what for e in core2.events)
     assert out.v == 0.0 and core2.gate_state == 'blocked'
+
+
+def test_the_gate_stops_the_rover_when_the_hazard_maps_stop_coming():
+    import numpy as np
+    from chang_e_rover.hazard.gate import Grid
+    core = core_with_heartbeats()
+    grid = Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1)
+    timeout = P['hazard.map_timeout_s']
+    assert timeout > 0
+    core.hazard(grid, 0.0)
+    t, out = run(core, 5.0, 0.0, v=0.05)
+    assert out.v > 0.0 and core.gate_state == 'clear'
+    # the maps stop: step the core without run(), which plays the hazcams
+    last = core.hazard_t
+    while t < last + timeout - 0.1:
+        core.command_velocity(0.05, 0.0, t)
+        out = core.step(t, PERIOD)
+        t += PERIOD
+    assert out.v > 0.0, 'within the timeout the last map stands'
+    while t < last + timeout + 0.5:
+        core.command_velocity(0.05, 0.0, t)
+        out = core.step(t, PERIOD)
+        t += PERIOD
+    assert out.v == 0.0 and out.omega == 0.0 and core.gate_state == 'stale'
+    assert any('no hazard map for' in e.what for e in core.events)
+    core.hazard(grid, t)                  # a map again: on it goes
+    t, out = run(core, 2.0, t, v=0.05)
+    assert out.v > 0.0 and core.gate_state == 'clear'
 
 
 def arc_drive(core, seconds, t, angles, gyro, v=None, omega=0.0):
@@ -248,7 +278,7 @@ def test_an_arc_the_gyro_does_not_see_is_not_travelled_and_a_held_goal_drive_bac
     import numpy as np
     from chang_e_rover.hazard.gate import Grid
     core = core_with_heartbeats()
-    core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1))
+    core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1), 0.0)
     core.set_goal(2.5, 1.8, 0.0)
     angles = {w: 0.0 for w in WHEEL_IDS}
     t, out = arc_drive(core, 8.0, 0.0, angles, gyro=lambda out: 0.0)
@@ -321,7 +351,7 @@ def test_the_arc_driven_stays_until_another_beats_it_by_the_hysteresis(monkeypat
                       key=lambda v: v.score, reverse=True)
     monkeypatch.setattr(C, 'vote_arcs', votes)
     core = core_with_heartbeats()
-    core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1))
+    core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1), 0.0)
     core.set_goal(0.5, 0.0, 0.0)
     chosen = []
     for t in (0.0, 0.6, 1.2):

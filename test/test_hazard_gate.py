@@ -28,6 +28,7 @@ def test_gate_refuses_motion_into_a_wall_within_reach_only():
     assert not far.blocked                              # front 0.8 + reach 0.8 < 2.0
     near = gate(g, (0.5, 0.0, 0.0), 0.05, 0.0, FOOT, 0.8, 0.1)
     assert near.blocked and 1.0 < near.where[0] < 1.3
+    assert 1.95 <= near.cell[0] < 2.3, 'the ground it meets, in the wall'
     assert not gate(g, (0.5, 0.0, 0.0), -0.05, 0.0, FOOT, 0.8, 0.1).blocked   # backing away
     assert not gate(g, (0.5, 0.0, 0.0), 0.0, 0.0, FOOT, 0.8, 0.1).blocked
 
@@ -73,3 +74,10 @@ def test_a_hazard_under_the_rover_does_not_hold_it_but_new_ones_ahead_do():
     # a rock the footprint's edge already overlaps: driving on along it enters new rock
     side = grid_with([(-0.5, 2.0, 0.5, 0.9)])
     assert gate(side, here, 0.05, 0.0, FOOT, 0.8, 0.1).blocked
+
+
+def test_a_turn_in_place_refused_names_the_ground_it_would_sweep_not_the_rover():
+    g = grid_with([(0.7, 0.8, 0.7, 0.8)])               # a cell the left-front corner sweeps
+    turn = gate(g, (0.0, 0.0, 0.0), 0.0, 0.1, FOOT, 0.8, 0.1)
+    assert turn.blocked and turn.where == (0.0, 0.0)
+    assert 0.6 <= turn.cell[0] <= 0.9 and 0.6 <= turn.cell[1] <= 0.9

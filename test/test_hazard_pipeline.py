@@ -145,6 +145,36 @@ def test_the_25_cm_step_is_marked_untraversable(step25):
     assert np.count_nonzero(a.cost[edge] == UNTRAVERSABLE) >= 5
 
 
+def test_the_published_window_at_the_map_edge_is_analysed_like_any_other():
+    """A window clipped by the map's edge is not square; the analysis takes any rectangle.
+
+    A mission run (2026-12-02) drove to 24.6 m from the start of a 60 m map: the
+    16 m window lost a column, the analysis assumed a square grid, raised, and the
+    hazard node's thread died while the rover drove on.
+    """
+    from chang_e_rover.hazard.mapper import HazardMapper
+    from chang_e_rover.robot_description import load_urdf
+    p = config.load_params('rover.yaml', 'hazard_camera')
+    m = HazardMapper(p, load_urdf(config.urdf_path('rover.urdf')))
+    hm = m.map
+    X, Y = hm.cell_centres()
+    edge = hm.origin + hm.n * hm.resolution                # the map's +x, +y edge
+    z = np.where(X > edge - 3.0, 0.3, 0.0)                 # a 0.3 m step 3 m inside the edge
+    pts = np.column_stack([X.ravel(), Y.ravel(), z.ravel()])
+    for _ in range(hm.min_points):
+        hm.add(pts, np.ones(len(pts)))
+    for x, y in ((edge - 2.0, 0.0), (edge - 2.0, edge - 2.0), (0.0, 0.0)):
+        cost, x0, y0 = m.window(x, y)
+        full = analyse(hm.heights(), hm.resolution, m.limits).cost
+        j0, i0 = (int(round((v - hm.origin) / hm.resolution)) for v in (x0, y0))
+        ny, nx = cost.shape
+        inner = (slice(10, ny - 10), slice(10, nx - 10))  # away from the window's own border
+        assert np.array_equal(cost[inner], full[i0:i0 + ny, j0:j0 + nx][inner])
+    cost, x0, y0 = m.window(edge - 2.0, 0.0)
+    assert cost.shape[0] != cost.shape[1], 'clipped by the edge'
+    assert (cost == UNTRAVERSABLE).any(), 'the step in it is found'
+
+
 def test_the_25_degree_ramp_is_marked_untraversable():
     scene = Scene('ramp25', dx=1.3)
     hm = scene.height_map()

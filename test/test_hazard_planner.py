@@ -72,6 +72,8 @@ def drive(core, goal, seconds):
     while t < seconds:
         for w in WHEEL_IDS:
             core.wheel_status(w, 'ENABLED', 'none', t)
+        if t - core.hazard_t >= 5.0:
+            core.hazard(core.hazard_map, t)    # the same map again, within its timeout
         out = core.step(t, PERIOD)
         core.steering(out.steer)
         core.yaw_rate(out.omega)
@@ -94,11 +96,11 @@ CUP = [(2.5, 2.8, -2.3, 2.3), (0.0, 2.8, 2.0, 2.3), (0.0, 2.8, -2.3, -2.0)]
 def test_a_goal_drive_leaves_a_cup_that_holds_arc_voting_alone():
     grid = grid_with(CUP)
     inside = DriveCore(GEOMETRY, {**P, 'planner.cell_m': 0.0}, start_t=0.0)
-    inside.hazard(grid)
+    inside.hazard(grid, 0.0)
     path, reached = drive(inside, (6.0, 0.0), 900.0)
     assert not reached and max(x for _, x, _ in path) < 2.5, 'without the planner: held in the cup'
     core = DriveCore(GEOMETRY, P, start_t=0.0)
-    core.hazard(grid)
+    core.hazard(grid, 0.0)
     path, reached = drive(core, (6.0, 0.0), 900.0)
     assert reached, f'held at ({core.odometry.x:.2f}, {core.odometry.y:.2f})'
     xy = np.array([(x, y) for _, x, y in path])

@@ -73,3 +73,19 @@ def test_set_heading_turns_the_short_way_and_stops_within_its_tolerance():
     # slows near the heading, but not below the rate that still moves the rover
     near = sh.rate(sh.heading_rad - 2 * sh.tolerance_rad)
     assert sh.min_rate_rad_s <= near < sh.max_rate_rad_s
+
+
+def test_the_crossing_goal_stays_inside_the_terrain():
+    from chang_e_rover.mission.plan import Crossing
+    cr = Crossing()
+    inside = cr.size_m / 2 - cr.edge_margin_m
+    # from 12 m out on open ground, the whole distance
+    assert cr.distance_to_edge(9.0, 7.5, math.atan2(7.5, 9.0)) == pytest.approx(cr.distance_m)
+    # from 17.5 m out due east (a run whose set heading was refused): shortened to the margin
+    d = cr.distance_to_edge(17.5, -2.8, math.atan2(-2.8, 17.5))
+    assert d == pytest.approx(inside - 17.5, abs=0.5) and 17.5 + d * math.cos(
+        math.atan2(-2.8, 17.5)) <= inside + 1e-9
+    # already past it: no crossing at all, never backwards
+    assert cr.distance_to_edge(21.0, 0.0, 0.0) == 0.0
+    with pytest.raises(ValueError):
+        cr.distance_to_edge(float('nan'), 0.0, 0.0)

@@ -111,6 +111,7 @@ class DriveCore:
         self.v_measured = 0.0
         # Hazard avoidance: the map from the hazard cameras, the gate and arc voting.
         self.hazard_map: Grid | None = None
+        self.hazard_t = -math.inf            # when the last map came
         self.footprint = Footprint(p['hazard.footprint_rear_m'], p['hazard.footprint_front_m'],
                                    p['hazard.footprint_half_width_m'])
         self.gate_state = 'no map'
@@ -257,9 +258,10 @@ class DriveCore:
             self.pitch = math.asin(max(-1.0, min(1.0, sin_pitch)))
             self.roll = roll
 
-    def hazard(self, grid: Grid) -> None:
-        """A new hazard map (cost grid in odom)."""
+    def hazard(self, grid: Grid, t: float) -> None:
+        """A new hazard map (cost grid in odom), received at t."""
         self.hazard_map = grid
+        self.hazard_t = t
         self._nav_due = True
 
     # ---- health --------------------------------------------------------------------------
@@ -439,17 +441,29 @@ class DriveCore:
         if self.hazard_map is None:
             return v, omega
         p = self.p
+        age = t - self.hazard_t
+        if p['hazard.map_timeout_s'] > 0 and age > p['hazard.map_timeout_s']:
+            # The cameras have gone quiet (a hazard node that died left the rover driving
+            # on its last map until it drove off it): as Nav2's collision monitor does
+            # when a source times out, no motion until a map comes again.
+            if self.gate_state != 'stale':
+                self.events.append(Event(t, '-', f'hazard gate: no hazard map for {age:.1f} s '
+                                                  f'(timeout {p["hazard.map_timeout_s"]:.1f} s), '
+                                                  'motion refused'))
+                self.gate_state, self.gate_where = 'stale', None
+            self.governor.output = (0.0, 0.0)
+            return 0.0, 0.0
         reach = p['hazard.clearance_m'] + v * v / (2 * p['max_accel_m_s2'])
         result = gate(self.hazard_map, (self.odometry.x, self.odometry.y, self.odometry.yaw),
                       v, omega, self.footprint, reach, p['hazard.sample_m'])
         state = 'blocked' if result.blocked else 'clear'
         if state != self.gate_state:
             self.events.append(Event(t, '-', f'hazard gate: untraversable ground at '
-                                             f'({result.where[0]:.2f}, {result.where[1]:.2f}), '
+                                             f'({result.cell[0]:.2f}, {result.cell[1]:.2f}), '
                                              'motion refused' if result.blocked
                                      else 'hazard gate: clear'))
             self.gate_state = state
-        self.gate_where = result.where
+        self.gate_where = result.cell
         if not result.blocked:
             return v, omega
         self.governor.output = (0.0, 0.0)

@@ -103,7 +103,7 @@ class DriveControllerNode(Node):
         cost = np.frombuffer(bytes(np.asarray(msg.data, dtype=np.int8)), np.int8).reshape(
             info.height, info.width)
         self.core.hazard(Grid(cost, info.origin.position.x, info.origin.position.y,
-                              info.resolution))
+                              info.resolution), self._now())
 
     def joint_states_callback(self, msg: JointState) -> None:
         self.core.steering({name[6:8]: q for name, q in zip(msg.name, msg.position)

@@ -94,8 +94,9 @@ def swept_costs(grid: Grid, poses: np.ndarray, footprint: np.ndarray) -> np.ndar
 @dataclass(frozen=True)
 class GateResult:
     blocked: bool
-    where: tuple[float, float] | None = None
+    where: tuple[float, float] | None = None     # the pose at which the footprint meets it
     distance_m: float = 0.0
+    cell: tuple[float, float] | None = None      # the untraversable ground it meets
 
 
 def gate(grid: Grid, pose: tuple[float, float, float], v: float, omega: float,
@@ -120,8 +121,13 @@ def gate(grid: Grid, pose: tuple[float, float, float], v: float, omega: float,
     if hit.size == 0:
         return GateResult(False)
     i = int(hit[0])
+    c, s = math.cos(poses[i, 2]), math.sin(poses[i, 2])
+    px = poses[i, 0] + c * pts[:, 0] - s * pts[:, 1]
+    py = poses[i, 1] + s * pts[:, 0] + c * pts[:, 1]
+    j = int(np.argmax(grid.lookup(px, py)))
     return GateResult(True, (float(poses[i, 0]), float(poses[i, 1])),
-                      float(math.hypot(poses[i, 0] - x, poses[i, 1] - y)))
+                      float(math.hypot(poses[i, 0] - x, poses[i, 1] - y)),
+                      (float(px[j]), float(py[j])))
 
 
 @dataclass(frozen=True)

@@ -85,13 +85,15 @@ def _box(a: np.ndarray, k: int) -> np.ndarray:
 
 
 def analyse(heights: np.ndarray, resolution_m: float, limits: Limits) -> Analysis:
-    """Return slope, roughness, step and cost of every cell of a height grid."""
+    """Return slope, roughness, step and cost of every cell of a height grid (any ny x nx)."""
     seen = np.isfinite(heights)
     m = seen.astype(np.float64)
     z = np.where(seen, heights, 0.0)
     k = max(3, int(round(limits.patch_m / resolution_m)) | 1)
-    n = heights.shape[0]
-    ys, xs = np.mgrid[0:n, 0:n].astype(np.float64) * resolution_m
+    # Any rectangle: a window clipped at the map's edge is not square (a mission run
+    # crashed the hazard node there when the analysis assumed it was).
+    ny, nx = heights.shape
+    ys, xs = np.mgrid[0:ny, 0:nx].astype(np.float64) * resolution_m
     # Local coordinates keep the sums well conditioned: subtract each patch's centre.
     s1 = _box(m, k)
     sx, sy, sz = _box(m * xs, k), _box(m * ys, k), _box(z, k)

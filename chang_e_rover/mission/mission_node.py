@@ -470,8 +470,10 @@ class MissionNode(Node):
         # Outward from the lander (the odom origin is the rover's place on its deck):
         # the open ground around it ends keep_clear_m out, and the field begins.
         bearing = math.atan2(oy, ox)
-        gx, gy = ox + cr.distance_m * math.cos(bearing), oy + cr.distance_m * math.sin(bearing)
+        distance = cr.distance_to_edge(ox, oy, bearing)
+        gx, gy = ox + distance * math.cos(bearing), oy + distance * math.sin(bearing)
         self.results['crossing_goal_odom'] = (gx, gy)
+        self.results['crossing_distance'] = distance
         tx, ty, _ = self.truth
         self.results['crossing_goal_true'] = (tx + gx - ox, ty + gy - oy)
         self.results['crossing_start'] = (tx, ty)
@@ -479,7 +481,7 @@ class MissionNode(Node):
         if self.ground is not None:
             self.crossing_tc = self.ground.send('drive_goal', x_m=gx, y_m=gy)
             self.report(f'[mission] ground sent telecommand {self.crossing_tc}: drive_goal '
-                        f'({gx:.2f}, {gy:.2f}) in odom, {cr.distance_m:.1f} m through the rock '
+                        f'({gx:.2f}, {gy:.2f}) in odom, {distance:.1f} m through the rock '
                         'field')
         else:
             goal = PoseStamped()

@@ -83,6 +83,21 @@ class Crossing:
     # ramp's foot: the field begins about 15 m out on the crossing's bearing.
     keep_clear_m: float = 12.0
     size_m: float = 50.0
+    # The goal stays this far inside the terrain's edge (a run whose set heading was
+    # refused sent the crossing 27 m out on a 50 m terrain: the rover drove off its edge).
+    edge_margin_m: float = 5.0
+
+    def distance_to_edge(self, x: float, y: float, bearing: float) -> float:
+        """How far to go from (x, y) along bearing: distance_m, or less to stay inside the
+        terrain (centred on the odom origin) by edge_margin_m; never negative."""
+        if not all(math.isfinite(v) for v in (x, y, bearing)):
+            raise ValueError(f'crossing from ({x}, {y}) at {bearing} rad: not finite')
+        limit = self.size_m / 2 - self.edge_margin_m
+        d = self.distance_m
+        for p, u in ((x, math.cos(bearing)), (y, math.sin(bearing))):
+            if abs(u) > 1e-12:
+                d = min(d, ((limit if u > 0 else -limit) - p) / u)
+        return max(0.0, d)
 
 
 class PlanClock:
