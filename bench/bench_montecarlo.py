@@ -74,7 +74,7 @@ def benign_goal(truth: TruthMap, veto_cost: float) -> tuple[float, float]:
 
 def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str) -> dict:
     rng = random.Random(seed * 10 + k)
-    rover = Rover('rocks', truth_map=perception == 'truth',
+    rover = Rover('rocks', truth_map=perception == 'truth', odom_from_truth=True,
                   **{'terrain.seed': seed, 'terrain.rock_abundance': abundance})
     plan = sorted((rng.uniform(20.0, 300.0), w, rng.choice(FAULTS))
                   for w in rng.sample(WHEEL_IDS, k))
