@@ -176,7 +176,11 @@ class WheelUnit:
         if self.state != ENABLED:
             self._demand = 0.0          # driver off: the wheel free-wheels
             return 0.0
-        self._demand = self.loop.update(target, self.speed, t)
+        # held: asked to turn, and the Hall sensors (not the encoder, which may be the
+        # part that failed) see it stand still: the loop breaks away (wheel_control.py)
+        held = (abs(target) > self.monitor.th.stall_speed_rad_s
+                and math.isfinite(hall_speed) and abs(hall_speed) < self.monitor.th.stall_speed_rad_s)
+        self._demand = self.loop.update(target, self.speed, t, held)
         return self._demand
 
     def temperature(self, t: float, celsius: float) -> None:

@@ -39,7 +39,9 @@ def torque_per_amp() -> float:
 
 def make_wheel_unit(p: dict) -> WheelUnit:
     """Build a wheel unit's core from its parameters and the motor figures."""
-    loop = VelocityLoop(p['kp_nm_s_per_rad'], p['ki_nm_per_rad'], p['integral_limit_nm'])
+    loop = VelocityLoop(p['kp_nm_s_per_rad'], p['ki_nm_per_rad'], p['integral_limit_nm'],
+                        p['breakaway_rate_nm_per_s'], p['breakaway_delay_s'],
+                        p['breakaway_from_nm'])
     return WheelUnit(loop, HealthMonitor(Thresholds.from_params(p)), p['setpoint_timeout_s'],
                      torque_per_amp())
 
