@@ -77,7 +77,7 @@ class VelocityLoop:
             self._held_since = t
         extra = 0.0
         climbing = self._broke_away_t is not None and t - self._broke_away_t <= RECLIMB_S
-        if held and (climbing or t - self._held_since >= self.breakaway_delay):
+        if held and (climbing or t - self._held_since >= self.breakaway_delay - 1e-9):
             self._broke_away_t = t
             push = math.copysign(self.breakaway_rate * dt, target)
             extra = max(push - step, 0.0) if target > 0 else min(push - step, 0.0)
@@ -89,7 +89,9 @@ class VelocityLoop:
         self.integral = min(max(self.integral + step + extra, -self.integral_limit),
                             self.integral_limit)
         if extra:
-            added = self.integral - before - step if held else extra
+            added = extra
+            if held:   # what the push added, if anything, past the PI's own step and the clamp
+                added = math.copysign(max(0.0, abs(self.integral - before) - abs(step)), extra)
             self.boost = math.copysign(min(abs(self.boost + added), abs(self.integral)),
                                        self.boost + added)
         if target == 0.0:
