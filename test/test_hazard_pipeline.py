@@ -214,3 +214,44 @@ def test_the_flight_core_maps_the_step_ahead_and_nothing_else_as_a_hazard(step25
     assert np.count_nonzero(cost >= 0) > 150
     assert np.all(np.abs(XX[bad] - 3.0) < 0.4), 'untraversable only at the step edge'
     assert mapper.response is None and len(mapper.estimates) == 1   # still estimating
+
+
+def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
+    """Any exception from the pipeline (not only a refused input) used to end the hazard
+    node's thread; now the pair is dropped and counted, diagnostics go ERROR after three
+    in a row, no map goes out for them, and the next good pair is mapped as before."""
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from sensor_msgs.msg import Image
+    from chang_e_rover.hazard.hazard_node import FAILING_PAIRS, HazardCameraNode
+    node = ros.add(HazardCameraNode(context=ros.context))
+    published = []
+    node.publish_map = lambda x, y: published.append((x, y))
+    node.mapper.ready = lambda: True
+    node.mapper.odometry(1.0, 2.0, 0.0)
+    fail = {'on': True}
+
+    def process(left, right):
+        if fail['on']:
+            raise IndexError('index 460 is out of bounds for axis 0 with size 460')
+        node.mapper.processed += 1
+
+    node.mapper.process = process
+
+    def pair(sec: int):
+        for side in ('left', 'right'):
+            msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
+            msg.header.stamp.sec = sec
+            node.image_callback(side, msg)
+
+    pair(1)
+    assert node.pairs_failed == 1 and node.diagnostic_status().level != DiagnosticStatus.ERROR
+    for sec in range(2, 1 + FAILING_PAIRS):
+        pair(sec)
+    status = node.diagnostic_status()
+    assert status.level == DiagnosticStatus.ERROR and 'IndexError' in status.message
+    assert {v.key: v.value for v in status.values}['pairs_failed'] == str(FAILING_PAIRS)
+    assert published == [], 'no map for a failed pair'
+    fail['on'] = False
+    pair(10)
+    assert len(published) == 1 and node.failing == 0, (node.failing, node.last_error)
+    assert node.diagnostic_status().level == DiagnosticStatus.OK

@@ -9,6 +9,7 @@ a pair takes ~0.2 s.
 from __future__ import annotations
 
 import math
+import traceback
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import OccupancyGrid, Odometry
@@ -27,6 +28,10 @@ from chang_e_rover.ros_common import (
     declare_from_config, image_array, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 
 
+# diagnostics go ERROR when this many pairs in a row failed in the pipeline
+FAILING_PAIRS = 3
+
+
 def camera_model(msg: CameraInfo) -> CameraModel:
     return CameraModel(msg.width, msg.height, np.array(msg.k).reshape(3, 3), np.array(msg.d),
                        np.array(msg.r).reshape(3, 3), np.array(msg.p).reshape(3, 4))
@@ -42,6 +47,13 @@ class HazardCameraNode(Node):
         self.info: dict[str, CameraModel] = {}
         self.frames: dict[str, tuple[int, Image]] = {}
         self.last_cost: np.ndarray | None = None
+        # A pair whose processing raised anything else than a refused input (a fault in
+        # the pipeline itself) is dropped and counted: the node lives on, and diagnostics
+        # go ERROR while the latest FAILING_PAIRS pairs all failed; no map is published
+        # for them, so the drive's gate goes stale and stops the rover (hazard.map_timeout_s).
+        self.pairs_failed = 0
+        self.failing = 0
+        self.last_error = ''
         for side in ('left', 'right'):
             self.create_subscription(Image, f'hazcam/{side}/image_raw',
                                      lambda msg, s=side: self.image_callback(s, msg), SENSOR_QOS)
@@ -101,13 +113,22 @@ class HazardCameraNode(Node):
         had_response = self.mapper.response is not None
         try:
             self.mapper.process(image_array(left), image_array(right))
+            self.publish_map(*self.mapper.pose[:2])
         except (ValueError, CalibrationError) as exc:
             self.get_logger().error(f'stereo pair dropped: {exc}', throttle_duration_sec=10.0)
             return
+        except Exception as exc:   # noqa: BLE001 - a fault in the pipeline, not the input
+            self.pairs_failed += 1
+            self.failing += 1
+            self.last_error = f'{type(exc).__name__}: {exc}'
+            self.get_logger().error(
+                f'stereo pair failed in the pipeline ({self.failing} in a row): '
+                f'{self.last_error}\n{traceback.format_exc()}', throttle_duration_sec=10.0)
+            return
+        self.failing = 0
         if not had_response and self.mapper.response is not None:
             self.get_logger().info(
                 f'detector response estimated: {self.mapper.response.round(3)}')
-        self.publish_map(*self.mapper.pose[:2])
 
     def publish_map(self, x: float, y: float) -> None:
         window = self.mapper.window(x, y)
@@ -126,23 +147,31 @@ class HazardCameraNode(Node):
         msg.data = cost.ravel().tolist()
         self.map_pub.publish(msg)
 
-    def publish_diagnostics(self) -> None:
+    def diagnostic_status(self) -> DiagnosticStatus:
         cost = self.last_cost
         known = int(np.count_nonzero(cost >= 0)) if cost is not None else 0
         bad = int(np.count_nonzero(cost == UNTRAVERSABLE)) if cost is not None else 0
         m = self.mapper
-        ok = m.processed > 0
-        status = DiagnosticStatus(
-            level=DiagnosticStatus.OK if ok else DiagnosticStatus.WARN,
-            name='rover/hazard_camera', hardware_id='hazcam',
-            message=f'{m.processed} stereo pairs mapped' if ok else 'no stereo pair yet')
+        if self.failing >= FAILING_PAIRS:
+            level = DiagnosticStatus.ERROR
+            message = f'the last {self.failing} stereo pairs failed: {self.last_error}'
+        elif m.processed > 0:
+            level, message = DiagnosticStatus.OK, f'{m.processed} stereo pairs mapped'
+        else:
+            level, message = DiagnosticStatus.WARN, 'no stereo pair yet'
+        status = DiagnosticStatus(level=level, name='rover/hazard_camera', hardware_id='hazcam',
+                                  message=message)
         response = m.response if m.response is not None else [math.nan] * 3
         status.values = [KeyValue(key=k, value=str(v)) for k, v in (
             ('pairs_processed', m.processed), ('ms_per_pair', f'{m.ms_per_pair:.0f}'),
             ('response_rgb', ' '.join(f'{r:.3f}' for r in response)),
             ('known_cells', known), ('untraversable_cells', bad),
-            ('height_m', f'{m.z:.3f}'))]
-        array = DiagnosticArray(status=[status])
+            ('height_m', f'{m.z:.3f}'), ('pairs_failed', self.pairs_failed),
+            ('last_error', self.last_error))]
+        return status
+
+    def publish_diagnostics(self) -> None:
+        array = DiagnosticArray(status=[self.diagnostic_status()])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
 
