@@ -27,7 +27,7 @@ from typing import Any, Callable
 from chang_e_rover.relay import packets
 from chang_e_rover.relay.archive import Archive
 from chang_e_rover.relay.endpoint import (
-    ACCEPT_FAILED, CODE_NAMES, REPORT_NAMES, Verification, VERIFICATION_TYPE)
+    ACCEPT_FAILED, CODE_NAMES, CODES, REPORT_NAMES, Verification, VERIFICATION_TYPE)
 from chang_e_rover.relay.packets import AckRange, PacketError, Product, RelayStatus
 from chang_e_rover.relay.telecommands import encode_args
 
@@ -54,6 +54,9 @@ class PendingTc:
     tries: int = 0
     last_sent: float = -1e9
     reports: list[Verification] = field(default_factory=list)
+    # copies of it the relay refused as replays after its verdict: the station's own
+    # repeats (the acceptance was still on its way down), not a verdict on it
+    repeats_refused: int = 0
 
     @property
     def accepted(self) -> bool:
@@ -289,8 +292,15 @@ class GroundStation:
         if product.type_name == VERIFICATION_TYPE:
             v = Verification.decode(product.body)
             self.reports.append(v)
-            if v.seq in self.pending:
-                self.pending[v.seq].reports.append(v)
+            tc = self.pending.get(v.seq)
+            if tc is not None and tc.reports and v.kind == ACCEPT_FAILED \
+                    and v.code == CODES['replay']:
+                # The relay reports each copy that reaches it, in order on one APID: the
+                # first report is the verdict, and a replay refusal after it is one of
+                # this station's repeats arriving after the copy that was judged.
+                tc.repeats_refused += 1
+            elif tc is not None:
+                tc.reports.append(v)
             record = {'seq': v.seq, 'opcode': v.opcode, 'report': REPORT_NAMES.get(v.kind),
                       'code': CODE_NAMES.get(v.code), 'reason': v.reason}
             log.info('TC %d: %s (%s) %s', v.seq, REPORT_NAMES.get(v.kind, v.kind),
@@ -329,4 +339,6 @@ class GroundStation:
                 'bad_packets': self.bad_packets, 'acks_sent': self.acks_sent,
                 'relay_queue_packets': self.status.queued_packets if self.status else None,
                 'telecommands': {seq: [REPORT_NAMES.get(r.kind) for r in tc.reports]
-                                 for seq, tc in self.pending.items()}}
+                                 for seq, tc in self.pending.items()},
+                'telecommand_repeats_refused': sum(tc.repeats_refused
+                                                   for tc in self.pending.values())}
