@@ -7,13 +7,19 @@ from the start within the limits, as a ground team places goals), and k
 wheels failed with random faults at random moments during the drive. Runs the flight cores on the simulator through the
 test harness (no DDS). Prints the table and the odometry drift.
   ./dev bench montecarlo [--seeds 30] [--k 0 1 2 3] [--rock-abundance 0.03]
-                         [--perception truth|none] [--jobs 2]
+                         [--perception truth|none] [--odometry visual|wheels]
+                         [--vo-width 512] [--jobs 2]
 
 The drive avoids hazards with the map it is given (arc voting and the gate):
 by default the GESTALT cost of the simulator's true terrain (perfect
 perception: this measures the drive and its fault tolerance, not the
 stereo; test_rock_field.py measures the cameras' map), or none at all
 (`--perception none`, blind). The table says which runs failed and why.
+
+Odometry: wheels, gyro and visual odometry on the hazcam pairs (the flight
+configuration), or wheels and gyro alone (`--odometry wheels`). For speed the
+pairs for visual odometry are rendered at --vo-width pixels square (same field
+of view) rather than the cameras' 1024.
 """
 from __future__ import annotations
 
@@ -72,10 +78,14 @@ def benign_goal(truth: TruthMap, veto_cost: float) -> tuple[float, float]:
     raise RuntimeError('no open, reachable ground within 5 m of the nominal goal')
 
 
-def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str) -> dict:
+def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str,
+            odometry: str = 'visual', vo_width: int = 512) -> dict:
     rng = random.Random(seed * 10 + k)
+    overrides = {'terrain.seed': seed, 'terrain.rock_abundance': abundance}
+    if odometry == 'visual':
+        overrides.update({'camera.hazcam.width': vo_width, 'camera.hazcam.height': vo_width})
     rover = Rover('rocks', truth_map=perception == 'truth', odom_from_truth=True,
-                  **{'terrain.seed': seed, 'terrain.rock_abundance': abundance})
+                  visual_odometry=odometry == 'visual', **overrides)
     plan = sorted((rng.uniform(20.0, 300.0), w, rng.choice(FAULTS))
                   for w in rng.sample(WHEEL_IDS, k))
 
@@ -99,7 +109,9 @@ def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str
             'error': error, 'drift': drift,
             'sim_s': rover.world.time, 'missed': missed, 'plan': plan,
             'progress': x, 'goal': (gx, gy), 'moving': bool(recent) and max(recent) > 0.005,
-            'timed_out': not reached, 'spurious': spurious}
+            'timed_out': not reached, 'spurious': spurious,
+            'visual_steps': rover.core.visual_steps,
+            'visual_unlinked': rover.visual.vo.unlinked if rover.visual else 0}
 
 
 def _run(job: tuple) -> tuple:
@@ -114,14 +126,20 @@ def main() -> None:
     ap.add_argument('--timeout', type=float, default=1200.0,
                     help='sim seconds per run (20 m at a derated 0.039 m/s is 510 s)')
     ap.add_argument('--perception', choices=('truth', 'none'), default='truth')
+    ap.add_argument('--odometry', choices=('visual', 'wheels'), default='visual')
+    ap.add_argument('--vo-width', type=int, default=512,
+                    help='pixels square of the pairs rendered for visual odometry')
     ap.add_argument('--jobs', type=int, default=1, help='runs in parallel (processes)')
     args = ap.parse_args()
+    if args.vo_width < 128:
+        ap.error('--vo-width must be at least 128 pixels')
     print(f'{args.seeds} seeded rocks terrains (k_rock={args.rock_abundance}), goal {GOAL_M} m '
           f'(moved to open ground {GOAL_CLEAR_M} m clear), hazard map: {args.perception}, '
           f'success = goal reached within {TOLERANCE_M} m by ground truth (and within '
-          f'{DRIFT_TOLERANCE_M} m, the odometry bound); spurious = faults latched on wheels '
-          'with none injected')
-    jobs = [(seed, k, args.rock_abundance, args.timeout, args.perception)
+          f'{DRIFT_TOLERANCE_M} m, the odometry bound); odometry: {args.odometry}; '
+          'spurious = faults latched on wheels with none injected')
+    jobs = [(seed, k, args.rock_abundance, args.timeout, args.perception, args.odometry,
+             args.vo_width)
             for k in args.k for seed in range(1, args.seeds + 1)]
     t0 = time.monotonic()
     done = {}
@@ -132,7 +150,9 @@ def main() -> None:
             print(f'  run {len(done)}/{len(jobs)}: seed {seed} k={k} '
                   f'goal ({r["goal"][0]:.1f}, {r["goal"][1]:.1f}) '
                   f'{"reached" if r["ok"] else "NOT reached"}, error {r["error"]:.2f} m, '
-                  f'{r["sim_s"]:.0f} s sim, {time.monotonic() - t0:.0f} s wall', flush=True)
+                  f'{r["sim_s"]:.0f} s sim, drift {100 * r["drift"]:.1f} %, '
+                  f'{r["visual_steps"]} visual steps ({r["visual_unlinked"]} unlinked), '
+                  f'{time.monotonic() - t0:.0f} s wall', flush=True)
 
     if args.jobs > 1:
         with multiprocessing.get_context('spawn').Pool(args.jobs) as pool:

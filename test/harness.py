@@ -54,11 +54,12 @@ class Hazcams:
         self.K, self.size = K, (spec.width, spec.height)
         self.views: list[tuple[np.ndarray, np.ndarray]] = []   # true left camera poses
 
-    def step(self, core: DriveCore, roll: float, pitch: float) -> None:
+    def step(self, core: DriveCore, roll: float, pitch: float) -> list[np.ndarray] | None:
+        """Map a pair when one is due; return the raw pair (None when none was due)."""
         from chang_e_rover.sim.camera import detector_response
         w = self.world
         if w.time + 1e-9 < self.due:
-            return
+            return None
         self.due = w.time + self.period
         for name, angle in core.steer_measured.items():
             self.mapper.steering(name, angle)
@@ -75,9 +76,56 @@ class Hazcams:
         if window is not None:
             cost, x0, y0 = window
             core.hazard(Grid(cost, x0, y0, self.mapper.map.resolution), w.time)
+        return raw
 
     def close(self) -> None:
         self.rig.close()
+
+
+class VisualOdometer:
+    """Visual odometry on the hazcam pairs, its steps given to the DriveCore as
+    /rover/hazard_camera publishes them on rover/visual_odom and the controller takes them.
+
+    Uses the Hazcams' pairs when they run, else renders its own at their rate.
+    """
+
+    def __init__(self, world: World):
+        from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
+        from chang_e_rover.sim.camera import CameraRig, intrinsics
+        os.environ.setdefault('MUJOCO_GL', 'egl')
+        self.world = world
+        self.rig: 'CameraRig | None' = None
+        self.CameraRig = CameraRig
+        spec = world.cameras['hazcam_left']
+        params = vo_params(HAZARD)
+        self.vo = VisualOdometry(intrinsics(spec), world.cameras['hazcam_right'].stereo_baseline_m,
+                                 load_urdf(config.urdf_path('rover.urdf')).transform_to_root(
+                                     'hazcam_left_optical_frame'), params)
+        self.rng = np.random.default_rng(1)
+        self.period = 1.0 / float(world.params['camera.hazcam.rate_hz'])
+        self.due = 0.0
+
+    def step(self, core: DriveCore, raw: list[np.ndarray] | None) -> None:
+        import cv2
+        from chang_e_rover.sim.camera import detector_response
+        w = self.world
+        if raw is None:
+            if w.time + 1e-9 < self.due:
+                return
+            self.due = w.time + self.period
+            if self.rig is None:
+                self.rig = self.CameraRig(w.model, w.cameras)
+            raw = [detector_response(self.rig.render(w.data, c), w.params['camera.response_rgb'],
+                                     float(w.params['camera.noise_dn']), self.rng)
+                   for c in ('hazcam_left', 'hazcam_right')]
+        grey = [cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) for img in raw]
+        motion = self.vo.process(w.time, *grey)
+        if motion is not None:
+            core.visual_motion(motion.t0, motion.t1, motion.translation)
+
+    def close(self) -> None:
+        if self.rig is not None:
+            self.rig.close()
 
 
 class TruthMap:
@@ -136,7 +184,7 @@ def _rock_top(X, Y, rx, ry, d, base, ground):
 
 class Rover:
     def __init__(self, terrain: str = 'flat', hazcams: bool = False, truth_map: bool = False,
-                 odom_from_truth: bool = False, **sim_overrides):
+                 odom_from_truth: bool = False, visual_odometry: bool = False, **sim_overrides):
         self.world = World(overrides={'terrain.name': terrain, **sim_overrides})
         self.period = float(self.world.params['physics.control_period_s'])
         self.units = {w: make_wheel_unit(WHEEL) for w in WHEEL_IDS}
@@ -164,6 +212,7 @@ class Rover:
                 math.atan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz)))
         self.hazcams = Hazcams(self.world) if hazcams else None
         self.truth_map = TruthMap(self.world) if truth_map else None
+        self.visual = VisualOdometer(self.world) if visual_odometry else None
 
     def inject(self, wheel: str, fault: str) -> None:
         self.world.set_fault(wheel, fault)
@@ -204,10 +253,14 @@ class Rover:
         quat, gyro, _ = w.imu()
         self.core.yaw_rate(float(gyro[2]), float(gyro[0]), float(gyro[1]))
         self.core.attitude(*(float(v) for v in quat))
+        raw = None
         if self.hazcams is not None:
             qw, qx, qy, qz = (float(v) for v in quat)
-            self.hazcams.step(self.core, math.atan2(2 * (qw * qx + qy * qz),
-                                                    1 - 2 * (qx * qx + qy * qy)), self.core.pitch)
+            raw = self.hazcams.step(self.core, math.atan2(2 * (qw * qx + qy * qz),
+                                                          1 - 2 * (qx * qx + qy * qy)),
+                                    self.core.pitch)
+        if self.visual is not None and (raw is not None or self.hazcams is None):
+            self.visual.step(self.core, raw)
         if self.truth_map is not None:
             self.truth_map.step(self.core)
         if t >= self._next_control - 1e-9:   # the controller runs at its own rate

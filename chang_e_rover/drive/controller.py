@@ -4,6 +4,7 @@ controller_node.py feeds it messages as plain values and publishes what it retur
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 import math
 
@@ -15,7 +16,7 @@ from chang_e_rover.drive.odometry import Odometry2D
 from chang_e_rover.drive.wheel_health import ENABLED
 from chang_e_rover.hazard.gate import Footprint, gate, Grid, Vote, vote_arcs
 from chang_e_rover.hazard.planner import navigation_function, NavField
-from chang_e_rover.robot_description import RoverGeometry, STEERED_IDS, WHEEL_IDS
+from chang_e_rover.robot_description import RoverGeometry, rpy_matrix, STEERED_IDS, WHEEL_IDS
 
 # faults after which a wheel's encoder says nothing about the ground speed
 NO_ODOMETRY = ('stall', 'encoder_dropout', 'node_lost')
@@ -132,6 +133,16 @@ class DriveCore:
         self._yaw_asked = 0.0
         self.arc_followed: float | None = None   # their ratio on a steered arc, else None
         self._held_since: float | None = None
+        # Visual odometry: the odometry's recent track [t, x, y, yaw, roll, pitch], so that
+        # a step measured between two camera frames can replace the wheels' count of it.
+        self._track: deque[list[float]] = deque(
+            maxlen=int(p['visual_odometry.history_s'] * p['control_rate_hz']) + 1)
+        self.visual_steps = 0          # steps taken from visual odometry
+        self.visual_refused = 0        # steps refused (too old, too large)
+        self.visual_t = -math.inf      # the end of the last step taken
+        self.visual_correction_m = 0.0  # what the visual steps moved the odometry, in all
+        self.wheel_slip: float | None = None   # 1 - visual / wheel distance of the last step
+        self._visual_pending: list[tuple[float, float, list[float]]] = []
 
     # ---- inputs ------------------------------------------------------------------------
     def command_velocity(self, v: float, omega: float, t: float) -> None:
@@ -517,6 +528,10 @@ class DriveCore:
         self._last_steer = dict(steer)
         self._arc_check(t, dt, v, omega)
         self._odometry(dt, healthy)
+        o = self.odometry
+        self._track.append([t, o.x, o.y, o.yaw, self.roll, self.pitch])
+        if self._visual_pending:
+            self._take_visual()
         return DriveOutput(setpoints, steer, mode, healthy, limit, v, omega_wheels,
                            self._stall_retries(t))
 
@@ -608,6 +623,70 @@ class DriveCore:
             self._held_since = None
         elif self._held_since is None:
             self._held_since = t
+
+    def visual_motion(self, t0: float, t1: float, translation) -> None:
+        """A step measured by visual odometry: base_link at t1 is at translation (m) from
+        base_link at t0, in base_link at t0. Taken at the next control step that has
+        reached t1 (see _take_visual); raises ValueError for a step that is not usable.
+        """
+        d = [float(v) for v in translation]
+        if len(d) != 3 or not all(math.isfinite(v) for v in (t0, t1, *d)) or not t1 > t0:
+            raise ValueError(f'visual step {translation} from {t0} to {t1} is not usable')
+        self._visual_pending.append((t0, t1, d))
+
+    def _take_visual(self) -> None:
+        """Replace the wheels' count between two frames by the visual step.
+
+        The wheels count travel the rover never made when they slip (dragging a seized
+        wheel, held by a rock): as on the Mars rovers, the visual step replaces the
+        wheels' count between the two frames. The odometry's position at t1 is moved to
+        its position at t0 plus the step, turned by the attitude at t0 (yaw from the
+        odometry, roll and pitch from the IMU), and what the wheels counted since t1 is
+        kept on top. The heading stays the gyro's. A step from before the track kept
+        (visual_odometry.history_s), or one that would move the odometry more than
+        visual_odometry.max_correction_m, is refused.
+        """
+        waiting = []
+        for t0, t1, d in self._visual_pending:
+            if t1 > self._track[-1][0] + 1e-9:
+                waiting.append((t0, t1, d))     # the track has not reached the frame yet
+                continue
+            a, b = self._track_at(t0), self._track_at(t1)
+            if a is None or b is None:
+                self.visual_refused += 1
+                continue
+            step = rpy_matrix((a[4], a[5], a[3])) @ np.array(d)
+            cx, cy = a[1] + step[0] - b[1], a[2] + step[1] - b[2]
+            if math.hypot(cx, cy) > self.p['visual_odometry.max_correction_m']:
+                self.visual_refused += 1
+                continue
+            for entry in self._track:
+                if entry[0] >= t1 - 1e-9:
+                    entry[1] += cx
+                    entry[2] += cy
+            self.odometry.x += cx
+            self.odometry.y += cy
+            wheels = math.hypot(b[1] - a[1], b[2] - a[2])
+            self.wheel_slip = (1.0 - math.hypot(step[0], step[1]) / wheels if wheels > 0.01
+                               else None)
+            self.visual_steps += 1
+            self.visual_t = t1
+            self.visual_correction_m += math.hypot(cx, cy)
+        self._visual_pending = waiting[-4:]
+
+    def _track_at(self, t: float) -> list[float] | None:
+        """The odometry's track at t, interpolated; None outside it."""
+        track = self._track
+        if not track or t < track[0][0] - 1e-9 or t > track[-1][0] + 1e-9:
+            return None
+        if t >= track[-1][0]:
+            return list(track[-1])
+        later = next(i for i in range(len(track) - 1, -1, -1) if track[i][0] <= t)
+        lo, hi = track[later], track[later + 1]
+        f = (t - lo[0]) / (hi[0] - lo[0]) if hi[0] > lo[0] else 0.0
+        out = [lo[k] + f * (hi[k] - lo[k]) for k in range(6)]
+        out[3] = lo[3] + f * math.atan2(math.sin(hi[3] - lo[3]), math.cos(hi[3] - lo[3]))
+        return out
 
     def _odometry(self, dt: float, healthy: list[str]) -> None:
         """Dead reckoning that trusts the wheels least likely to slip.
