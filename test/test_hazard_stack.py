@@ -87,6 +87,19 @@ def test_the_rover_stops_short_of_what_it_cannot_climb(stack):
     assert short >= 0.3, 'stopped at least 0.3 m short, never climbing'
     assert stack.controller.core.gate_state == 'blocked'
     assert stack.hazard.mapper.processed >= 50
+    _visual_odometry_was_used(stack)
+
+
+def _visual_odometry_was_used(stack):
+    """The hazard node's visual odometry reached the controller, and its odometry is on the truth."""
+    core, vo = stack.controller.core, stack.hazard.vo
+    truth = stack.sim.world.ground_truth().position
+    off = math.hypot(core.odometry.x - truth[0], core.odometry.y - truth[1])
+    print(f'visual odometry: {vo.linked} pairs linked, {vo.unlinked} not; the controller took '
+          f'{core.visual_steps} steps, refused {core.visual_refused}; odometry {off:.3f} m off')
+    assert vo.linked >= 0.8 * stack.hazard.mapper.processed
+    assert core.visual_steps >= 0.8 * vo.linked and core.visual_refused <= 2
+    assert off < 0.05
 
 
 @pytest.mark.parametrize('stack', ['ramp20'], indirect=True)
@@ -108,6 +121,7 @@ def test_the_rover_climbs_a_20_cm_step(stack):
     assert rear > FEATURE_START_X + 0.3, f'the whole rover up: rear axle at x={rear:.2f} m'
     faults = {w: v.fault for w, v in stack.controller.core.wheels.items() if v.fault != 'none'}
     assert not faults, f'wheels judged failed on a step they can climb: {faults}'
+    _visual_odometry_was_used(stack)
 
 
 @pytest.fixture

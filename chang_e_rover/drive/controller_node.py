@@ -12,6 +12,7 @@ from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import OccupancyGrid, Odometry
 import numpy as np
 import rclpy
+import transforms3d
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64
@@ -51,6 +52,8 @@ class DriveControllerNode(Node):
         self.create_subscription(Imu, 'imu', self.imu_callback, SENSOR_QOS)
         self.create_subscription(OccupancyGrid, 'hazard/map', self.hazard_map_callback,
                                  LATCHED_QOS)
+        self.create_subscription(Odometry, 'visual_odom', self.visual_odom_callback, STATE_QOS)
+        self._visual_last: tuple[float, np.ndarray] | None = None   # stamp, pose (4x4)
         self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
                                  STATE_QOS)
         for w in WHEEL_IDS:
@@ -104,6 +107,32 @@ class DriveControllerNode(Node):
             info.height, info.width)
         self.core.hazard(Grid(cost, info.origin.position.x, info.origin.position.y,
                               info.resolution), self._now())
+
+    def visual_odom_callback(self, msg: Odometry) -> None:
+        """A pose of the hazcams' visual odometry: the step from the previous one goes to
+        the odometry, unless this pose starts a new chain (pose.covariance[0] < 0)."""
+        t = stamp_to_ns(msg.header.stamp) * 1e-9
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        values = (p.x, p.y, p.z, q.w, q.x, q.y, q.z)
+        norm = math.sqrt(q.w * q.w + q.x * q.x + q.y * q.y + q.z * q.z)
+        if not all(math.isfinite(v) for v in values) or abs(norm - 1.0) > 1e-3:
+            self.rejected += 1
+            self._visual_last = None
+            self.get_logger().error(f'visual_odom pose {values} refused: not finite or not '
+                                    'a unit quaternion', throttle_duration_sec=10.0)
+            return
+        pose = np.eye(4)
+        pose[:3, :3] = transforms3d.quaternions.quat2mat((q.w, q.x, q.y, q.z))
+        pose[:3, 3] = (p.x, p.y, p.z)
+        last, self._visual_last = self._visual_last, (t, pose)
+        if last is None or msg.pose.covariance[0] < 0 or not t > last[0]:
+            return
+        step = np.linalg.solve(last[1], pose)
+        try:
+            self.core.visual_motion(last[0], t, step[:3, 3])
+        except ValueError as exc:
+            self.get_logger().error(f'visual odometry step refused: {exc}',
+                                    throttle_duration_sec=10.0)
 
     def joint_states_callback(self, msg: JointState) -> None:
         self.core.steering({name[6:8]: q for name, q in zip(msg.name, msg.position)
@@ -201,6 +230,10 @@ class DriveControllerNode(Node):
             ('goal', 'none' if goal is None else
              f'({goal.x:.2f}, {goal.y:.2f}) {"reached" if goal.reached else "active"}'),
             ('rejected_commands', str(self.rejected)),
+            ('visual_steps', str(self.core.visual_steps)),
+            ('visual_refused', str(self.core.visual_refused)),
+            ('wheel_slip', 'unknown' if self.core.wheel_slip is None else
+             f'{self.core.wheel_slip:.3f}'),
             ('hazard_gate', self.core.gate_state if self.core.gate_where is None else
              f'{self.core.gate_state} at ({self.core.gate_where[0]:.2f}, '
              f'{self.core.gate_where[1]:.2f})'))]

@@ -1,20 +1,23 @@
-"""ROS 2 node /rover/hazard_camera: hazcam pair in, rover/hazard/map out.
+"""ROS 2 node /rover/hazard_camera: hazcam pair in, rover/hazard/map and rover/visual_odom out.
 
-A thin wrapper around the flight core `hazard/mapper.py` (HazardMapper): it
-feeds the mapper camera_info, rover/odom, IMU attitude and steering angles,
-hands it each stereo pair (matched by stamp), and publishes the GESTALT cost
-of the square around the rover. Runs on its own executor in one-process mode:
-a pair takes ~0.2 s.
+A thin wrapper around the flight cores `hazard/mapper.py` (HazardMapper) and
+`hazard/visual_odometry.py` (VisualOdometry): it feeds the mapper camera_info,
+rover/odom, IMU attitude and steering angles, hands each stereo pair (matched
+by stamp) to visual odometry and then to the mapper, and publishes the visual
+odometry's pose and the GESTALT cost of the square around the rover. Runs on its
+own executor in one-process mode: a pair takes ~0.2 s.
 """
 from __future__ import annotations
 
 import math
+import time
 import traceback
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import OccupancyGrid, Odometry
 import numpy as np
 import rclpy
+import transforms3d
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 
@@ -22,6 +25,7 @@ from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper
 from chang_e_rover.hazard.stereo import CameraModel
 from chang_e_rover.hazard.traversability import UNTRAVERSABLE
+from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
 from chang_e_rover.imaging.colour import CalibrationError
 from chang_e_rover.robot_description import load_urdf
 from chang_e_rover.ros_common import (
@@ -30,6 +34,11 @@ from chang_e_rover.ros_common import (
 
 # diagnostics go ERROR when this many pairs in a row failed in the pipeline
 FAILING_PAIRS = 3
+
+
+def quaternion_from_matrix(R: np.ndarray) -> tuple[float, float, float, float]:
+    """(w, x, y, z) of a rotation matrix."""
+    return tuple(float(v) for v in transforms3d.quaternions.mat2quat(R))
 
 
 def camera_model(msg: CameraInfo) -> CameraModel:
@@ -54,6 +63,12 @@ class HazardCameraNode(Node):
         self.pairs_failed = 0
         self.failing = 0
         self.last_error = ''
+        # Visual odometry: its pose in its own frame (visual_odom), chained step by step.
+        self.vo: VisualOdometry | None = None
+        self.vo_pose = np.eye(4)
+        self.vo_linked_last = False     # whether the last pair was linked to the one before
+        self.vo_failed = 0
+        self.vo_ms = math.nan
         for side in ('left', 'right'):
             self.create_subscription(Image, f'hazcam/{side}/image_raw',
                                      lambda msg, s=side: self.image_callback(s, msg), SENSOR_QOS)
@@ -63,6 +78,7 @@ class HazardCameraNode(Node):
         self.create_subscription(Imu, 'imu', self.imu_callback, SENSOR_QOS)
         self.create_subscription(JointState, 'joint_states', self.joint_callback, STATE_QOS)
         self.map_pub = self.create_publisher(OccupancyGrid, 'hazard/map', LATCHED_QOS)
+        self.vo_pub = self.create_publisher(Odometry, 'visual_odom', STATE_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
         self.create_timer(1.0, self.publish_diagnostics)
 
@@ -89,6 +105,11 @@ class HazardCameraNode(Node):
             except ValueError as exc:
                 self.info.clear()
                 self.get_logger().error(f'camera_info refused: {exc}', throttle_duration_sec=10.0)
+                return
+            if self.p['vo.enabled']:
+                self.vo = VisualOdometry(self.info['left'].P[:, :3],
+                                         self.mapper.pipeline.baseline_m,
+                                         self.mapper.base_from_cam, vo_params(self.p))
 
     def odom_callback(self, msg: Odometry) -> None:
         q = msg.pose.pose.orientation
@@ -112,7 +133,14 @@ class HazardCameraNode(Node):
         left, right = self.frames.pop('left')[1], self.frames.pop('right')[1]
         had_response = self.mapper.response is not None
         try:
-            self.mapper.process(image_array(left), image_array(right))
+            left, right = image_array(left), image_array(right)
+        except ValueError as exc:
+            self.get_logger().error(f'stereo pair dropped: {exc}', throttle_duration_sec=10.0)
+            return
+        if self.vo is not None:
+            self.visual_odometry(stamp, left, right)
+        try:
+            self.mapper.process(left, right)
             self.publish_map(*self.mapper.pose[:2])
         except (ValueError, CalibrationError) as exc:
             self.get_logger().error(f'stereo pair dropped: {exc}', throttle_duration_sec=10.0)
@@ -129,6 +157,48 @@ class HazardCameraNode(Node):
         if not had_response and self.mapper.response is not None:
             self.get_logger().info(
                 f'detector response estimated: {self.mapper.response.round(3)}')
+
+    def visual_odometry(self, stamp_ns: int, left: np.ndarray, right: np.ndarray) -> None:
+        """Track the pair against the last one and publish the chained pose on visual_odom.
+
+        A pair that cannot be linked to the one before (too few features tracked, a bad
+        fit, a fault) starts a new chain: its message carries pose.covariance[0] = -1,
+        the sensor_msgs convention for "no estimate", and no step is to be taken from the
+        previous message to it.
+        """
+        pipeline = self.mapper.pipeline
+        t0 = time.perf_counter()
+        try:
+            motion = self.vo.process(stamp_ns * 1e-9, pipeline.grey(left, 0),
+                                     pipeline.grey(right, 1))
+        except Exception as exc:   # noqa: BLE001 - visual odometry must not stop the map
+            self.vo_failed += 1
+            self.vo.reset()
+            self.get_logger().error(f'visual odometry failed on a pair: {exc}',
+                                    throttle_duration_sec=10.0)
+            return
+        self.vo_ms = 1e3 * (time.perf_counter() - t0)
+        linked = motion is not None
+        if linked:
+            self.vo_pose = self.vo_pose @ motion.transform
+        msg = Odometry()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        msg.header.frame_id = 'visual_odom'
+        msg.child_frame_id = 'base_link'
+        pose = msg.pose.pose
+        pose.position.x, pose.position.y, pose.position.z = (float(v) for v in self.vo_pose[:3, 3])
+        w, x, y, z = quaternion_from_matrix(self.vo_pose[:3, :3])
+        pose.orientation.w, pose.orientation.x = w, x
+        pose.orientation.y, pose.orientation.z = y, z
+        covariance = [0.0] * 36
+        if not linked:
+            covariance[0] = -1.0
+        else:
+            v = motion.translation / (motion.t1 - motion.t0)
+            msg.twist.twist.linear.x, msg.twist.twist.linear.y = float(v[0]), float(v[1])
+            msg.twist.twist.linear.z = float(v[2])
+        msg.pose.covariance = covariance
+        self.vo_pub.publish(msg)
 
     def publish_map(self, x: float, y: float) -> None:
         window = self.mapper.window(x, y)
@@ -167,7 +237,11 @@ class HazardCameraNode(Node):
             ('response_rgb', ' '.join(f'{r:.3f}' for r in response)),
             ('known_cells', known), ('untraversable_cells', bad),
             ('height_m', f'{m.z:.3f}'), ('pairs_failed', self.pairs_failed),
-            ('last_error', self.last_error))]
+            ('last_error', self.last_error),
+            ('vo_linked', self.vo.linked if self.vo else 0),
+            ('vo_unlinked', self.vo.unlinked if self.vo else 0),
+            ('vo_failed', self.vo_failed), ('vo_ms', f'{self.vo_ms:.0f}'),
+            ('vo_last_reason', self.vo.last_reason if self.vo else 'off'))]
         return status
 
     def publish_diagnostics(self) -> None:

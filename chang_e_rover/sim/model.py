@@ -187,14 +187,16 @@ def add_terrain(spec: mujoco.MjSpec, terrain: Terrain, friction: float, rock_fri
                 render_resolution_m: float) -> None:
     """Add ground, boxes and rocks: a fine heightfield for physics, a coarse one for cameras."""
     materials = {}
-    for name, rgba, kind in (('regolith', REGOLITH_RGBA, mujoco.mjtTexture.mjTEXTURE_2D),
-                             ('regolith_cube', REGOLITH_RGBA, mujoco.mjtTexture.mjTEXTURE_CUBE),
-                             ('rock', ROCK_RGBA, mujoco.mjtTexture.mjTEXTURE_CUBE)):
+    # The steps and ramps (boxes) wear the ground's 2-D texture: a cube texture on a box
+    # the size of a step is stretched into streaks along the line of sight, which left
+    # nothing for visual odometry to track on them (2026-12-02).
+    for name, rgba, kind, seed in (('regolith', REGOLITH_RGBA, mujoco.mjtTexture.mjTEXTURE_2D, 0),
+                                   ('rock', ROCK_RGBA, mujoco.mjtTexture.mjTEXTURE_CUBE, 2)):
         faces = 6 if kind == mujoco.mjtTexture.mjTEXTURE_CUBE else 1
         px = TEXTURE_PX if faces == 1 else 256
         tex = spec.add_texture(name=f'{name}_tex', type=kind, width=px, height=px * faces,
                                nchannel=3)
-        tex.data = regolith_texture(rgba, seed=len(materials), size=px, faces=faces)
+        tex.data = regolith_texture(rgba, seed=seed, size=px, faces=faces)
         mat = spec.add_material(name=name, rgba=[1.0, 1.0, 1.0, 1.0], specular=0.0,
                                 shininess=0.0, texuniform=True,
                                 texrepeat=[1.0 / (px * TEXEL_M)] * 2)
@@ -232,7 +234,7 @@ def add_terrain(spec: mujoco.MjSpec, terrain: Terrain, friction: float, rock_fri
         solid(spec.worldbody.add_geom(name=f'feature_{i}', type=mujoco.mjtGeom.mjGEOM_BOX,
                                       size=list(box.half), pos=list(box.center),
                                       quat=_quat(rpy_matrix((0.0, box.pitch, 0.0)))),
-              mu=rock_friction if box.pitch == 0.0 else friction, material='regolith_cube')
+              mu=rock_friction if box.pitch == 0.0 else friction, material='regolith')
     for i, (x, y, d, base) in enumerate(terrain.rocks):
         geom = spec.worldbody.add_geom(name=f'rock_{i}', type=mujoco.mjtGeom.mjGEOM_ELLIPSOID,
                                        size=[d / 2, d / 2, 0.5 * d], pos=[x, y, base])
