@@ -8,7 +8,10 @@ window) beside OpenCV StereoSGBM alone on the same frames in the same run: at
 full resolution (the disparity range scaled to keep the same near range: the
 matcher that would give the far band's resolution everywhere) and at the
 pipeline's working scale. Frames are rendered
-by the simulator on the step25 terrain. Not a test: nothing asserted.
+by the simulator on the step25 terrain. Also the rover's visual odometry
+(hazard/visual_odometry.py, run by the same node on the same pairs): its cost
+per pair, linking a pair to one taken 5 cm back, beside the same SGBM, and
+its step against the simulator's. Not a test: nothing asserted.
   ./dev bench hazard [--frames 10]
 """
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np  # noqa: E402
 from chang_e_rover import config  # noqa: E402
 from chang_e_rover.hazard.mapper import HazardMapper  # noqa: E402
 from chang_e_rover.hazard.stereo import StereoParams  # noqa: E402
+from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry  # noqa: E402
 from chang_e_rover.robot_description import load_urdf  # noqa: E402
 from test_hazard_pipeline import Scene  # noqa: E402
 
@@ -81,6 +85,27 @@ def main() -> None:
           f'{ms_full:7.1f} ms/frame   pipeline / SGBM = {ms_pipe / ms_full:4.2f}')
     print(f'StereoSGBM alone, working scale,   {p.num_disparities} disparities: '
           f'{ms_half:7.1f} ms/frame   pipeline / SGBM = {ms_pipe / ms_half:4.2f}')
+    # visual odometry: the pair 5 cm back, then this one linked to it
+    back = Scene('step25', dx=1.25)
+    grey_back = [sp.grey(back.raw[c], i) for i, c in enumerate(('hazcam_left', 'hazcam_right'))]
+    grey_now = [sp.grey(x, i) for i, x in enumerate((left, right))]
+    vo = VisualOdometry(scene.models()[0].P[:, :3], sp.baseline_m, mapper.base_from_cam,
+                        vo_params(params))
+
+    def link():
+        vo.reset()
+        vo.process(0.0, *grey_back)
+        return vo.process(1.0, *grey_now)
+
+    motion = link()
+    ms_back = timed(lambda: (vo.reset(), vo.process(0.0, *grey_back)), args.frames)
+    ms_vo = timed(link, args.frames) - ms_back     # one pair: its features and the link
+    truth = scene.world.ground_truth().position - back.world.ground_truth().position
+    step = 'not linked: ' + vo.last_reason if motion is None else (
+        f'step {motion.translation[0]:.4f} m ({motion.inliers} inliers) against the '
+        f'simulator\'s {truth[0]:.4f} m')
+    print(f'visual odometry, a pair linked to the last: {ms_vo:7.1f} ms/pair   '
+          f'VO / SGBM working scale = {ms_vo / ms_half:4.2f}; {step}')
 
 
 if __name__ == '__main__':
