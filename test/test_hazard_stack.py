@@ -96,9 +96,11 @@ def _visual_odometry_was_used(stack):
     truth = stack.sim.world.ground_truth().position
     off = math.hypot(core.odometry.x - truth[0], core.odometry.y - truth[1])
     print(f'visual odometry: {vo.linked} pairs linked, {vo.unlinked} not; the controller took '
-          f'{core.visual_steps} steps, refused {core.visual_refused}; odometry {off:.3f} m off')
+          f'{core.visual_steps} steps, {core.visual_idle} while standing (not taken), refused '
+          f'{core.visual_refused}; odometry {off:.3f} m off')
     assert vo.linked >= 0.8 * stack.hazard.mapper.processed
-    assert core.visual_steps >= 0.8 * vo.linked and core.visual_refused <= 2
+    assert core.visual_steps >= 20
+    assert core.visual_steps + core.visual_idle >= 0.8 * vo.linked and core.visual_refused <= 2
     assert off < 0.05
 
 

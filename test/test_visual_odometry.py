@@ -90,7 +90,7 @@ class Wheels:
             self.core.wheel_status(w, 'ENABLED', 'none', 0.0)
         self.core.yaw_rate(0.0)
 
-    def run(self, seconds: float, speed: float) -> None:
+    def run(self, seconds: float, speed: float, driving: bool = True) -> None:
         end = self.t + seconds
         while self.t < end - 1e-9:
             self.t += self.period
@@ -98,6 +98,7 @@ class Wheels:
             for w in WHEEL_IDS:
                 self.core.encoder(w, self.t, self.angle)
                 self.core.wheel_status(w, 'ENABLED', 'none', self.t)
+            self.core.command_velocity(0.05 if driving else 0.0, 0.0, self.t)
             self.core.step(self.t, self.period)
 
 
@@ -138,3 +139,18 @@ def test_visual_steps_that_cannot_be_placed_are_refused_and_change_nothing():
     rig.run(0.05, 0.05 / r)
     assert core.visual_refused == 2 and core.visual_steps == 0
     assert core.odometry.x == pytest.approx(x + 0.0025, abs=0.001), 'the wheels alone'
+
+
+def test_no_visual_step_is_taken_while_the_rover_is_not_driven():
+    """On the deck the unfolding ramp can fill the cameras' view: its motion must not
+    move a rover that is not driving."""
+    rig = Wheels()
+    rig.run(3.0, 0.0, driving=False)
+    rig.core.visual_motion(rig.t - 2.0, rig.t - 1.0, [0.05, 0.0, 0.0])
+    rig.run(0.05, 0.0, driving=False)
+    assert rig.core.visual_idle == 1 and rig.core.visual_refused == 0
+    assert rig.core.odometry.x == 0.0
+    rig.run(2.0, 0.0)                  # driven (the wheels held): the step is taken
+    rig.core.visual_motion(rig.t - 1.5, rig.t - 0.5, [0.03, 0.0, 0.0])
+    rig.run(0.05, 0.0)
+    assert rig.core.visual_steps == 1 and rig.core.odometry.x == pytest.approx(0.03, abs=1e-6)

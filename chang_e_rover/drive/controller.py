@@ -133,12 +133,14 @@ class DriveCore:
         self._yaw_asked = 0.0
         self.arc_followed: float | None = None   # their ratio on a steered arc, else None
         self._held_since: float | None = None
-        # Visual odometry: the odometry's recent track [t, x, y, yaw, roll, pitch], so that
+        # Visual odometry: the odometry's recent track [t, x, y, yaw, roll, pitch, driving],
+        # so that
         # a step measured between two camera frames can replace the wheels' count of it.
         self._track: deque[list[float]] = deque(
             maxlen=int(p['visual_odometry.history_s'] * p['control_rate_hz']) + 1)
         self.visual_steps = 0          # steps taken from visual odometry
         self.visual_refused = 0        # steps refused (too old, too large)
+        self.visual_idle = 0           # steps over which no wheel was driven: not taken
         self.visual_t = -math.inf      # the end of the last step taken
         self.visual_correction_m = 0.0  # what the visual steps moved the odometry, in all
         self.wheel_slip: float | None = None   # 1 - visual / wheel distance of the last step
@@ -529,7 +531,8 @@ class DriveCore:
         self._arc_check(t, dt, v, omega)
         self._odometry(dt, healthy)
         o = self.odometry
-        self._track.append([t, o.x, o.y, o.yaw, self.roll, self.pitch])
+        driving = any(abs(sp) > 0.0 for sp in setpoints.values())
+        self._track.append([t, o.x, o.y, o.yaw, self.roll, self.pitch, float(driving)])
         if self._visual_pending:
             self._take_visual()
         return DriveOutput(setpoints, steer, mode, healthy, limit, v, omega_wheels,
@@ -643,8 +646,8 @@ class DriveCore:
         its position at t0 plus the step, turned by the attitude at t0 (yaw from the
         odometry, roll and pitch from the IMU), and what the wheels counted since t1 is
         kept on top. The heading stays the gyro's. A step from before the track kept
-        (visual_odometry.history_s), or one that would move the odometry more than
-        visual_odometry.max_correction_m, is refused.
+        (visual_odometry.history_s), one over which no wheel was driven, or one that would
+        move the odometry more than visual_odometry.max_correction_m, is refused.
         """
         waiting = []
         for t0, t1, d in self._visual_pending:
@@ -654,6 +657,12 @@ class DriveCore:
             a, b = self._track_at(t0), self._track_at(t1)
             if a is None or b is None:
                 self.visual_refused += 1
+                continue
+            if not any(e[6] for e in self._track if t0 - 1e-9 <= e[0] <= t1 + 1e-9):
+                # Not driving: the wheels count nothing, and a scene dominated by something
+                # else moving (the lander's ramp unfolding before the rover on the deck)
+                # must not move the rover in its odometry. MER too ran it only while driving.
+                self.visual_idle += 1
                 continue
             step = rpy_matrix((a[4], a[5], a[3])) @ np.array(d)
             cx, cy = a[1] + step[0] - b[1], a[2] + step[1] - b[2]
@@ -684,7 +693,7 @@ class DriveCore:
         later = next(i for i in range(len(track) - 1, -1, -1) if track[i][0] <= t)
         lo, hi = track[later], track[later + 1]
         f = (t - lo[0]) / (hi[0] - lo[0]) if hi[0] > lo[0] else 0.0
-        out = [lo[k] + f * (hi[k] - lo[k]) for k in range(6)]
+        out = [lo[k] + f * (hi[k] - lo[k]) for k in range(6)] + [lo[6]]
         out[3] = lo[3] + f * math.atan2(math.sin(hi[3] - lo[3]), math.cos(hi[3] - lo[3]))
         return out
 

@@ -232,6 +232,7 @@ class DriveControllerNode(Node):
             ('rejected_commands', str(self.rejected)),
             ('visual_steps', str(self.core.visual_steps)),
             ('visual_refused', str(self.core.visual_refused)),
+            ('visual_idle', str(self.core.visual_idle)),
             ('wheel_slip', 'unknown' if self.core.wheel_slip is None else
              f'{self.core.wheel_slip:.3f}'),
             ('hazard_gate', self.core.gate_state if self.core.gate_where is None else
