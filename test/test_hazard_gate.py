@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from chang_e_rover.hazard.gate import arc_poses, Footprint, gate, Grid, vote_arcs
+from chang_e_rover.hazard.gate import arc_poses, Footprint, gate, Grid, KeepOut, vote_arcs
 
 FOOT = Footprint(-0.8, 0.8, 0.6)
 
@@ -81,3 +81,36 @@ def test_a_turn_in_place_refused_names_the_ground_it_would_sweep_not_the_rover()
     turn = gate(g, (0.0, 0.0, 0.0), 0.0, 0.1, FOOT, 0.8, 0.1)
     assert turn.blocked and turn.where == (0.0, 0.0)
     assert 0.6 <= turn.cell[0] <= 0.9 and 0.6 <= turn.cell[1] <= 0.9
+
+
+def test_a_keep_out_vetoes_arcs_that_take_its_wheel_back_to_the_place_only():
+    # rr (rear right) held the rover 0.5 m ahead of where it stands now: open ground on the map
+    rr = (-0.5, -0.425)
+    keep = KeepOut('rr', rr, (0.0, -0.425), 0.35)
+    curvatures = np.linspace(-1, 1, 15)
+    free = vote_arcs(grid_with(), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT, curvatures, 2.0, 0.1, 1.0,
+                     30.0)
+    assert not any(v.vetoed for v in free)
+    kept = {v.curvature: v for v in vote_arcs(grid_with(), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT,
+                                              curvatures, 2.0, 0.1, 1.0, 30.0,
+                                              keep_outs=(keep,))}
+    assert kept[0.0].vetoed and kept[1.0].vetoed and kept[-1.0].vetoed, \
+        'every forward arc drives the rear wheel over the place'
+    # turned 90 deg in place (the vote's fallback), the wheel's arcs lead away from it
+    turned = vote_arcs(grid_with(), (0.0, 0.0, math.pi / 2), (0.0, 8.0), FOOT, curvatures, 2.0,
+                       0.1, 1.0, 30.0, keep_outs=(keep,))
+    assert not turned[0].vetoed and sum(v.vetoed for v in turned) < len(turned)
+    # another wheel's keep-out does not bind rr's neighbours: lf's place far behind it
+    other = KeepOut('lf', (0.5, 0.425), (-5.0, 5.0), 0.35)
+    assert not vote_arcs(grid_with(), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT, curvatures, 2.0, 0.1,
+                         1.0, 30.0, keep_outs=(other,))[0].vetoed
+
+
+def test_a_wheel_standing_in_its_keep_out_may_leave_it_but_not_go_nearer():
+    keep = KeepOut('rr', (-0.5, -0.425), (-0.4, -0.425), 0.35)    # 0.1 m ahead of rr
+    ahead = vote_arcs(grid_with(), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT, np.array([0.0]), 2.0,
+                      0.1, 1.0, 30.0, keep_outs=(keep,))
+    assert ahead[0].vetoed, 'straight on drives the wheel through the place'
+    poses = arc_poses(0.0, 0.0, 0.0, 0.0, -1.0, 0.1)             # straight back
+    assert not keep.met((0.0, 0.0, 0.0), poses), 'backing away takes it no nearer'
+    assert keep.met((-1.0, 0.0, 0.0), arc_poses(-1.0, 0.0, 0.0, 0.0, 1.0, 0.1))

@@ -14,7 +14,7 @@ from chang_e_rover.drive.governor import Governor, Limits
 from chang_e_rover.drive.kinematics import forward, inverse
 from chang_e_rover.drive.odometry import Odometry2D
 from chang_e_rover.drive.wheel_health import ENABLED
-from chang_e_rover.hazard.gate import Footprint, gate, Grid, Vote, vote_arcs
+from chang_e_rover.hazard.gate import Footprint, gate, Grid, KeepOut, Vote, vote_arcs
 from chang_e_rover.hazard.planner import navigation_function, NavField
 from chang_e_rover.robot_description import RoverGeometry, rpy_matrix, STEERED_IDS, WHEEL_IDS
 
@@ -77,6 +77,7 @@ class Goal:
     best_xy: tuple[float, float] | None = None   # where its cost to go was lowest (odometry)
     best_t: float = 0.0               # when it last came recovery.progress_m nearer
     backoffs: int = 0
+    keep_outs: list[KeepOut] = field(default_factory=list)   # places wheels held the rover
 
 
 @dataclass
@@ -226,8 +227,30 @@ class DriveCore:
             out.append(w)
             self.events.append(Event(t, w, f'automatic reset after a stall: {why}'))
         if held:
+            self._keep_out(t, list(latched))
             self._start_backoff(t, f'{", ".join(latched)} stalled and the rover held')
         return out
+
+    def _keep_out(self, t: float, wheels: list[str]) -> None:
+        """Keep the places where these wheels held the rover out of their tracks.
+
+        A seized wheel dragged against a rock small enough for the map (Monte Carlo seed 24,
+        k = 1: rr against a 0.14 m rock) held the rover; it backed off, faced the goal and
+        drove the wheel back onto the same rock, for ten minutes. The vote now refuses arcs
+        that take the wheel back there while the wheel is out of service, and the rover
+        turns until an arc passes by it (recovery.keep_out_m; 0 turns this off).
+        """
+        radius = self.p['recovery.keep_out_m']
+        if radius <= 0 or self.goal is None:
+            return
+        o = self.odometry
+        c, s = math.cos(o.yaw), math.sin(o.yaw)
+        for w in wheels:
+            wx, wy = self.geometry.wheel_xy[w]
+            place = (o.x + c * wx - s * wy, o.y + s * wx + c * wy)
+            self.goal.keep_outs.append(KeepOut(w, (wx, wy), place, radius))
+            self.events.append(Event(t, w, f'keep-out: ({place[0]:.2f}, {place[1]:.2f}), '
+                                            f'{radius:.2f} m, while it is out of service'))
 
     def _start_backoff(self, t: float, why: str, face: bool = True) -> None:
         """Back straight off recovery.backoff_m, then (face) turn to the way on, and vote."""
@@ -382,6 +405,7 @@ class DriveCore:
             # The rover does not follow its arc (a seized wheel caught on a rock, the others
             # spinning): no use waiting for the headway rule; back off and face the way on.
             self._held_since = None
+            self._keep_out(t, [w for w in WHEEL_IDS if w not in self.healthy(t)])
             self._start_backoff(t, f'held: the gyro sees {self.arc_followed:.2f} of the arc\'s '
                                    f'yaw rate for {p["arc_check.held_s"]:.0f} s')
             return -p['recovery.backoff_speed_m_s'], 0.0
@@ -411,6 +435,7 @@ class DriveCore:
             return
         self._votes_t = t
         p = self.p
+        healthy = self.healthy(t)
         if self._nav_due and p['planner.cell_m'] > 0:     # a new map or a new goal
             self._nav_due = False
             self._nav = navigation_function(
@@ -426,7 +451,8 @@ class DriveCore:
                           (self.goal.x, self.goal.y), self.footprint,
                           np.linspace(-k, k, int(p['arcs.count'])), p['arcs.length_m'],
                           p['hazard.sample_m'], p['arcs.hazard_weight'], p['arcs.unknown_cost'],
-                          p['arcs.veto_cost'], None if near else self._nav)
+                          p['arcs.veto_cost'], None if near else self._nav,
+                          tuple(k for k in self.goal.keep_outs if k.wheel not in healthy))
         self._nav_heading = None if self._nav is None else self._nav.heading(
             self.odometry.x, self.odometry.y, 1.0 / k)
         best = votes[0]

@@ -131,6 +131,33 @@ def gate(grid: Grid, pose: tuple[float, float, float], v: float, omega: float,
 
 
 @dataclass(frozen=True)
+class KeepOut:
+    """A place one wheel must not be taken back to: where it held the rover.
+
+    A seized wheel is dragged, not rolled, and a rock a rolling wheel climbs can stop
+    it. The map does not show that rock (it is within the rover's limits), so the place
+    itself is kept out of that wheel's track (MER's drivers set keep-out zones so).
+    """
+    wheel: str
+    wheel_xy: tuple[float, float]     # the wheel's contact point in base_link
+    place: tuple[float, float]        # where it held the rover, odom
+    radius_m: float
+
+    def met(self, pose: tuple[float, float, float], poses: np.ndarray) -> bool:
+        """Whether the wheel's track over poses comes within radius_m of the place and
+        nearer than it stands at pose."""
+        def distance(p: np.ndarray) -> np.ndarray:
+            c, s = np.cos(p[:, 2]), np.sin(p[:, 2])
+            wx = p[:, 0] + c * self.wheel_xy[0] - s * self.wheel_xy[1]
+            wy = p[:, 1] + s * self.wheel_xy[0] + c * self.wheel_xy[1]
+            return np.hypot(wx - self.place[0], wy - self.place[1])
+        if len(poses) == 0:
+            return False
+        now = float(distance(np.asarray([pose], dtype=np.float64))[0])
+        return bool(distance(poses).min() < min(self.radius_m, now - 1e-3))
+
+
+@dataclass(frozen=True)
 class Vote:
     curvature: float
     score: float
@@ -142,13 +169,16 @@ class Vote:
 def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, float],
               footprint: Footprint, curvatures: np.ndarray, length_m: float, spacing: float,
               hazard_weight: float, unknown_cost: float,
-              veto_cost: float = UNTRAVERSABLE, nav=None) -> list[Vote]:
+              veto_cost: float = UNTRAVERSABLE, nav=None,
+              keep_outs: tuple[KeepOut, ...] = ()) -> list[Vote]:
     """Score candidate arcs toward a goal; best first. Arcs meeting veto_cost are vetoed.
 
     As in the gate, cells under the footprint where the rover stands do not count. With
     a navigation function (hazard/planner.py NavField), an arc's progress is how much it
     lowers the cost to go; without one (or where the rover's own cost to go is not
-    finite), how much nearer its end is to the goal.
+    finite), how much nearer its end is to the goal. An arc is also vetoed when it takes
+    a keep-out's wheel nearer its place than both the keep-out's radius and where the
+    wheel stands now.
     """
     x, y, yaw = pose
     pts = footprint.samples(spacing)
@@ -166,7 +196,7 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
             progress = start - nav.value(float(end[0]), float(end[1]))
         else:
             progress = d0 - math.hypot(goal[0] - end[0], goal[1] - end[1])
-        vetoed = worst >= veto_cost
+        vetoed = worst >= veto_cost or any(k.met(pose, poses) for k in keep_outs)
         score = progress / length_m - hazard_weight * worst / UNTRAVERSABLE
         votes.append(Vote(float(k), -math.inf if vetoed else score, worst / UNTRAVERSABLE,
                           progress, vetoed))
