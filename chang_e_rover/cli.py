@@ -150,9 +150,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument('--fault-wheel', choices=WHEEL_IDS, default='lm',
                     help='the wheel that fails during the goal drive')
     sp.add_argument('--fault', choices=[f for f in FAULT_KINDS if f != 'none'], default='stall')
-    sp.add_argument('--rock-field', action='store_true',
-                    help='experimental: rocks beyond the open ground around the lander, and a '
-                         'last leg through them after the ground resets the failed wheel')
+    sp.add_argument('--rock-field', action=argparse.BooleanOptionalAction, default=True,
+                    help='rocks beyond the open ground around the lander, and a last leg '
+                         'through them after the ground resets the failed wheel (default; '
+                         '--no-rock-field: flat ground and no last leg)')
     sp.set_defaults(func=cmd_mission)
     sp = sub.add_parser('node', help='run one node of the graph, e.g. /rover/wheel_lf')
     sp.add_argument('name')

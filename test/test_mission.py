@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from chang_e_rover import config
-from chang_e_rover.mission.plan import FaultDrive, SetHeading, TRAVERSE
+from chang_e_rover.mission.plan import Crossing, FaultDrive, SetHeading, TRAVERSE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +59,24 @@ def test_mission_drives_the_traverse_and_reports():
     assert Path(pano.group(3)).is_file()
     assert re.search(r'telecommand \d+ take_panorama, reports on the ground: accepted, started, '
                      r'completed', out)
+    # the last leg: the wheel back in service by the ground's reset, then the rock field
+    assert re.search(r'wheel lm back in service: fault cleared and reset by the ground \(\d+ '
+                     r'wheel_reset telecommand\(s\)\), [\d.]+ s; healthy wheels: 6', out)
+    crossing = re.search(r'rock field crossing: arrived ([\d.]+) m out from .* ([\d.]+) m driven, '
+                         r'arrival error ([\d.]+) m \(ground truth\)', out)
+    assert crossing, 'the rover crosses the rock field to its goal'
+    out_m, driven, error = (float(v) for v in crossing.group(1, 2, 3))
+    assert out_m >= 0.9 * Crossing().distance_m and driven >= out_m
+    assert error <= 0.05 * out_m, 'within 5 % of the distance (the rock field drift bound)'
+    rocks = re.search(r'rocks over 0.20 m within 1.5 m of the path: (\d+); touched by the rover '
+                      r'\(ground truth, sampled at 10 Hz\): (.+)$', out, re.M)
+    assert rocks and int(rocks.group(1)) >= 1, 'the path passes rocks the rover cannot climb'
+    assert rocks.group(2) == 'none', 'and it touches none of them'
+    hazard_map = re.search(r'hazard map around the rover: (\d+) cells seen, (\d+) untraversable; '
+                           r'written to (\S+)$', out, re.M)
+    assert hazard_map and int(hazard_map.group(2)) > 0 and Path(hazard_map.group(3)).is_file()
+    assert re.search(r'telecommand \d+ drive_goal \(rock field\), reports on the ground: '
+                     r'accepted, started, completed', out)
 
 
 def test_set_heading_turns_the_short_way_and_stops_within_its_tolerance():
@@ -76,7 +94,6 @@ def test_set_heading_turns_the_short_way_and_stops_within_its_tolerance():
 
 
 def test_the_crossing_goal_stays_inside_the_terrain():
-    from chang_e_rover.mission.plan import Crossing
     cr = Crossing()
     inside = cr.size_m / 2 - cr.edge_margin_m
     # from 12 m out on open ground, the whole distance
