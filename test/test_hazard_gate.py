@@ -114,3 +114,20 @@ def test_a_wheel_standing_in_its_keep_out_may_leave_it_but_not_go_nearer():
     poses = arc_poses(0.0, 0.0, 0.0, 0.0, -1.0, 0.1)             # straight back
     assert not keep.met((0.0, 0.0, 0.0), poses), 'backing away takes it no nearer'
     assert keep.met((-1.0, 0.0, 0.0), arc_poses(-1.0, 0.0, 0.0, 0.0, 1.0, 0.1))
+
+
+def test_the_arc_being_driven_passes_a_keep_out_by_its_slack_only():
+    # lf's place 0.32 m to the left of its straight track: the straight arc misses it by less
+    # than the 0.35 m radius, so it is vetoed, unless it is the arc being driven (the pose
+    # shifting a centimetre as the corners swing must not close it on the next vote)
+    lf = (0.5, 0.425)
+    keep = KeepOut('lf', lf, (1.5, 0.425 + 0.32), 0.35)
+    straight = np.array([0.0])
+    args = (grid_with(), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT, straight, 2.0, 0.1, 1.0, 30.0)
+    assert vote_arcs(*args, keep_outs=(keep,))[0].vetoed
+    assert vote_arcs(*args, keep_outs=(keep,), driven=0.5, keep_out_slack=0.05)[0].vetoed, \
+        'the slack is for the arc being driven only'
+    assert not vote_arcs(*args, keep_outs=(keep,), driven=0.0, keep_out_slack=0.05)[0].vetoed
+    # nearer than radius less slack: refused all the same
+    near = KeepOut('lf', lf, (1.5, 0.425 + 0.25), 0.35)
+    assert vote_arcs(*args, keep_outs=(near,), driven=0.0, keep_out_slack=0.05)[0].vetoed

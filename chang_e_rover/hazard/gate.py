@@ -143,9 +143,10 @@ class KeepOut:
     place: tuple[float, float]        # where it held the rover, odom
     radius_m: float
 
-    def met(self, pose: tuple[float, float, float], poses: np.ndarray) -> bool:
-        """Whether the wheel's track over poses comes within radius_m of the place and
-        nearer than it stands at pose."""
+    def met(self, pose: tuple[float, float, float], poses: np.ndarray,
+            slack: float = 0.0) -> bool:
+        """Whether the wheel's track over poses comes within radius_m (less slack) of the
+        place and nearer than it stands at pose."""
         def distance(p: np.ndarray) -> np.ndarray:
             c, s = np.cos(p[:, 2]), np.sin(p[:, 2])
             wx = p[:, 0] + c * self.wheel_xy[0] - s * self.wheel_xy[1]
@@ -154,7 +155,7 @@ class KeepOut:
         if len(poses) == 0:
             return False
         now = float(distance(np.asarray([pose], dtype=np.float64))[0])
-        return bool(distance(poses).min() < min(self.radius_m, now - 1e-3))
+        return bool(distance(poses).min() < min(self.radius_m - slack, now - 1e-3))
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,8 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
               footprint: Footprint, curvatures: np.ndarray, length_m: float, spacing: float,
               hazard_weight: float, unknown_cost: float,
               veto_cost: float = UNTRAVERSABLE, nav=None,
-              keep_outs: tuple[KeepOut, ...] = ()) -> list[Vote]:
+              keep_outs: tuple[KeepOut, ...] = (), driven: float | None = None,
+              keep_out_slack: float = 0.0) -> list[Vote]:
     """Score candidate arcs toward a goal; best first. Arcs meeting veto_cost are vetoed.
 
     As in the gate, cells under the footprint where the rover stands do not count. With
@@ -178,7 +180,9 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
     lowers the cost to go; without one (or where the rover's own cost to go is not
     finite), how much nearer its end is to the goal. An arc is also vetoed when it takes
     a keep-out's wheel nearer its place than both the keep-out's radius and where the
-    wheel stands now.
+    wheel stands now. The arc being driven (curvature driven) passes a keep-out it
+    misses by keep_out_slack less: a pose that shifts a centimetre as the corners swing
+    must not close and open it on alternate votes.
     """
     x, y, yaw = pose
     pts = footprint.samples(spacing)
@@ -196,7 +200,8 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
             progress = start - nav.value(float(end[0]), float(end[1]))
         else:
             progress = d0 - math.hypot(goal[0] - end[0], goal[1] - end[1])
-        vetoed = worst >= veto_cost or any(k.met(pose, poses) for k in keep_outs)
+        slack = keep_out_slack if driven is not None and float(k) == driven else 0.0
+        vetoed = worst >= veto_cost or any(ko.met(pose, poses, slack) for ko in keep_outs)
         score = progress / length_m - hazard_weight * worst / UNTRAVERSABLE
         votes.append(Vote(float(k), -math.inf if vetoed else score, worst / UNTRAVERSABLE,
                           progress, vetoed))
