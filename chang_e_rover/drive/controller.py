@@ -134,11 +134,6 @@ class DriveCore:
         self._yaw_asked = 0.0
         self.arc_followed: float | None = None   # their ratio on a steered arc, else None
         self._held_since: float | None = None
-        # The motion check: the odometry's speed against the commanded one, both filtered.
-        self._v_seen = 0.0
-        self._v_asked = 0.0
-        self.motion_followed: float | None = None   # their ratio while driving, else None
-        self._stuck_since: float | None = None
         # Visual odometry: the odometry's recent track [t, x, y, yaw, roll, pitch, driving],
         # so that
         # a step measured between two camera frames can replace the wheels' count of it.
@@ -355,14 +350,13 @@ class DriveCore:
             return v * math.cos(err), self.p['goal_heading_gain'] * err
         if arc.vetoed:
             # No safe arc ahead: turn in place, one way until one opens, and look again.
-            # The way stays chosen until the rover makes headway (_recovery): turned back
-            # toward the goal each time an arc closed again, the rover swung between two
-            # headings for minutes (Monte Carlo seed 4, k = 2). The search also ends a
-            # turn to face the goal: facing it undid the search (seed 22, k = 2: a turn
-            # right opened an arc, the face turned left back into the vetoes, and round).
+            # The search ends a turn to face the goal: facing it undid the search (Monte
+            # Carlo seed 22, k = 2: a turn right opened an arc, the face turned left back
+            # into the vetoes, and round, for 50 s at a time).
             self._blocked_turn = self._blocked_turn or turn
             self._turning_to_goal = False
             return 0.0, self._blocked_turn
+        self._blocked_turn = 0.0
         if self._facing(err, distance, arc):
             return 0.0, turn            # the goal is behind or out of an arc's reach: face it
         return v, max(-self.p['max_yaw_rate_rad_s'], min(self.p['max_yaw_rate_rad_s'],
@@ -420,18 +414,11 @@ class DriveCore:
             self._start_backoff(t, f'held: the gyro sees {self.arc_followed:.2f} of the arc\'s '
                                    f'yaw rate for {p["arc_check.held_s"]:.0f} s')
             return -p['recovery.backoff_speed_m_s'], 0.0
-        if self._stuck_since is not None and t - self._stuck_since > p['motion_check.held_s']:
-            self._stuck_since = None
-            self._keep_out(t, [w for w in WHEEL_IDS if w not in self.healthy(t)])
-            self._start_backoff(t, f'held: the odometry sees {self.motion_followed:.2f} of '
-                                   f'the commanded speed for {p["motion_check.held_s"]:.0f} s')
-            return -p['recovery.backoff_speed_m_s'], 0.0
         # Headway: the cost to go (the straight line without a plan) lower than where the
         # rover stood best, both judged on the current map.
         if g.best_xy is None or self._to_go(o.x, o.y) < self._to_go(*g.best_xy) - \
                 p['recovery.progress_m']:
             g.best_xy, g.best_t = (o.x, o.y), t
-            self._blocked_turn = 0.0     # headway: a new block may search either way
         elif t - g.best_t > p['recovery.no_progress_s']:
             distance = math.hypot(g.x - o.x, g.y - o.y)
             self._start_backoff(t, f'no headway in {p["recovery.no_progress_s"]:.0f} s '
@@ -576,7 +563,6 @@ class DriveCore:
         self._last_steer = dict(steer)
         self._arc_check(t, dt, v, omega)
         self._odometry(dt, healthy)
-        self._motion_check(t, dt, v)
         o = self.odometry
         driving = any(abs(sp) > 0.0 for sp in setpoints.values())
         self._track.append([t, o.x, o.y, o.yaw, self.roll, self.pitch, float(driving)])
@@ -673,37 +659,6 @@ class DriveCore:
             self._held_since = None
         elif self._held_since is None:
             self._held_since = t
-
-    def _motion_check(self, t: float, dt: float, v: float) -> None:
-        """Whether the rover moves at the speed it is driven, by its odometry.
-
-        The arc check's counterpart for straight drives, where the gyro says nothing. With
-        wheels out of service the odometry's speed is the free wheels' (_odometry), and a
-        free wheel turns only as the rover moves over the ground: a free-wheeling front
-        wheel pushed against an 8 cm rock by the four driven wheels, which cannot lift it
-        over, stood still while they turned (Monte Carlo seed 4, k = 2), and the rover
-        waited the full recovery.no_progress_s at each such rock. The odometry's speed
-        under motion_check.min_ratio of the commanded one (both low-passed over
-        arc_check.tau_s) for motion_check.held_s is held. With every wheel driven the
-        odometry is the driven wheels' own count and the check cannot fire.
-        """
-        p = self.p
-        driving = (abs(v) > 0.2 * self.top_speed and not self._holding
-                   and self.arc_followed is None and self._backoff is None)
-        if not driving:
-            self._v_seen = self._v_asked = 0.0
-            self.motion_followed, self._stuck_since = None, None
-            return
-        a = min(1.0, dt / p['arc_check.tau_s']) if dt > 0 else 0.0
-        self._v_seen += a * (self.v_measured - self._v_seen)
-        self._v_asked += a * (v - self._v_asked)
-        if abs(self._v_asked) < 0.1 * self.top_speed:
-            return    # the filter is still rising
-        self.motion_followed = self._v_seen / self._v_asked
-        if self.motion_followed >= p['motion_check.min_ratio']:
-            self._stuck_since = None
-        elif self._stuck_since is None:
-            self._stuck_since = t
 
     def visual_motion(self, t0: float, t1: float, translation) -> None:
         """A step measured by visual odometry: base_link at t1 is at translation (m) from
