@@ -131,3 +131,50 @@ def test_the_arc_being_driven_passes_a_keep_out_by_its_slack_only():
     # nearer than radius less slack: refused all the same
     near = KeepOut('lf', lf, (1.5, 0.425 + 0.25), 0.35)
     assert vote_arcs(*args, keep_outs=(near,), driven=0.0, keep_out_slack=0.05)[0].vetoed
+    # a wheel standing inside its keep-out (Monte Carlo seed 4, k = 2, 0.25 m from the goal,
+    # lf 0.15 m from its place): the driven arc's bound is where it stands, less the slack
+    inside = KeepOut('lf', lf, (0.5 + 0.15, 0.425 + 0.16), 0.35)     # 0.219 m off now
+    arc = np.array([-0.3])      # turns right, lf passes 0.181 m off the place: 4 cm nearer
+    shifted = (grid_with(), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT, arc, 2.0, 0.1, 1.0, 30.0)
+    assert vote_arcs(*shifted, keep_outs=(inside,))[0].vetoed
+    assert not vote_arcs(*shifted, keep_outs=(inside,), driven=-0.3, keep_out_slack=0.05)[0].vetoed
+
+
+def test_a_dead_wheels_track_avoids_small_rocks_while_another_arc_is_open():
+    # a 6 cm rock (cost 30: within the limits, the footprint may cross it) 1 m ahead of lf,
+    # then 0.15 m ahead of it: under the footprint, cleared for the footprint, not for lf
+    lf = (0.5, 0.425)
+    cost = np.zeros((200, 200), np.int8)
+    for rock_x in (1.5, 0.65):
+        for gx, gy in ((rock_x, 0.425), (rock_x + 0.05, 0.45)):
+            cost[int((gy + 10) * 10), int((gx + 10) * 10)] = 30
+        curvatures = np.linspace(-1, 1, 15)
+        args = (Grid(cost.copy(), -10.0, -10.0, 0.1), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT,
+                curvatures, 2.0, 0.1, 1.0, 30.0)
+        healthy = {v.curvature: v for v in vote_arcs(*args)}
+        assert not any(v.vetoed for v in healthy.values()), \
+            'with every wheel driven the rock is within the limits'
+        dead = {v.curvature: v for v in vote_arcs(*args, dead_wheels=(lf,), dead_wheel_cost=25.0)}
+        assert dead[0.0].vetoed and dead[0.0].track == 0.3, f'lf meets the rock at {rock_x}'
+        assert not dead[1.0].vetoed and not dead[-1.0].vetoed
+        assert not vote_arcs(*args, dead_wheels=((0.5, -0.425),), dead_wheel_cost=25.0)[0].vetoed, \
+            'rf passes beside it'
+        assert not vote_arcs(*args, dead_wheels=(lf,), dead_wheel_cost=31.0)[0].vetoed
+        cost[:] = 0
+    # a rock's edge in the cell beside lf's line (0.5-0.6 m; the line at 0.425): within a
+    # band of 0.08 m, so the straight arc is vetoed, unless it is the arc being driven (its
+    # centre line only: the pose shifting a centimetre must not veto it and open it on
+    # alternate votes)
+    cost[105, int((1.5 + 10) * 10)] = 30
+    args = (Grid(cost.copy(), -10.0, -10.0, 0.1), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT,
+            np.array([0.0, 0.57]), 2.0, 0.1, 1.0, 30.0)
+    dead = dict(dead_wheels=(lf,), dead_wheel_cost=25.0, dead_wheel_band=0.08)
+    assert {v.curvature: v.vetoed for v in vote_arcs(*args, **dead)}[0.0]
+    assert not {v.curvature: v.vetoed for v in vote_arcs(*args, driven=0.0, **dead)}[0.0]
+    cost[:] = 0
+    # a field of such rocks across every arc: none is vetoed for them (no fence)
+    cost[:, 105:125] = 30
+    field = vote_arcs(Grid(cost, -10.0, -10.0, 0.1), (0.0, 0.0, 0.0), (8.0, 0.0), FOOT,
+                      np.linspace(-1, 1, 15), 2.0, 0.1, 1.0, 30.0, dead_wheels=(lf,),
+                      dead_wheel_cost=25.0)
+    assert not any(v.vetoed for v in field)

@@ -129,6 +129,7 @@ class DriveCore:
         self._nav_due = True
         self._nav_heading: float | None = None
         self._backoff: tuple[float, float, float] | None = None   # x, y, t where it began
+        self._backoff_held_at: tuple[float, float] | None = None  # where one ended held
         # The arc check: the gyro's yaw rate against the commanded one, both filtered.
         self._yaw_seen = 0.0
         self._yaw_asked = 0.0
@@ -146,6 +147,8 @@ class DriveCore:
         self.visual_correction_m = 0.0  # what the visual steps moved the odometry, in all
         self.wheel_slip: float | None = None   # 1 - visual / wheel distance of the last step
         self._visual_pending: list[tuple[float, float, list[float]]] = []
+        # The slip check: the visual steps of a goal drive [t0, t1, visual m, wheels m].
+        self._slips: deque[tuple[float, float, float, float]] = deque()
 
     # ---- inputs ------------------------------------------------------------------------
     def command_velocity(self, v: float, omega: float, t: float) -> None:
@@ -162,6 +165,8 @@ class DriveCore:
         self.goal = Goal(x, y, best_t=t)
         self._nav, self._nav_due = None, True
         self._backoff = None
+        self._backoff_held_at = None
+        self._slips.clear()
         self._turning_to_goal = False
         self._blocked_turn = 0.0
         self.mode = 'goal'
@@ -229,7 +234,13 @@ class DriveCore:
             self.events.append(Event(t, w, f'automatic reset after a stall: {why}'))
         if held:
             self._keep_out(t, list(latched))
-            self._start_backoff(t, f'{", ".join(latched)} stalled and the rover held')
+            if self._backoff_held_at is None:
+                self._start_backoff(t, f'{", ".join(latched)} stalled and the rover held')
+            else:
+                # Its last back-off was held too (a seized rear wheel pushed ahead of the
+                # rover as it reverses): another would stand as long. The way on is forward.
+                self.events.append(Event(t, '-', f'{", ".join(latched)} stalled and the rover '
+                                                 'held, its last back-off held too: driving on'))
         return out
 
     def _keep_out(self, t: float, wheels: list[str]) -> None:
@@ -258,6 +269,7 @@ class DriveCore:
         p, o = self.p, self.odometry
         self.goal.backoffs += 1
         self._backoff = (o.x, o.y, t)
+        self._slips.clear()
         self._turning_to_goal = self._turning_to_goal or face
         self.events.append(Event(t, '-', f'{why}: backing off {p["recovery.backoff_m"]:.1f} m'))
 
@@ -396,16 +408,36 @@ class DriveCore:
         g, p, o = self.goal, self.p, self.odometry
         if self._backoff is not None:    # (also one begun by a held stall, with no map)
             bx, by, bt = self._backoff
-            if math.hypot(o.x - bx, o.y - by) < p['recovery.backoff_m'] and \
-                    t - bt < p['recovery.no_progress_s']:
+            moved = math.hypot(o.x - bx, o.y - by)
+            # A back-off that has not moved progress_m in stall_retry.held_s is held itself
+            # (Monte Carlo seed 23, k = 2: lr seized, pushed ahead as the rover reversed,
+            # stood 60 s a time for ten minutes); it ends then.
+            stuck = t - bt >= p['stall_retry.held_s'] and moved < p['recovery.progress_m']
+            if moved < p['recovery.backoff_m'] and t - bt < p['recovery.no_progress_s'] \
+                    and not stuck:
                 return -p['recovery.backoff_speed_m_s'], 0.0
             self._backoff = None
+            self._backoff_held_at = (o.x, o.y) if moved < p['recovery.backoff_m'] else None
             g.best_xy, g.best_t = (o.x, o.y), t   # the new approach gets its full time
-            self.events.append(Event(t, '-', f'backed off {math.hypot(o.x - bx, o.y - by):.2f} m'
-                                             ': voting again'))
+            self.events.append(Event(t, '-', f'backed off {moved:.2f} m in {t - bt:.0f} s'
+                                             f'{" (held)" if stuck else ""}: voting again'))
             return None
+        if self._backoff_held_at is not None and math.dist(
+                self._backoff_held_at, (o.x, o.y)) >= p['recovery.backoff_m']:
+            self._backoff_held_at = None
         if self.hazard_map is None or not self.gate_enabled or p['recovery.no_progress_s'] <= 0:
             return None
+        share = self._slip_held()
+        if share is not None:
+            # Visual odometry sees the rover stand while its wheels turn (a dead wheel
+            # caught on a rock in a straight drive, which the arc check cannot see): as
+            # MER's slip check, the drive stops; here it backs off, keeping the dead wheels
+            # out of the place, and faces the way on (Monte Carlo seed 3, k = 2: lf free,
+            # lm seized, held at one spot four times over 450 s by the headway rule alone).
+            self._keep_out(t, [w for w in WHEEL_IDS if w not in self.healthy(t)])
+            self._start_backoff(t, f'held: visual odometry sees {share:.2f} of the wheels\' '
+                                   f'travel in {p["slip_check.held_s"]:.0f} s')
+            return -p['recovery.backoff_speed_m_s'], 0.0
         if self._held_since is not None and t - self._held_since > p['arc_check.held_s']:
             # The rover does not follow its arc (a seized wheel caught on a rock, the others
             # spinning): no use waiting for the headway rule; back off and face the way on.
@@ -459,7 +491,9 @@ class DriveCore:
                           p['arcs.veto_cost'], None if near else self._nav,
                           tuple(k for k in self.goal.keep_outs if k.wheel not in healthy),
                           None if self._arc is None or self._arc.vetoed else self._arc.curvature,
-                          p['recovery.keep_out_slack_m'])
+                          p['recovery.keep_out_slack_m'],
+                          tuple(self.geometry.wheel_xy[w] for w in WHEEL_IDS if w not in healthy),
+                          p['arcs.dead_wheel_cost'], self.geometry.wheel_width / 2)
         self._nav_heading = None if self._nav is None else self._nav.heading(
             self.odometry.x, self.odometry.y, 1.0 / k)
         best = votes[0]
@@ -696,6 +730,7 @@ class DriveCore:
                 # else moving (the lander's ramp unfolding before the rover on the deck)
                 # must not move the rover in its odometry. MER too ran it only while driving.
                 self.visual_idle += 1
+                self._slips.clear()
                 continue
             step = rpy_matrix((a[4], a[5], a[3])) @ np.array(d)
             cx, cy = a[1] + step[0] - b[1], a[2] + step[1] - b[2]
@@ -711,10 +746,32 @@ class DriveCore:
             wheels = math.hypot(b[1] - a[1], b[2] - a[2])
             self.wheel_slip = (1.0 - math.hypot(step[0], step[1]) / wheels if wheels > 0.01
                                else None)
+            self._slip_step(t0, t1, math.hypot(step[0], step[1]), wheels)
             self.visual_steps += 1
             self.visual_t = t1
             self.visual_correction_m += math.hypot(cx, cy)
         self._visual_pending = waiting[-4:]
+
+    def _slip_step(self, t0: float, t1: float, visual: float, wheels: float) -> None:
+        """Keep a goal drive's visual steps of the last slip_check.held_s (not a back-off's)."""
+        if self.goal is None or self.goal.reached or self._backoff is not None:
+            self._slips.clear()
+            return
+        self._slips.append((t0, t1, visual, wheels))
+        while self._slips and self._slips[0][0] < t1 - self.p['slip_check.held_s'] - 1e-9:
+            self._slips.popleft()
+
+    def _slip_held(self) -> float | None:
+        """The share of the wheels' travel that visual odometry saw over the last
+        slip_check.held_s, if under 1 - slip_check.max_slip (the rover held); else None."""
+        p, steps = self.p, self._slips
+        if not steps or sum(s[1] - s[0] for s in steps) < 0.8 * p['slip_check.held_s']:
+            return None
+        wheels = sum(s[3] for s in steps)
+        if wheels < p['slip_check.min_travel_m']:
+            return None
+        share = sum(s[2] for s in steps) / wheels
+        return share if share < 1.0 - p['slip_check.max_slip'] else None
 
     def _track_at(self, t: float) -> list[float] | None:
         """The odometry's track at t, interpolated; None outside it."""

@@ -145,8 +145,8 @@ class KeepOut:
 
     def met(self, pose: tuple[float, float, float], poses: np.ndarray,
             slack: float = 0.0) -> bool:
-        """Whether the wheel's track over poses comes within radius_m (less slack) of the
-        place and nearer than it stands at pose."""
+        """Whether the wheel's track over poses comes nearer the place than both radius_m
+        and where it stands at pose, less slack."""
         def distance(p: np.ndarray) -> np.ndarray:
             c, s = np.cos(p[:, 2]), np.sin(p[:, 2])
             wx = p[:, 0] + c * self.wheel_xy[0] - s * self.wheel_xy[1]
@@ -155,7 +155,7 @@ class KeepOut:
         if len(poses) == 0:
             return False
         now = float(distance(np.asarray([pose], dtype=np.float64))[0])
-        return bool(distance(poses).min() < min(self.radius_m - slack, now - 1e-3))
+        return bool(distance(poses).min() < min(self.radius_m, now - 1e-3) - slack)
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,7 @@ class Vote:
     hazard: float            # worst cost met, 0..1 (unknown counted as `unknown_cost`)
     progress: float          # metres closer to the goal at the arc's end
     vetoed: bool
+    track: float = 0.0       # worst cost under an out-of-service wheel's track, 0..1
 
 
 def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, float],
@@ -172,7 +173,8 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
               hazard_weight: float, unknown_cost: float,
               veto_cost: float = UNTRAVERSABLE, nav=None,
               keep_outs: tuple[KeepOut, ...] = (), driven: float | None = None,
-              keep_out_slack: float = 0.0) -> list[Vote]:
+              keep_out_slack: float = 0.0, dead_wheels: tuple[tuple[float, float], ...] = (),
+              dead_wheel_cost: float = math.inf, dead_wheel_band: float = 0.0) -> list[Vote]:
     """Score candidate arcs toward a goal; best first. Arcs meeting veto_cost are vetoed.
 
     As in the gate, cells under the footprint where the rover stands do not count. With
@@ -183,15 +185,30 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
     wheel stands now. The arc being driven (curvature driven) passes a keep-out it
     misses by keep_out_slack less: a pose that shifts a centimetre as the corners swing
     must not close and open it on alternate votes.
+
+    An out-of-service wheel (dead_wheels: contact points in base_link) is pushed or
+    dragged, not driven, and a rock the map passes (within the rover's limits) can hold
+    it: an arc whose such wheel's track meets a cell of dead_wheel_cost or more is vetoed
+    too, but only while another arc is open; with none, they are scored as if it were not
+    there (the rover must not be fenced in by small rocks). The track is a band
+    dead_wheel_band either side of the contact point, and for the arc being driven its
+    centre line only: a pose that shifts a centimetre as the corners swing must not veto
+    it and open it on alternate votes.
     """
     x, y, yaw = pose
     pts = footprint.samples(spacing)
-    grid = grid.clear_under(pose, pts)
+    ground = grid        # the wheels' tracks are judged on it all: a rock under the
+    grid = grid.clear_under(pose, pts)   # footprint's margin is still ahead of the wheel
     d0 = math.hypot(goal[0] - x, goal[1] - y)
     start = nav.value(x, y) if nav is not None else math.inf
-    votes = []
+    votes, soft = [], []
+    wheels = np.asarray(dead_wheels, dtype=np.float64).reshape(-1, 2)
+    band = np.concatenate([wheels + (0.0, dy) for dy in (-dead_wheel_band, 0.0, dead_wheel_band)])
     for k in curvatures:
         poses = arc_poses(x, y, yaw, float(k), min(length_m, max(d0, spacing)), spacing)
+        here = wheels if driven is not None and float(k) == driven else band
+        track = float(swept_costs(ground, poses, here).max()) if len(wheels) and len(poses) \
+            else 0.0          # unknown ground (-1) is the footprint's hazard, not a rock
         costs = swept_costs(grid, poses, pts).astype(np.float64)
         costs[costs < 0] = unknown_cost
         worst = float(costs.max()) if costs.size else 0.0
@@ -204,5 +221,9 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
         vetoed = worst >= veto_cost or any(ko.met(pose, poses, slack) for ko in keep_outs)
         score = progress / length_m - hazard_weight * worst / UNTRAVERSABLE
         votes.append(Vote(float(k), -math.inf if vetoed else score, worst / UNTRAVERSABLE,
-                          progress, vetoed))
+                          progress, vetoed, max(0.0, track) / UNTRAVERSABLE))
+        soft.append(not vetoed and track >= dead_wheel_cost)
+    if any(not v.vetoed and not s for v, s in zip(votes, soft)):
+        votes = [Vote(v.curvature, -math.inf, v.hazard, v.progress, True, v.track) if s else v
+                 for v, s in zip(votes, soft)]
     return sorted(votes, key=lambda v: v.score, reverse=True)
