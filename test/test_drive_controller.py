@@ -215,44 +215,6 @@ def test_a_held_back_off_ends_and_a_stall_held_after_it_drives_on_not_back():
     assert core.goal.backoffs == 2 and out.v < 0.0
 
 
-def slipping(core, seconds, t, angles, share):
-    """A goal drive whose wheels turn freely while visual odometry, once a second, sees
-    the rover make `share` of the wheels' count."""
-    for _ in range(int(round(seconds))):
-        t0 = t
-        t, out, _, _ = held_or_rolling(core, 1.0, t, angles, held=False)
-        a, b = core._track_at(t0), core._track_at(t - PERIOD)     # the wheels' count
-        c, s = math.cos(a[3]), math.sin(a[3])
-        dx, dy = b[1] - a[1], b[2] - a[2]
-        core.visual_motion(t0, t - PERIOD, (share * (c * dx + s * dy), share * (c * dy - s * dx),
-                                            0.0))
-    return t, out
-
-
-def test_the_slip_check_backs_a_held_straight_drive_off_and_keeps_its_dead_wheel_out():
-    # Monte Carlo seed 3, k = 2 (lf free, lm seized): a straight drive held at one spot, its
-    # driven wheels turning, visual odometry seeing 6-35 % of their travel; the arc check sees
-    # nothing on a straight drive, and the headway rule took a minute each time, with no
-    # keep-out, so the rover drove back to the same spot four times.
-    import numpy as np
-    from chang_e_rover.hazard.gate import Grid
-    core = core_with_heartbeats()
-    core.hazard(Grid(np.zeros((200, 200), np.int8), -10.0, -10.0, 0.1), 0.0)
-    core.set_goal(8.0, 0.0, 0.0)
-    angles = {w: 0.0 for w in WHEEL_IDS}
-    core.wheel_status('lf', 'FAULT', 'encoder_dropout', 0.0)    # isolated, free-wheeling
-    t, out = slipping(core, 5.0, 0.0, angles, 1.0)
-    t, out = slipping(core, 20.0, t, angles, 0.3)      # a crawl: slow, but it moves
-    assert out.v > 0.0 and core.goal.backoffs == 0
-    t, out = slipping(core, P['slip_check.held_s'] + 1.0, t, angles, 0.05)
-    held = [e for e in core.events if 'visual odometry sees' in e.what]
-    assert held and core.goal.backoffs == 1, 'held once visual odometry saw 5 % for held_s'
-    assert held[0].t - (t - P['slip_check.held_s'] - 1.0) <= P['slip_check.held_s'] + 1.0
-    assert [k.wheel for k in core.goal.keep_outs] == ['lf'], 'its dead wheel kept out of there'
-    t, out, _, v_min = held_or_rolling(core, 3.0, t, angles, held=False)
-    assert v_min < 0.0, 'backing off'
-
-
 def test_faults_other_than_stall_are_never_reset_by_the_controller():
     core = core_with_heartbeats()
     t, _ = run(core, 1.0, 0.0, v=0.05)

@@ -147,8 +147,6 @@ class DriveCore:
         self.visual_correction_m = 0.0  # what the visual steps moved the odometry, in all
         self.wheel_slip: float | None = None   # 1 - visual / wheel distance of the last step
         self._visual_pending: list[tuple[float, float, list[float]]] = []
-        # The slip check: the visual steps of a goal drive [t0, t1, visual m, wheels m].
-        self._slips: deque[tuple[float, float, float, float]] = deque()
 
     # ---- inputs ------------------------------------------------------------------------
     def command_velocity(self, v: float, omega: float, t: float) -> None:
@@ -166,7 +164,6 @@ class DriveCore:
         self._nav, self._nav_due = None, True
         self._backoff = None
         self._backoff_held_at = None
-        self._slips.clear()
         self._turning_to_goal = False
         self._blocked_turn = 0.0
         self.mode = 'goal'
@@ -269,7 +266,6 @@ class DriveCore:
         p, o = self.p, self.odometry
         self.goal.backoffs += 1
         self._backoff = (o.x, o.y, t)
-        self._slips.clear()
         self._turning_to_goal = self._turning_to_goal or face
         self.events.append(Event(t, '-', f'{why}: backing off {p["recovery.backoff_m"]:.1f} m'))
 
@@ -427,17 +423,6 @@ class DriveCore:
             self._backoff_held_at = None
         if self.hazard_map is None or not self.gate_enabled or p['recovery.no_progress_s'] <= 0:
             return None
-        share = self._slip_held()
-        if share is not None:
-            # Visual odometry sees the rover stand while its wheels turn (a dead wheel
-            # caught on a rock in a straight drive, which the arc check cannot see): as
-            # MER's slip check, the drive stops; here it backs off, keeping the dead wheels
-            # out of the place, and faces the way on (Monte Carlo seed 3, k = 2: lf free,
-            # lm seized, held at one spot four times over 450 s by the headway rule alone).
-            self._keep_out(t, [w for w in WHEEL_IDS if w not in self.healthy(t)])
-            self._start_backoff(t, f'held: visual odometry sees {share:.2f} of the wheels\' '
-                                   f'travel in {p["slip_check.held_s"]:.0f} s')
-            return -p['recovery.backoff_speed_m_s'], 0.0
         if self._held_since is not None and t - self._held_since > p['arc_check.held_s']:
             # The rover does not follow its arc (a seized wheel caught on a rock, the others
             # spinning): no use waiting for the headway rule; back off and face the way on.
@@ -730,7 +715,6 @@ class DriveCore:
                 # else moving (the lander's ramp unfolding before the rover on the deck)
                 # must not move the rover in its odometry. MER too ran it only while driving.
                 self.visual_idle += 1
-                self._slips.clear()
                 continue
             step = rpy_matrix((a[4], a[5], a[3])) @ np.array(d)
             cx, cy = a[1] + step[0] - b[1], a[2] + step[1] - b[2]
@@ -746,32 +730,10 @@ class DriveCore:
             wheels = math.hypot(b[1] - a[1], b[2] - a[2])
             self.wheel_slip = (1.0 - math.hypot(step[0], step[1]) / wheels if wheels > 0.01
                                else None)
-            self._slip_step(t0, t1, math.hypot(step[0], step[1]), wheels)
             self.visual_steps += 1
             self.visual_t = t1
             self.visual_correction_m += math.hypot(cx, cy)
         self._visual_pending = waiting[-4:]
-
-    def _slip_step(self, t0: float, t1: float, visual: float, wheels: float) -> None:
-        """Keep a goal drive's visual steps of the last slip_check.held_s (not a back-off's)."""
-        if self.goal is None or self.goal.reached or self._backoff is not None:
-            self._slips.clear()
-            return
-        self._slips.append((t0, t1, visual, wheels))
-        while self._slips and self._slips[0][0] < t1 - self.p['slip_check.held_s'] - 1e-9:
-            self._slips.popleft()
-
-    def _slip_held(self) -> float | None:
-        """The share of the wheels' travel that visual odometry saw over the last
-        slip_check.held_s, if under 1 - slip_check.max_slip (the rover held); else None."""
-        p, steps = self.p, self._slips
-        if not steps or sum(s[1] - s[0] for s in steps) < 0.8 * p['slip_check.held_s']:
-            return None
-        wheels = sum(s[3] for s in steps)
-        if wheels < p['slip_check.min_travel_m']:
-            return None
-        share = sum(s[2] for s in steps) / wheels
-        return share if share < 1.0 - p['slip_check.max_slip'] else None
 
     def _track_at(self, t: float) -> list[float] | None:
         """The odometry's track at t, interpolated; None outside it."""
