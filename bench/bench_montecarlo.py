@@ -110,6 +110,7 @@ def one_run(seed: int, k: int, abundance: float, timeout: float, perception: str
             'sim_s': rover.world.time, 'missed': missed, 'plan': plan,
             'progress': x, 'goal': (gx, gy), 'moving': bool(recent) and max(recent) > 0.005,
             'timed_out': not reached, 'spurious': spurious,
+            'short_m': rover.core.goal.short_m if rover.core.goal is not None else 0.0,
             'visual_steps': rover.core.visual_steps,
             'visual_unlinked': rover.visual.vo.unlinked if rover.visual else 0}
 
@@ -137,7 +138,8 @@ def main() -> None:
           f'(moved to open ground {GOAL_CLEAR_M} m clear), hazard map: {args.perception}, '
           f'success = goal reached within {TOLERANCE_M} m by ground truth (and within '
           f'{DRIFT_TOLERANCE_M} m, the odometry bound); odometry: {args.odometry}; '
-          'spurious = faults latched on wheels with none injected')
+          'spurious = faults latched on wheels with none injected; held short = goal drives ended '
+          'held within goal_held_tolerance_m of the goal')
     jobs = [(seed, k, args.rock_abundance, args.timeout, args.perception, args.odometry,
              args.vo_width)
             for k in args.k for seed in range(1, args.seeds + 1)]
@@ -150,6 +152,7 @@ def main() -> None:
             print(f'  run {len(done)}/{len(jobs)}: seed {seed} k={k} '
                   f'goal ({r["goal"][0]:.1f}, {r["goal"][1]:.1f}) '
                   f'{"reached" if r["ok"] else "NOT reached"}, error {r["error"]:.2f} m, '
+                  f'{"ended %.2f m short, held, " % r["short_m"] if r["short_m"] else ""}'
                   f'{r["sim_s"]:.0f} s sim, drift {100 * r["drift"]:.1f} %, '
                   f'{r["visual_steps"]} visual steps ({r["visual_unlinked"]} unlinked), '
                   f'{time.monotonic() - t0:.0f} s wall', flush=True)
@@ -161,7 +164,7 @@ def main() -> None:
         collect(map(_run, jobs))
     print(f'{"wheels failed":>14}{"runs":>6}{"reached":>9}{"share":>8}'
           f'{f"within {DRIFT_TOLERANCE_M} m":>14}{"median err m":>14}'
-          f'{"median drift":>14}{"spurious":>10}')
+          f'{"median drift":>14}{"spurious":>10}{"held short":>12}')
     for k in args.k:
         results = [done[(seed, k)] for seed in range(1, args.seeds + 1)]
         ok = sum(r['ok'] for r in results)
@@ -172,7 +175,7 @@ def main() -> None:
         print(f'{k:>14}{len(results):>6}{ok:>9}{100 * ok / len(results):>7.0f}%'
               f'{100 * ok_drift / len(results):>13.0f}%'
               f'{errors[len(errors) // 2]:>14.3f}{100 * drifts[len(drifts) // 2]:>13.1f}%'
-              f'{spurious:>10}', flush=True)
+              f'{spurious:>10}{sum(r["short_m"] > 0 for r in results):>12}', flush=True)
         for seed, r in enumerate(results, 1):
             if not r['ok'] or r['missed'] or r['spurious']:
                 why = ('reached' if r['ok'] else

@@ -215,6 +215,40 @@ def test_a_held_back_off_ends_and_a_stall_held_after_it_drives_on_not_back():
     assert core.goal.backoffs == 2 and out.v < 0.0
 
 
+def test_a_goal_drive_held_within_the_held_tolerance_ends_short_not_backing_off():
+    # Monte Carlo seed 4, k = 2: held 0.25 m from its goal, the rover backed off and spent
+    # its last ten minutes turning and backing off within 1.3 m of the goal.
+    import numpy as np
+    from chang_e_rover.hazard.gate import Grid
+    tolerance = P['goal_held_tolerance_m']
+    assert P['goal_tolerance_m'] < tolerance
+    for distance, ends in ((tolerance - 0.05, True), (tolerance + 0.15, False)):
+        # a held stall (encoders frozen: the rover does not move)
+        core = core_with_heartbeats()
+        core.set_goal(distance, 0.0, 0.0)
+        angles = {w: 0.0 for w in WHEEL_IDS}
+        t, out, _, _ = held_or_rolling(core, 3.0, 0.0, angles, held=True)
+        core.wheel_status('lf', 'FAULT', 'stall', t)
+        t, out, resets, v_min = held_or_rolling(core, P['stall_retry.held_s'] + 3.0, t,
+                                                angles, True)
+        assert resets == ['lf'], 'the wheel held with the rover is reset either way'
+        assert core.goal.reached == ends and (core.goal.backoffs == 0) == ends, distance
+        if ends:
+            assert v_min >= 0.0 and out.v == 0.0
+            assert abs(core.goal.short_m - distance) < 0.01
+            assert any(f'goal reached {distance:.2f} m short' in e.what for e in core.events)
+        else:
+            assert out.v < 0.0 and core.goal.short_m == 0.0
+        # no headway on a clear map (the odometry does not move: no encoders)
+        core = core_with_heartbeats()
+        core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1), 0.0)
+        core.set_goal(distance, 0.0, 0.0)
+        t, out = run(core, P['recovery.no_progress_s'] + 3.0, 0.0)
+        assert any('no headway' in e.what for e in core.events)
+        assert core.goal.reached == ends and (core.goal.backoffs == 0) == ends, distance
+        assert (out.v == 0.0) if ends else (out.v < 0.0)
+
+
 def test_faults_other_than_stall_are_never_reset_by_the_controller():
     core = core_with_heartbeats()
     t, _ = run(core, 1.0, 0.0, v=0.05)
