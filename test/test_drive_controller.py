@@ -358,6 +358,37 @@ def test_an_arc_the_gyro_does_not_see_is_not_travelled_and_a_held_goal_drive_bac
     assert out.v < 0.0 and abs(out.omega) < 1e-3, 'backing straight off (the yaw ramping down)'
 
 
+def test_held_on_an_arc_near_the_goal_with_a_wheel_out_the_rover_faces_it_not_backs_off():
+    # Monte Carlo seed 22, k = 2: lf seized and lm open, held by the dead wheel's drag on
+    # the 1 m arc onto a goal 0.67 m away; backing off among its keep-outs fenced it off.
+    import numpy as np
+    from chang_e_rover.hazard.gate import Grid
+    radius = 1.0 / P['arcs.max_curvature']
+    cases = (('lm', (0.8, 0.2), True),      # a wheel out, within a turning radius: face it
+             (None, (0.8, 0.2), False),     # all wheels in: the arc check's back-off
+             ('lm', (2.5, 1.8), False))     # a wheel out, further: back-off and keep-outs
+    for out_wheel, goal, faces in cases:
+        assert (math.hypot(*goal) < radius) == (goal == (0.8, 0.2))
+        core = core_with_heartbeats()
+        core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1), 0.0)
+        if out_wheel:
+            core.wheel_status(out_wheel, 'FAULT', 'open_circuit', 0.0)
+        core.set_goal(*goal, 0.0)
+        angles = {w: 0.0 for w in WHEEL_IDS}
+        t, out = arc_drive(core, 4.0, 0.0, angles, gyro=lambda out: 0.0)
+        assert out.v > 0.0 and abs(out.omega) > P['arc_check.min_curvature'] * out.v, 'an arc'
+        t, out = arc_drive(core, P['arc_check.held_s'] + 2.0, t, angles, gyro=lambda out: 0.0)
+        held = [e for e in core.events if e.what.startswith('held')]
+        assert len(held) == 1, (goal, out_wheel)
+        assert held[0].what.endswith('facing it') == faces
+        assert (core.goal.backoffs == 0) == faces and bool(core.goal.keep_outs) == \
+            (not faces and out_wheel is not None)
+        if faces:
+            assert out.v == 0.0 and out.omega > 0.0, 'turning in place to the goal on its left'
+        else:
+            assert out.v < 0.0
+
+
 def test_the_heading_turns_at_the_levelled_gyro_rate_even_with_no_wheel_to_read():
     core = core_with_heartbeats()
     roll = math.radians(20.0)          # on a side slope: the body's z leans

@@ -456,7 +456,20 @@ class DriveCore:
                    f'{p["arc_check.held_s"]:.0f} s')
             if self._ends_short(t, why):
                 return 0.0, 0.0
-            self._keep_out(t, [w for w in WHEEL_IDS if w not in self.healthy(t)])
+            out = [w for w in WHEEL_IDS if w not in self.healthy(t)]
+            distance = math.hypot(g.x - o.x, g.y - o.y)
+            if out and distance < 1.0 / p['arcs.max_curvature']:
+                # Within a turning radius of the goal, with a wheel out: the drag of a dead
+                # wheel on the tight arc onto the goal holds the rover, not a rock. Backing
+                # off and keeping the wheels' places out fenced the goal off (Monte Carlo
+                # seed 22, k = 2: lf seized, held 0.67 m from the goal on a 1 m arc at
+                # 994 s, then turning and backing off among its keep-outs to the cap).
+                # The rover turns in place to face the goal and drives on at it.
+                self._turning_to_goal = True
+                self.events.append(Event(t, '-', f'{why}, {distance:.2f} m from the goal '
+                                                 f'with {", ".join(out)} out: facing it'))
+                return None
+            self._keep_out(t, out)
             self._start_backoff(t, why)
             return -p['recovery.backoff_speed_m_s'], 0.0
         # Headway: the cost to go (the straight line without a plan) lower than where the
