@@ -132,3 +132,30 @@ def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, l
         assert ground.summary()['telecommand_repeats_refused'] >= 1
     finally:
         ground.stop()
+
+
+def _controller_status(goal: str, short: str) -> 'DiagnosticArray':
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    return DiagnosticArray(status=[DiagnosticStatus(
+        name='rover/drive_controller',
+        values=[KeyValue(key='goal', value=goal), KeyValue(key='goal_short_m', value=short)])])
+
+
+def test_drive_goal_completes_on_the_controllers_verdict_and_says_how_short_it_ended(ros):
+    from chang_e_rover.relay.telecommands import BY_NAME, Telecommand
+    relay = ros.add(graph.find('/lander/relay').load_factory()(
+        namespace='lander', context=ros.context))
+    check = relay._tc_drive_goal(Telecommand(1, BY_NAME['drive_goal'], {'x_m': 5.0, 'y_m': 0.0}))
+    assert check() is None, 'no verdict before the controller gives one'
+    relay.diagnostics_callback(_controller_status('(5.00, 0.00) active', '0.00'))
+    assert check() is None
+    relay.diagnostics_callback(_controller_status('(4.00, 0.00) reached', '0.00'))
+    assert check() is None, 'another goal reached is not this one'
+    relay.diagnostics_callback(_controller_status('(5.00, 0.00) reached', '0.00'))
+    assert check() == (True, 'goal (5.00, 0.00) reached')
+    # Held within goal_held_tolerance_m, the drive ends there: the report says how short.
+    relay.diagnostics_callback(_controller_status('(5.00, 0.00) reached', '0.18'))
+    assert check() == (True, 'goal (5.00, 0.00) reached, held 0.18 m short')
+    for bad in ('nan', 'inf', 'x'):
+        relay.diagnostics_callback(_controller_status('(5.00, 0.00) reached', bad))
+        assert check() == (True, 'goal (5.00, 0.00) reached'), bad

@@ -229,6 +229,7 @@ class DriveControllerNode(Node):
             ('isolated_wheels', ' '.join(lost)),
             ('goal', 'none' if goal is None else
              f'({goal.x:.2f}, {goal.y:.2f}) {"reached" if goal.reached else "active"}'),
+            ('goal_short_m', f'{goal.short_m:.2f}' if goal is not None else '0.00'),
             ('rejected_commands', str(self.rejected)),
             ('visual_steps', str(self.core.visual_steps)),
             ('visual_refused', str(self.core.visual_refused)),

@@ -37,6 +37,16 @@ MUTUAL_TURN_S = 3.0
 MUTUAL_TURN_SETTLE_S = 2.0
 
 
+def _held_short(short: str | None) -> str:
+    """The summary's note of a goal drive that ended held short of its goal (the controller's
+    `goal_short_m`, odometry), or nothing."""
+    try:
+        metres = float(short or 0.0)
+    except ValueError:
+        return ''
+    return f', ended held {metres:.2f} m short (odometry)' if metres > 0 else ''
+
+
 class MissionNode(Node):
     """Drives the mission phases and reports progress and a summary."""
 
@@ -92,6 +102,7 @@ class MissionNode(Node):
         self.results: dict = {}
         self.wheel_states: dict[str, tuple[str, str]] = {}
         self.controller_goal = ''
+        self.controller_goal_short = '0.00'  # m, as the controller's diagnostics give it
         self._last_report = -math.inf
         self.cmd_pub = self.create_publisher(Twist, 'rover/cmd_vel', STATE_QOS)
         self.goal_pub = self.create_publisher(PoseStamped, 'rover/goal', STATE_QOS)
@@ -177,6 +188,7 @@ class MissionNode(Node):
                 self.sequencer = values
             elif status.name == 'rover/drive_controller':
                 self.controller_goal = values.get('goal', '')
+                self.controller_goal_short = values.get('goal_short_m', '0.00')
                 self.results['healthy'] = values.get('healthy_wheels', '?')
 
     def timer_callback(self) -> None:
@@ -400,6 +412,7 @@ class MissionNode(Node):
         reached = self.controller_goal == f'({gx:.2f}, {gy:.2f}) reached'
         if reached or elapsed > fd.timeout_s:
             self.results['reached'] = reached
+            self.results['short'] = self.controller_goal_short if reached else '0.00'
             self.results['goal_drive_end'] = self.truth
             self.results['goal_drive_distance'] = self.meter.length
             self.results['healthy_at_arrival'] = self.results.get('healthy', '?')
@@ -505,6 +518,7 @@ class MissionNode(Node):
         reached = self.controller_goal == f'({gx:.2f}, {gy:.2f}) reached'
         if reached or elapsed > cr.timeout_s:
             self.results['crossing_reached'] = reached
+            self.results['crossing_short'] = self.controller_goal_short if reached else '0.00'
             self.results['crossing_s'] = elapsed
             self._end_drives(now)
 
@@ -555,7 +569,8 @@ class MissionNode(Node):
             lines.append('wheel failure: none detected')
         gx, gy = r['goal_true']
         lines.append(f'goal drive: {"arrived" if r.get("reached") else "DID NOT ARRIVE"}, '
-                     f'arrival error {math.hypot(gx - x, gy - y):.3f} m (ground truth)')
+                     f'arrival error {math.hypot(gx - x, gy - y):.3f} m (ground truth)'
+                     + _held_short(r.get('short')))
         if 'crossing_start' in r:
             lines += self._crossing_summary()
         lines.append(f'sim time: {sim_s:.1f} s, wall time: {wall:.1f} s, '
@@ -583,7 +598,8 @@ class MissionNode(Node):
         lines.append(f'rock field crossing: {"arrived" if r.get("crossing_reached") else "DID NOT ARRIVE"} '
                      f'{math.dist((sx, sy), (gx, gy)):.1f} m out from ({sx:.2f}, {sy:.2f}) in '
                      f'{r["crossing_s"]:.0f} s (sim), {length:.2f} m driven, arrival error '
-                     f'{math.hypot(gx - x, gy - y):.3f} m (ground truth)')
+                     f'{math.hypot(gx - x, gy - y):.3f} m (ground truth)'
+                     + _held_short(r.get('crossing_short')))
         if self.contacts is not None:
             lines.append(f'rocks over {cr.tall_m:.2f} m within {cr.near_m:.1f} m of the path: '
                          f'{len(near)}; touched by the rover (ground truth, sampled at 10 Hz): '

@@ -72,6 +72,15 @@ class PlanEntry:
         return bool(self.compress)
 
 
+def _finite_or_zero(text: str) -> float:
+    """A diagnostics number as a float; 0.0 for one that does not parse or is not finite."""
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) else 0.0
+
+
 def message_class(type_name: str) -> type:
     """Return the Python class of a ROS message type named 'pkg/msg/Type'."""
     parts = type_name.split('/')
@@ -155,6 +164,7 @@ class RelayNode(Node):
                               for w in WHEEL_IDS}
         self.panorama_client = self.create_client(Trigger, '/lander/camera/take_panorama')
         self.goal_status = ''
+        self.goal_short = 0.0                # m: a goal drive held short of its goal ends there
         self.speed = math.nan
         self.active: list[tuple[Telecommand, float, float, Callable[[], tuple[bool, str] | None]]] = []
         self.needs: dict[int, str] = {}      # telecommand seq -> the watch its check reads
@@ -297,7 +307,7 @@ class RelayNode(Node):
         for name in [n for n in self.watching if n not in self.needs.values()]:
             self.destroy_subscription(self.watching.pop(name))
             if name == 'goal':
-                self.goal_status = ''
+                self.goal_status, self.goal_short = '', 0.0
             elif name == 'speed':
                 self.speed = math.nan
 
@@ -317,12 +327,13 @@ class RelayNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.pose.position.x, msg.pose.position.y = tc.args['x_m'], tc.args['y_m']
         msg.pose.orientation.w = 1.0
-        self.goal_status = ''
+        self.goal_status, self.goal_short = '', 0.0
         self._watch(tc, 'goal')
         self.goal_pub.publish(msg)
         target = f'({tc.args["x_m"]:.2f}, {tc.args["y_m"]:.2f})'
-        return lambda: ((True, f'goal {target} reached') if self.goal_status == f'{target} reached'
-                        else None)
+        return lambda: ((True, f'goal {target} reached' + (
+            f', held {self.goal_short:.2f} m short' if self.goal_short > 0 else ''))
+            if self.goal_status == f'{target} reached' else None)
 
     def _tc_stop(self, tc: Telecommand):
         self._supersede(('drive_goal',), f'stopped by telecommand {tc.seq}')
@@ -392,6 +403,8 @@ class RelayNode(Node):
                 for kv in status.values:
                     if kv.key == 'goal':
                         self.goal_status = kv.value
+                    elif kv.key == 'goal_short_m':
+                        self.goal_short = _finite_or_zero(kv.value)
 
     def odom_callback(self, msg: Odometry) -> None:
         self.speed = math.hypot(msg.twist.twist.linear.x, msg.twist.twist.angular.z)
