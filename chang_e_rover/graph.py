@@ -27,6 +27,9 @@ class NodeSpec:
     arguments: tuple[str, ...] = ()   # command-line arguments of the executable
     sim_clock: bool = True            # follows /clock when the stack runs on the simulator
     own_executor: bool = False        # in one-process mode: its own executor and thread
+    restart: bool = True              # --processes: restarted when it dies; if not, the
+                                      # session ends with it (the simulator: a restart
+                                      # would be a new world)
 
     @property
     def full_name(self) -> str:
@@ -80,7 +83,14 @@ def flight_nodes() -> list[NodeSpec]:
 def sim_nodes() -> list[NodeSpec]:
     """The simulated hardware that stands in for the rover, the lander and the Moon."""
     return [NodeSpec('sim', '', 'sim', 'chang_e_rover.sim.sim_node:SimNode', 'sim.yaml', 'sim',
-                     sim_clock=False)]
+                     sim_clock=False, restart=False)]
+
+
+def lockstep_nodes() -> list[str]:
+    """The flight nodes in the simulator's lock-step loop (sim/lockstep.py), by name: the
+    simulator waits for all of them before its first step (its lockstep.expect)."""
+    return [s.name for s in flight_nodes()
+            if s.name.startswith('wheel_') or s.name in ('drive_controller', 'hazard_camera')]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,18 @@ STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# What the simulator publishes for the sensors: reliable (it matches best-effort readers as
+# well), so that in lock-step a flight node in the loop that reads reliably misses nothing.
+SIM_SENSOR_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE,
+                            history=HistoryPolicy.KEEP_LAST)
+
+
+def sensor_qos(sim: bool) -> QoSProfile:
+    """A flight node's sensor subscription: best effort on hardware (matches any driver), reliable
+    in simulation (a lost frame or IMU sample would change what the loop computed)."""
+    return SIM_SENSOR_QOS if sim else SENSOR_QOS
+
+
 # Motor commands and readings close the lock-step loop with the simulator: none may drop.
 CONTROL_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST)
@@ -46,8 +58,13 @@ def spin_node(node: Node) -> None:
     """Spin one node until Ctrl-C or shutdown, then destroy it and shut rclpy down."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
+
+    from chang_e_rover.runner import make_executor
+    executor = make_executor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
+        while rclpy.ok():          # spin_once rounds: EventsExecutor.spin() hangs here
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

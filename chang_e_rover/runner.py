@@ -20,6 +20,23 @@ def ros_environment() -> dict[str, str]:
     return env
 
 
+EXECUTORS = ('events', 'single')
+
+
+def make_executor(context=None):
+    """The executor nodes spin on: rclpy's EventsExecutor (callbacks dispatched from
+    middleware events, no wait set rebuilt per round), or with CHANG_E_ROVER_EXECUTOR=single
+    the classic SingleThreadedExecutor."""
+    kind = os.environ.get('CHANG_E_ROVER_EXECUTOR', 'events')
+    if kind not in EXECUTORS:
+        raise SystemExit(f'CHANG_E_ROVER_EXECUTOR={kind!r}: expected one of {EXECUTORS}')
+    if kind == 'events':
+        from rclpy.experimental import EventsExecutor
+        return EventsExecutor(context=context)
+    from rclpy.executors import SingleThreadedExecutor
+    return SingleThreadedExecutor(context=context)
+
+
 def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | None = None,
                 sim_time: bool = True, context=None):
     """Instantiate the specs' nodes in this process (rclpy must be initialised)."""
@@ -39,15 +56,14 @@ def spin_in_process(specs: list[NodeSpec], overrides=None,
                     sim_time: bool = True):
     """Run the nodes in this process until keep_going() is false or Ctrl-C.
 
-    Single-threaded executors only (a multi-threaded one starves image
-    transport here): one for most nodes on this thread, and one each, on a
+    Single-threaded executors only (make_executor; a multi-threaded one starves
+    image transport here): one for most nodes on this thread, and one each, on a
     thread of its own, for the nodes whose spec asks for independence (the
     wheel units: one wheel's callback can never hold up another's).
     """
     import threading
 
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     for key, value in ros_environment().items():
         os.environ.setdefault(key, value)
     rclpy.init()
@@ -59,10 +75,10 @@ def spin_in_process(specs: list[NodeSpec], overrides=None,
 
     try:
         nodes = build_nodes(specs, overrides, sim_time)
-        executor = SingleThreadedExecutor()
+        executor = make_executor()
         for spec, node in zip(specs, nodes):
             if spec.own_executor:
-                own = SingleThreadedExecutor()
+                own = make_executor()
                 own.add_node(node)
                 threads.append(threading.Thread(target=spin_alone, args=(own,),
                                                 name=spec.full_name, daemon=True))
@@ -117,6 +133,7 @@ class ProcessSupervisor:
         self.trackers = {name: RestartTracker(self.policy) for name in self.specs}
         self.restart_at: dict[str, float] = {}
         self.given_up: set[str] = set()
+        self.ended: str | None = None     # why the session ended (a node that is not restarted)
         self.restarts = 0
 
     def start(self, name: str) -> None:
@@ -136,6 +153,10 @@ class ProcessSupervisor:
             if code is None:
                 continue
             del self.procs[name]
+            if not self.specs[name].restart:
+                self.ended = f'{name} exited with code {code}'
+                self.log(f'[bringup] {self.ended}; it is not restarted: the session ends')
+                continue
             delay = self.trackers[name].on_death(now)
             if delay is None:
                 self.given_up.add(name)
@@ -167,7 +188,7 @@ class ProcessSupervisor:
     def run(self, keep_going: Callable[[], bool] = lambda: True) -> None:
         self.start_all()
         try:
-            while keep_going():
+            while keep_going() and self.ended is None:
                 self.poll()
                 time.sleep(0.2)
         except KeyboardInterrupt:

@@ -67,33 +67,6 @@ class RosSession:
         self.rclpy.try_shutdown(context=self.context)
 
 
-def pytest_collection_modifyitems(session, config, items):
-    """The mission's test last: it reads the run started when collection ends."""
-    from mission_run import NODEID
-    mission = [item for item in items if item.nodeid == NODEID]
-    for item in mission:
-        items.remove(item)
-        items.append(item)
-
-
-def pytest_collection_finish(session):
-    """Start the mission beside the other tests if its test is to run (test/mission_run.py)."""
-    from mission_run import MISSION, NODEID
-    if not session.config.option.collectonly and any(
-            item.nodeid == NODEID for item in session.items):
-        MISSION.start()
-        # The mission's stack is one process whose wheel-unit threads must answer the
-        # simulator's lock-step within its wall timeout: beside the suite at equal priority
-        # its wheels went unheard and its park step timed out. The rest of the suite, this
-        # process and what it starts, yields the CPU to it.
-        os.nice(10)
-
-
-def pytest_unconfigure(config):
-    from mission_run import MISSION
-    MISSION.stop()
-
-
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path_factory, monkeypatch):
     """Each test its own run-time state: a relay queue left over by one test must not be

@@ -1,12 +1,6 @@
-"""`chang-e-rover mission`, started when collection ends, run beside the other tests.
+"""`chang-e-rover mission`, the README's main job unchanged, in a process of its own.
 
-The mission is the README's main job and the suite's longest test (15 minutes
-of wall time alone on 2 cores, one of them: the stack in one process). Run in
-its place in the order it would hold the whole suite for that long; started
-first, in a process of its own, it runs on the second core while the other
-tests run, and its test, moved to the end, reads what it printed.
-
-It is isolated from the tests beside it as a second simulation session on the
+It is isolated from the test session as a second simulation session on the
 same machine would be: its own DDS domain, its own run-time state (relay
 queue, telecommand key, ground archive) and its own UDP ports for the relay,
 the link and the ground (a copy of config/ with every relay port moved up by
@@ -26,7 +20,6 @@ import time
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-NODEID = 'test/test_mission.py::test_mission_drives_the_traverse_and_reports'
 PORT_OFFSET = 100
 
 

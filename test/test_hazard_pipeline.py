@@ -225,9 +225,8 @@ def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
     from chang_e_rover.hazard.hazard_node import FAILING_PAIRS, HazardCameraNode
     node = ros.add(HazardCameraNode(context=ros.context))
     published = []
-    node.publish_map = lambda x, y: published.append((x, y))
+    node.publish_map = lambda x, y, stamp_ns: published.append((x, y))
     node.mapper.ready = lambda: True
-    node.mapper.odometry(1.0, 2.0, 0.0)
     fail = {'on': True}
 
     def process(left, right):

@@ -8,6 +8,7 @@ from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState, Temperature
+from std_msgs.msg import Header
 
 from chang_e_rover import config
 from chang_e_rover.robot_description import load_urdf, WHEEL_IDS
@@ -100,24 +101,50 @@ def test_fault_parameters_take_effect_and_bad_values_are_refused(ros):
     assert not ro.successful and sim.world.model.opt.gravity[2] == pytest.approx(-1.62)
 
 
-def test_lock_step_waits_for_a_live_driver_then_steps_on(ros):
-    sim = make_sim(ros, **{'physics.lockstep_timeout_s': 1.5})
+def test_lock_step_waits_for_a_driver_on_the_graph_and_its_watchdog_names_it(ros):
+    """A driver that is on the graph is waited for, however long, until the wall-clock
+    watchdog stops the simulation with an error naming it; one that answers is stepped
+    with; one that leaves is no longer waited for."""
+    from chang_e_rover.ros_common import ns_to_stamp
+    from chang_e_rover.sim.lockstep import LockstepStalled
+    sim = make_sim(ros, **{'lockstep.watchdog_s': 3.0})
     probe = ros.node('silent_driver')
-    probe.create_publisher(JointState, 'rover/wheel_lf/motor/command', CONTROL_QOS)
-    ros.spin_until(lambda: sim.count_publishers('rover/wheel_lf/motor/command') > 0, 10,
-                   'discovery of the silent driver')
+    pub = probe.create_publisher(JointState, 'rover/wheel_lf/motor/command', CONTROL_QOS)
+    probe.create_subscription(JointState, 'rover/wheel_lf/motor/state', lambda m: None,
+                              CONTROL_QOS)
+    ros.spin_until(lambda: sim.lockstep.channels['wheel_lf'].present, 10, 'the driver present')
     t0 = sim.world.time
-    ros.spin_for(0.8)
+    ros.spin_for(1.0)
     assert sim.world.time - t0 <= sim.period_s + 1e-9, 'must wait for the driver'
-    ros.spin_for(1.5)
-    assert sim.lockstep_misses >= 1 and sim.world.time > t0
+    pub.publish(JointState(header=Header(stamp=ns_to_stamp(round(sim.world.time * 1e9))),
+                           effort=[0.0]))
+    ros.spin_until(lambda: sim.world.time >= t0 + sim.period_s - 1e-9, 5,
+                   'the step its answer allows')
+    with pytest.raises(LockstepStalled, match='wheel_lf'):
+        ros.spin_for(5.0)
+    assert sim.failure and 'wheel_lf' in sim.failure
+
+
+def test_lock_step_stops_waiting_for_a_driver_that_left_the_graph(ros):
+    sim = make_sim(ros)
+    probe = ros.node('leaving_driver')
+    pub = probe.create_publisher(JointState, 'rover/wheel_rr/motor/command', CONTROL_QOS)
+    sub = probe.create_subscription(JointState, 'rover/wheel_rr/motor/state', lambda m: None,
+                                    CONTROL_QOS)
+    ros.spin_until(lambda: sim.lockstep.channels['wheel_rr'].present, 10, 'the driver present')
+    t0 = sim.world.time
+    probe.destroy_publisher(pub)
+    probe.destroy_subscription(sub)
+    ros.spin_until(lambda: sim.world.time > t0 + 1.0, 10, 'stepping on without it')
 
 
 def test_non_finite_motor_command_is_refused(ros):
     sim = make_sim(ros)
     probe = ros.node('driver')
     pub = probe.create_publisher(JointState, 'rover/wheel_rm/motor/command', CONTROL_QOS)
-    ros.spin_until(lambda: sim.count_publishers('rover/wheel_rm/motor/command') > 0, 10, 'match')
+    probe.create_subscription(JointState, 'rover/wheel_rm/motor/state', lambda m: None,
+                              CONTROL_QOS)
+    ros.spin_until(lambda: sim.lockstep.channels['wheel_rm'].present, 10, 'the driver present')
     pub.publish(JointState(effort=[2.5]))
     ros.spin_until(lambda: sim.world.torque_command[4] == 2.5, 10, 'the good command')
     pub.publish(JointState(effort=[math.nan]))

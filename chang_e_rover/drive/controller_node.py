@@ -2,9 +2,19 @@
 
 Thin shell over drive.controller.DriveCore: messages in as plain values, wheel
 setpoints, corner angles, odometry and diagnostics out.
+
+On hardware a wall-clock timer runs the control step. In simulation
+(use_sim_time) the step of period t runs when the six motor readings stamped t
+are in, and everything the step uses is judged on stamps, not on arrival: a
+wheel's diagnostics count from the step after their stamp, a hazard map and a
+visual odometry step from hazard.map_latency_s after their pair. The odometry,
+stamped t and published last, is the controller's lock-step answer to the
+simulator (after any automatic reset has been answered), so a run gives the same
+result however busy the machine is.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -23,8 +33,8 @@ from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, LATCHED_QOS, SENSOR_QOS,
-                                      spin_node, STATE_QOS, stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, LATCHED_QOS, sensor_qos,
+                                      ns_to_stamp, spin_node, STATE_QOS, stamp_to_ns)
 
 
 class DriveControllerNode(Node):
@@ -34,9 +44,17 @@ class DriveControllerNode(Node):
         kwargs.setdefault('namespace', 'rover')
         super().__init__('drive_controller', **kwargs)
         p = declare_from_config(self, 'rover.yaml', 'drive_controller')
+        self.sim = bool(self.get_parameter('use_sim_time').value)
+        self._step_t: float | None = None                # stamp of the last control step (sim)
         self.core = DriveCore(rover_geometry(load_urdf(config.urdf_path('rover.urdf'))), p,
                               start_t=self._now())
         self.period = 1.0 / p['control_rate_hz']
+        self.map_latency = float(p['hazard.map_latency_s'])
+        self._readings: dict[int, set[str]] = {}        # stamp -> wheels read (sim)
+        self._held: list[tuple[float, int, object]] = []  # (due, order, apply) (sim)
+        self._order = itertools.count()
+        self._resets_open = 0
+        self._answer_due: float | None = None
         self.rejected = 0
         self._reported_events = 0
         self._last_t: float | None = None
@@ -49,7 +67,7 @@ class DriveControllerNode(Node):
         self.create_subscription(Twist, 'cmd_vel', self.cmd_vel_callback, STATE_QOS)
         self.create_subscription(PoseStamped, 'goal', self.goal_callback, STATE_QOS)
         self.create_subscription(JointState, 'joint_states', self.joint_states_callback, STATE_QOS)
-        self.create_subscription(Imu, 'imu', self.imu_callback, SENSOR_QOS)
+        self.create_subscription(Imu, 'imu', self.imu_callback, sensor_qos(self.sim))
         self.create_subscription(OccupancyGrid, 'hazard/map', self.hazard_map_callback,
                                  LATCHED_QOS)
         self.create_subscription(Odometry, 'visual_odom', self.visual_odom_callback, STATE_QOS)
@@ -64,7 +82,8 @@ class DriveControllerNode(Node):
         # the wheel units' own reset service, for the automatic retry after a stall
         self.reset_clients = {w: self.create_client(Trigger, f'wheel_{w}/reset')
                               for w in WHEEL_IDS}
-        self.create_timer(self.period, self.control_callback)
+        if not self.sim:
+            self.create_timer(self.period, self.control_callback)
         self.create_timer(1.0, self.publish_diagnostics)
 
     def hazard_gate_callback(self, request: SetBool.Request,
@@ -76,7 +95,17 @@ class DriveControllerNode(Node):
         return response
 
     def _now(self) -> float:
+        """The control step's time: the clock on hardware, the last step's stamp in sim."""
+        if self.sim and self._step_t is not None:
+            return self._step_t
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _hold(self, due: float, apply) -> None:
+        """In simulation, apply at the first control step at or after due; else now."""
+        if not self.sim:
+            apply()
+            return
+        self._held.append((due, next(self._order), apply))
 
     def cmd_vel_callback(self, msg: Twist) -> None:
         try:
@@ -105,8 +134,9 @@ class DriveControllerNode(Node):
         info = msg.info
         cost = np.frombuffer(bytes(np.asarray(msg.data, dtype=np.int8)), np.int8).reshape(
             info.height, info.width)
-        self.core.hazard(Grid(cost, info.origin.position.x, info.origin.position.y,
-                              info.resolution), self._now())
+        grid = Grid(cost, info.origin.position.x, info.origin.position.y, info.resolution)
+        self._hold(stamp_to_ns(msg.header.stamp) * 1e-9 + self.map_latency,
+                   lambda: self.core.hazard(grid, self._now()))
 
     def visual_odom_callback(self, msg: Odometry) -> None:
         """A pose of the hazcams' visual odometry: the step from the previous one goes to
@@ -128,11 +158,14 @@ class DriveControllerNode(Node):
         if last is None or msg.pose.covariance[0] < 0 or not t > last[0]:
             return
         step = np.linalg.solve(last[1], pose)
-        try:
-            self.core.visual_motion(last[0], t, step[:3, 3])
-        except ValueError as exc:
-            self.get_logger().error(f'visual odometry step refused: {exc}',
-                                    throttle_duration_sec=10.0)
+
+        def apply(t0=last[0], t1=t, translation=step[:3, 3]):
+            try:
+                self.core.visual_motion(t0, t1, translation)
+            except ValueError as exc:
+                self.get_logger().error(f'visual odometry step refused: {exc}',
+                                        throttle_duration_sec=10.0)
+        self._hold(t + self.map_latency, apply)
 
     def joint_states_callback(self, msg: JointState) -> None:
         self.core.steering({name[6:8]: q for name, q in zip(msg.name, msg.position)
@@ -145,7 +178,13 @@ class DriveControllerNode(Node):
         self.core.attitude(q.w, q.x, q.y, q.z)
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
-        t = self._now()
+        if self.sim:   # heard at its stamp, in the step after it (the wheel stamps its reading)
+            stamp = stamp_to_ns(msg.header.stamp) * 1e-9
+            self._hold(stamp + self.period / 2, lambda: self._wheel_statuses(msg, stamp))
+        else:
+            self._wheel_statuses(msg, self._now())
+
+    def _wheel_statuses(self, msg: DiagnosticArray, t: float) -> None:
         for status in msg.status:
             if not status.name.startswith('rover/wheel_'):
                 continue
@@ -156,11 +195,26 @@ class DriveControllerNode(Node):
                                        values.get('fault', 'none'), t)
 
     def motor_state_callback(self, wheel: str, msg: JointState) -> None:
+        stamp_ns = stamp_to_ns(msg.header.stamp)
         if len(msg.position) == 1:
-            self.core.encoder(wheel, stamp_to_ns(msg.header.stamp) * 1e-9, msg.position[0])
+            self.core.encoder(wheel, stamp_ns * 1e-9, msg.position[0])
+        if not self.sim:
+            return
+        read = self._readings.setdefault(stamp_ns, set())
+        read.add(wheel)
+        if len(read) == len(WHEEL_IDS):
+            for old in [s for s in self._readings if s <= stamp_ns]:
+                del self._readings[old]
+            self._step_t = stamp_ns * 1e-9
+            self.control_callback()
 
     def control_callback(self) -> None:
         t = self._now()
+        if self._held:
+            due = sorted(h for h in self._held if h[0] <= t + 1e-9)
+            self._held = [h for h in self._held if h[0] > t + 1e-9]
+            for _, _, apply in due:
+                apply()
         dt = self.period if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
         out = self.core.step(t, dt)
@@ -171,15 +225,24 @@ class DriveControllerNode(Node):
             self._reset(w)
         steer_msg = JointState(name=[f'steer_{w}_joint' for w in STEERED_IDS],
                                position=[out.steer[w] for w in STEERED_IDS])
-        steer_msg.header.stamp = self.get_clock().now().to_msg()
+        steer_msg.header.stamp = self._stamp()
         self.steer_pub.publish(steer_msg)
-        self._publish_odometry()
         events = self.core.events[self._reported_events:]
         self._reported_events = len(self.core.events)
         for e in events:
             self.get_logger().warning(f't={e.t:.2f} s wheel {e.wheel}: {e.what}')
         if events:
             self.publish_diagnostics()
+        if self._resets_open == 0 or not self.sim:
+            self._publish_odometry()
+        else:
+            self._answer_due = t     # the odometry goes once the resets are answered
+
+    def _stamp(self):
+        """The step's time as a stamp (sim), or the clock's now (hardware)."""
+        if self.sim and self._step_t is not None:
+            return ns_to_stamp(round(self._step_t * 1e9))
+        return self.get_clock().now().to_msg()
 
     def _reset(self, wheel: str) -> None:
         client = self.reset_clients[wheel]
@@ -188,7 +251,14 @@ class DriveControllerNode(Node):
                                     'service is not available')
             return
 
+        if self.sim:
+            self._resets_open += 1
+
         def done(future, wheel=wheel):
+            self._resets_open = max(0, self._resets_open - 1)
+            if self._resets_open == 0 and self._answer_due is not None:
+                self._answer_due = None
+                self._publish_odometry()
             r = future.result()
             log = self.get_logger().info if r is not None and r.success else \
                 self.get_logger().warning
@@ -201,7 +271,7 @@ class DriveControllerNode(Node):
     def _publish_odometry(self) -> None:
         odo = self.core.odometry
         msg = Odometry()
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp = self._stamp()
         msg.header.frame_id = 'odom'
         msg.child_frame_id = 'base_link'
         msg.pose.pose.position.x, msg.pose.pose.position.y = odo.x, odo.y
@@ -240,7 +310,7 @@ class DriveControllerNode(Node):
              f'{self.core.gate_state} at ({self.core.gate_where[0]:.2f}, '
              f'{self.core.gate_where[1]:.2f})'))]
         array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
+        array.header.stamp = self._stamp()
         self.diag_pub.publish(array)
 
 

@@ -4,6 +4,11 @@ Thin shell over drive.wheel_health.WheelUnit: it answers every motor reading
 with a torque demand stamped with that reading's time (the lock-step token),
 judges its own health, and reports it on /diagnostics (5 Hz, and at once on any
 change).
+
+On hardware the 5 Hz heartbeat is a timer. In simulation (use_sim_time) it goes
+with the reading whose stamp makes it due, and every report is stamped with the
+sensor input that caused it and sent before the command that answers it, so the
+controller hears it at the same step in every run.
 """
 from __future__ import annotations
 
@@ -21,8 +26,8 @@ from chang_e_rover.drive.wheel_control import VelocityLoop
 from chang_e_rover.drive.wheel_health import (DISABLED, ENABLED, HealthMonitor, Thresholds,
                                               WheelUnit)
 from chang_e_rover.robot_description import WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, spin_node,
-                                      STATE_QOS, stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, ns_to_stamp,
+                                      spin_node, STATE_QOS, stamp_to_ns)
 
 LEVEL = {ENABLED: DiagnosticStatus.OK, DISABLED: DiagnosticStatus.WARN}
 
@@ -61,17 +66,28 @@ class WheelNode(Node):
         self.command_pub = self.create_publisher(JointState, f'wheel_{wheel}/motor/command',
                                                  CONTROL_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
-        self.create_subscription(JointState, f'wheel_{wheel}/motor/state',
-                                 self.motor_state_callback, CONTROL_QOS)
-        self.create_subscription(Temperature, f'wheel_{wheel}/motor/temperature',
-                                 self.temperature_callback, STATE_QOS)
+        # Created in the order their messages are sent in a control period (the controller's
+        # setpoint of the period before, then the driver's temperature and reading): an
+        # executor takes messages that wait together in creation order.
         self.create_subscription(Float64, f'wheel_{wheel}/setpoint', self.setpoint_callback,
                                  CONTROL_QOS)
+        self.create_subscription(Temperature, f'wheel_{wheel}/motor/temperature',
+                                 self.temperature_callback, STATE_QOS)
+        self.create_subscription(JointState, f'wheel_{wheel}/motor/state',
+                                 self.motor_state_callback, CONTROL_QOS)
         self.create_service(SetBool, f'wheel_{wheel}/enable', self.enable_callback)
         self.create_service(Trigger, f'wheel_{wheel}/reset', self.reset_callback)
-        self.create_timer(1.0 / p['diagnostics_rate_hz'], self.publish_diagnostics)
+        self.sim = bool(self.get_parameter('use_sim_time').value)
+        self.heartbeat_ns = round(1e9 / p['diagnostics_rate_hz'])
+        self._input_ns: int | None = None     # stamp of the newest sensor input (sim)
+        self._next_beat_ns = 0
+        if not self.sim:
+            self.create_timer(1.0 / p['diagnostics_rate_hz'], self.publish_diagnostics)
 
     def _now(self) -> float:
+        """The clock on hardware; in sim, the stamp of the newest sensor input."""
+        if self.sim and self._input_ns is not None:
+            return self._input_ns * 1e-9
         return self.get_clock().now().nanoseconds * 1e-9
 
     def setpoint_callback(self, msg: Float64) -> None:
@@ -81,25 +97,31 @@ class WheelNode(Node):
             self.get_logger().error(str(exc), throttle_duration_sec=1.0)
 
     def temperature_callback(self, msg: Temperature) -> None:
+        self._input_ns = max(self._input_ns or 0, stamp_to_ns(msg.header.stamp))
         self.temperature_c = msg.temperature
         self.unit.temperature(stamp_to_ns(msg.header.stamp) * 1e-9, msg.temperature)
         self._report_change()
 
     def motor_state_callback(self, msg: JointState) -> None:
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._input_ns = max(self._input_ns or 0, stamp_ns)
         pick = lambda values: values[0] if len(values) == 1 else math.nan
-        demand = self.unit.reading(stamp_to_ns(msg.header.stamp) * 1e-9, pick(msg.position),
+        demand = self.unit.reading(stamp_ns * 1e-9, pick(msg.position),
                                    pick(msg.velocity), pick(msg.effort))
+        if not self._report_change() and self.sim and stamp_ns >= self._next_beat_ns:
+            self.publish_diagnostics()
         out = JointState(name=[f'wheel_{self.wheel}_joint'], effort=[demand])
         out.header.stamp = msg.header.stamp
         self.command_pub.publish(out)
-        self._report_change()
 
-    def _report_change(self) -> None:
-        if self.unit.changed:
-            self.unit.changed = False
-            if self.unit.fault != 'none':
-                self.get_logger().error(f'FAULT {self.unit.fault}: wheel isolated, free-wheeling')
-            self.publish_diagnostics()
+    def _report_change(self) -> bool:
+        if not self.unit.changed:
+            return False
+        self.unit.changed = False
+        if self.unit.fault != 'none':
+            self.get_logger().error(f'FAULT {self.unit.fault}: wheel isolated, free-wheeling')
+        self.publish_diagnostics()
+        return True
 
     def enable_callback(self, request: SetBool.Request, response: SetBool.Response):
         response.success, response.message = self.unit.enable(bool(request.data))
@@ -125,7 +147,11 @@ class WheelNode(Node):
             ('current_a', f'{current:.3f}'), ('temperature_c', f'{self.temperature_c:.1f}'),
             ('setpoint_rad_s', f'{u.setpoint:.4f}'))]
         array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
+        if self.sim and self._input_ns is not None:
+            array.header.stamp = ns_to_stamp(self._input_ns)
+            self._next_beat_ns = self._input_ns + self.heartbeat_ns
+        else:
+            array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
 
 

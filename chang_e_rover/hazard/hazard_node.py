@@ -6,9 +6,16 @@ rover/odom, IMU attitude and steering angles, hands each stereo pair (matched
 by stamp) to visual odometry and then to the mapper, and publishes the visual
 odometry's pose and the GESTALT cost of the square around the rover. Runs on its
 own executor in one-process mode: a pair takes ~0.2 s.
+
+A pair is mapped with the odometry, attitude and steering stamped before it
+(the newest of each older than the pair), and the map carries the pair's stamp.
+Every complete pair, mapped or dropped, is answered on /diagnostics with its
+stamp (`pair_stamp_ns`): the simulator's lock-step waits for that answer before
+the map is due (docs/simulator.md, Time).
 """
 from __future__ import annotations
 
+from collections import deque
 import math
 import time
 import traceback
@@ -29,7 +36,7 @@ from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
 from chang_e_rover.imaging.colour import CalibrationError
 from chang_e_rover.robot_description import load_urdf
 from chang_e_rover.ros_common import (
-    declare_from_config, image_array, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
+    declare_from_config, image_array, LATCHED_QOS, sensor_qos, spin_node, STATE_QOS, stamp_to_ns)
 
 
 # diagnostics go ERROR when this many pairs in a row failed in the pipeline
@@ -69,14 +76,20 @@ class HazardCameraNode(Node):
         self.vo_linked_last = False     # whether the last pair was linked to the one before
         self.vo_failed = 0
         self.vo_ms = math.nan
-        for side in ('left', 'right'):
-            self.create_subscription(Image, f'hazcam/{side}/image_raw',
-                                     lambda msg, s=side: self.image_callback(s, msg), SENSOR_QOS)
-            self.create_subscription(CameraInfo, f'hazcam/{side}/camera_info',
-                                     lambda msg, s=side: self.info_callback(s, msg), SENSOR_QOS)
+        # The pose inputs by stamp: a pair uses the newest of each older than itself.
+        self.poses: dict[str, deque] = {k: deque(maxlen=16) for k in ('odom', 'imu', 'steer')}
+        self.last_pair_ns = -1
+        # Subscriptions in the order their messages are sent (the pose inputs, then the
+        # pair): an executor takes messages that wait together in creation order.
         self.create_subscription(Odometry, 'odom', self.odom_callback, STATE_QOS)
-        self.create_subscription(Imu, 'imu', self.imu_callback, SENSOR_QOS)
+        sensors = sensor_qos(bool(self.get_parameter('use_sim_time').value))
+        self.create_subscription(Imu, 'imu', self.imu_callback, sensors)
         self.create_subscription(JointState, 'joint_states', self.joint_callback, STATE_QOS)
+        for side in ('left', 'right'):
+            self.create_subscription(CameraInfo, f'hazcam/{side}/camera_info',
+                                     lambda msg, s=side: self.info_callback(s, msg), sensors)
+            self.create_subscription(Image, f'hazcam/{side}/image_raw',
+                                     lambda msg, s=side: self.image_callback(s, msg), sensors)
         self.map_pub = self.create_publisher(OccupancyGrid, 'hazard/map', LATCHED_QOS)
         self.vo_pub = self.create_publisher(Odometry, 'visual_odom', STATE_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
@@ -92,9 +105,10 @@ class HazardCameraNode(Node):
 
     # ---- inputs --------------------------------------------------------------------------
     def joint_callback(self, msg: JointState) -> None:
-        for name, value in zip(msg.name, msg.position):
-            if name in ('steer_lf_joint', 'steer_rf_joint'):
-                self.mapper.steering(name[6:8], value)
+        steer = {name[6:8]: value for name, value in zip(msg.name, msg.position)
+                 if name in ('steer_lf_joint', 'steer_rf_joint')}
+        if steer:
+            self.poses['steer'].append((stamp_to_ns(msg.header.stamp), steer))
 
     def info_callback(self, side: str, msg: CameraInfo) -> None:
         if side not in self.info:
@@ -114,23 +128,43 @@ class HazardCameraNode(Node):
     def odom_callback(self, msg: Odometry) -> None:
         q = msg.pose.pose.orientation
         yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-        self.mapper.odometry(msg.pose.pose.position.x, msg.pose.pose.position.y, yaw)
+        self.poses['odom'].append((stamp_to_ns(msg.header.stamp),
+                                   (msg.pose.pose.position.x, msg.pose.pose.position.y, yaw)))
 
     def imu_callback(self, msg: Imu) -> None:
         q = msg.orientation
         sin_pitch = 2.0 * (q.w * q.y - q.z * q.x)
         if math.isfinite(sin_pitch):
-            self.mapper.attitude(
+            self.poses['imu'].append((stamp_to_ns(msg.header.stamp), (
                 math.atan2(2 * (q.w * q.x + q.y * q.z), 1 - 2 * (q.x * q.x + q.y * q.y)),
-                math.asin(max(-1.0, min(1.0, sin_pitch))))
+                math.asin(max(-1.0, min(1.0, sin_pitch))))))
+
+    def _pose_before(self, stamp_ns: int) -> None:
+        """Give the mapper the newest odometry, attitude and steering older than the pair."""
+        for key, apply in (('odom', lambda v: self.mapper.odometry(*v)),
+                           ('imu', lambda v: self.mapper.attitude(*v)),
+                           ('steer', lambda v: [self.mapper.steering(k, a) for k, a in v.items()])):
+            older = [v for s, v in self.poses[key] if s < stamp_ns]
+            if older:
+                apply(older[-1])
 
     def image_callback(self, side: str, msg: Image) -> None:
         stamp = stamp_to_ns(msg.header.stamp)
         self.frames[side] = (stamp, msg)
         other = self.frames.get('right' if side == 'left' else 'left')
-        if other is None or other[0] != stamp or not self.mapper.ready():
+        if other is None or other[0] != stamp:
             return
         left, right = self.frames.pop('left')[1], self.frames.pop('right')[1]
+        try:
+            self._pose_before(stamp)
+            if self.mapper.ready():
+                self.pair(stamp, left, right)
+        finally:
+            self.last_pair_ns = stamp
+            self.publish_diagnostics()
+
+    def pair(self, stamp: int, left: Image, right: Image) -> None:
+        """Visual odometry, then the map, of one stereo pair."""
         had_response = self.mapper.response is not None
         try:
             left, right = image_array(left), image_array(right)
@@ -141,7 +175,7 @@ class HazardCameraNode(Node):
             self.visual_odometry(stamp, left, right)
         try:
             self.mapper.process(left, right)
-            self.publish_map(*self.mapper.pose[:2])
+            self.publish_map(*self.mapper.pose[:2], stamp)
         except (ValueError, CalibrationError) as exc:
             self.get_logger().error(f'stereo pair dropped: {exc}', throttle_duration_sec=10.0)
             return
@@ -200,7 +234,7 @@ class HazardCameraNode(Node):
         msg.pose.covariance = covariance
         self.vo_pub.publish(msg)
 
-    def publish_map(self, x: float, y: float) -> None:
+    def publish_map(self, x: float, y: float, stamp_ns: int) -> None:
         window = self.mapper.window(x, y)
         if window is None:
             return
@@ -208,7 +242,7 @@ class HazardCameraNode(Node):
         self.last_cost = cost
         msg = OccupancyGrid()
         msg.header.frame_id = 'odom'
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
         msg.info.resolution = float(self.map.resolution)
         msg.info.width, msg.info.height = int(cost.shape[1]), int(cost.shape[0])
         msg.info.origin.position.x = x0
@@ -241,7 +275,8 @@ class HazardCameraNode(Node):
             ('vo_linked', self.vo.linked if self.vo else 0),
             ('vo_unlinked', self.vo.unlinked if self.vo else 0),
             ('vo_failed', self.vo_failed), ('vo_ms', f'{self.vo_ms:.0f}'),
-            ('vo_last_reason', self.vo.last_reason if self.vo else 'off'))]
+            ('vo_last_reason', self.vo.last_reason if self.vo else 'off'),
+            ('pair_stamp_ns', self.last_pair_ns))]
         return status
 
     def publish_diagnostics(self) -> None:

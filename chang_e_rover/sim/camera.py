@@ -18,7 +18,7 @@ def detector_response(scene_rgb: np.ndarray, response_rgb, noise_dn: float,
     gain = np.asarray(response_rgb, dtype=np.float32)
     out = scene_rgb.astype(np.float32) * gain
     if noise_dn > 0:
-        out += rng.normal(0.0, noise_dn, out.shape).astype(np.float32)
+        out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(noise_dn)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -1,9 +1,10 @@
 """ROS 2 node /sim: the simulated rover and lander behind the topics real drivers would use.
 
 Thin shell around sim.world.World. Sensors go out stamped with sim time; the
-six wheel motor drivers take torque commands stamped with the reading they
-answer, and the simulator steps in lock-step with every driver that has a
-publisher, so results do not depend on machine speed.
+simulator steps a control period only when every flight node in the loop has
+answered for it (sim.lockstep: the six wheel units, the drive controller, the
+hazard pipeline's map when it is due), so results do not depend on machine
+speed or load. Stepping is driven by those answers, not by a polling timer.
 """
 from __future__ import annotations
 
@@ -11,28 +12,47 @@ import math
 import time
 
 from geometry_msgs.msg import Quaternion
-from nav_msgs.msg import Odometry
+from nav_msgs.msg import OccupancyGrid, Odometry
 import numpy as np
 import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rcl_interfaces.msg import SetParametersResult
+from diagnostic_msgs.msg import DiagnosticArray
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import BatteryState, CameraInfo, Image, Imu, JointState, Temperature
 from std_srvs.srv import Trigger
 
+from chang_e_rover import config
 from chang_e_rover.robot_description import WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, ns_to_stamp,
-                                      SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, LATCHED_QOS,
+                                      ns_to_stamp, SIM_SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
+from chang_e_rover.sim.lockstep import Lockstep, LockstepStalled
 from chang_e_rover.sim.motor import FAULT_KINDS
 from chang_e_rover.sim.world import CAMERAS, SimError, World
 
 CAMERA_TOPICS = {'hazcam_left': 'rover/hazcam/left', 'hazcam_right': 'rover/hazcam/right',
                  'pancam': 'rover/pancam', 'tcam': 'lander/tcam'}
-DYNAMIC = ('fault', 'real_time_factor', 'terrain.seed', 'terrain.rock_abundance', 'terrain.name',
-           'power.initial_soc')
-MAX_WALL_PER_TICK_S = 0.005
+DYNAMIC = ('fault', 'fault_at_s', 'real_time_factor', 'paused', 'terrain.seed',
+           'terrain.rock_abundance', 'terrain.name', 'power.initial_soc')
+MAX_WALL_PER_TICK_S = 0.005     # one callback steps at most this long, then yields
+GRAPH_CHECK_S = 0.25            # wall period of the graph and watchdog check
+FREE_RUN_S = 0.002              # wall period of ticks while the loop cannot drive stepping
+# The nodes in the loop: channel -> (the node's name, None for any node; the topic it answers
+# on, and a topic of the simulator's it reads). A motor driver's contract is its topics,
+# so any node on a wheel's command topic is that wheel's driver.
+EVERY_STEP = {**{f'wheel_{w}': (None, f'rover/wheel_{w}/motor/command',
+                                f'rover/wheel_{w}/motor/state') for w in WHEEL_IDS},
+              'drive_controller': ('drive_controller', 'rover/odom', 'rover/wheel_rr/motor/state')}
+ON_DEMAND = {'hazard_camera': ('hazard_camera', 'rover/hazard/map',
+                               'rover/hazcam/right/image_raw')}
+
+def map_latency_s() -> float:
+    """How long after its pair the drive takes a hazard map into use in simulation
+    (config/rover.yaml, the drive controller's hazard.map_latency_s): the simulator
+    must have the map before then."""
+    return float(config.load_params('rover.yaml', 'drive_controller')['hazard.map_latency_s'])
 
 
 class SimNode(Node):
@@ -48,25 +68,42 @@ class SimNode(Node):
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
         self.joint_pub = self.create_publisher(JointState, 'rover/joint_states', STATE_QOS)
         self.lander_joint_pub = self.create_publisher(JointState, 'lander/joint_states', STATE_QOS)
-        self.imu_pub = self.create_publisher(Imu, 'rover/imu', SENSOR_QOS)
+        self.imu_pub = self.create_publisher(Imu, 'rover/imu', SIM_SENSOR_QOS)
         self.truth_pub = self.create_publisher(Odometry, 'sim/ground_truth/odom', STATE_QOS)
         self.motor_pubs = {w: self.create_publisher(JointState, f'rover/wheel_{w}/motor/state',
                                                     CONTROL_QOS) for w in WHEEL_IDS}
         self.temp_pubs = {w: self.create_publisher(Temperature,
                                                    f'rover/wheel_{w}/motor/temperature',
                                                    STATE_QOS) for w in WHEEL_IDS}
-        self.image_pubs = {c: (self.create_publisher(Image, f'{t}/image_raw', SENSOR_QOS),
-                               self.create_publisher(CameraInfo, f'{t}/camera_info', SENSOR_QOS))
+        self.image_pubs = {c: (self.create_publisher(Image, f'{t}/image_raw', SIM_SENSOR_QOS),
+                               self.create_publisher(CameraInfo, f'{t}/camera_info',
+                                                     SIM_SENSOR_QOS))
                            for c, t in CAMERA_TOPICS.items()}
         self.motor_topics = {w: f'rover/wheel_{w}/motor/command' for w in WHEEL_IDS}
+        self._answer_subs = {}
         for w in WHEEL_IDS:
-            self.create_subscription(JointState, self.motor_topics[w],
+            self._answer_subs[self.motor_topics[w]] = self.create_subscription(
+                JointState, self.motor_topics[w],
                                      lambda msg, w=w: self.motor_command_callback(w, msg),
                                      CONTROL_QOS)
         for robot in ('rover', 'lander'):
             self.create_subscription(JointState, f'{robot}/joint_commands',
                                      lambda msg, r=robot: self.joint_command_callback(r, msg),
                                      STATE_QOS)
+        # The controller's and the hazard pipeline's answers, after their other outputs
+        # (steering above) so that a step never goes before what the answer closes.
+        odom_sub = self.create_subscription(Odometry, 'rover/odom',
+                                            self.controller_answer_callback, STATE_QOS)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
+                                 STATE_QOS)
+        self._answer_subs['rover/odom'] = odom_sub
+        # the hazard pipeline's answers come on /diagnostics; its map marks it present
+        self._answer_subs['rover/hazard/map'] = self.create_subscription(
+            OccupancyGrid, 'rover/hazard/map', lambda msg: None, LATCHED_QOS)
+        self._reading_pubs = {**{f'rover/wheel_{w}/motor/state': self.motor_pubs[w]
+                                 for w in WHEEL_IDS},
+                              'rover/hazcam/right/image_raw': self.image_pubs['hazcam_right'][0]}
+        self._seen_before: dict[str, bool] = {}
         # A camera's shutter on command: the frame goes out on its image topic at the next
         # control period, whatever the camera's rate (the terrain camera has rate 0).
         self._capture: set[str] = set()
@@ -77,9 +114,14 @@ class SimNode(Node):
         # The hold-down release (the hardware's pyrotechnic bolts on the flight lander).
         self.create_service(Trigger, 'lander/release_rover', self.release_callback)
         self.add_on_set_parameters_callback(self.parameters_callback)
+        self.failure: str | None = None     # set when the watchdog stopped the simulation
+        self._pending_faults: dict[str, tuple[str, float]] = {}
         self._build_world()
-        self.lockstep_misses = 0
-        self.timer = self.create_timer(0.001, self.tick)
+        # Stepping goes on from the answers' callbacks. A wall timer ticks as well only while
+        # the loop cannot drive it: real-time pacing, or nobody in the loop (graph_check).
+        self._free_run = None
+        self.create_timer(GRAPH_CHECK_S, self.graph_check)
+        self.graph_check()
 
     # ---- world lifecycle ----------------------------------------------------------------
     def _build_world(self) -> None:
@@ -88,9 +130,12 @@ class SimNode(Node):
         self.rng = np.random.default_rng(int(self.params['terrain.seed']) + 1)
         self.period_s = float(self.params['physics.control_period_s'])
         for w in WHEEL_IDS:
-            self.world.set_fault(w, self.params[f'fault.wheel_{w}'])
-        self._answered = {w: -1 for w in WHEEL_IDS}
-        self._not_waited_for: set[str] = set()   # missed a deadline; back once it answers
+            self._set_fault(w, self.params[f'fault.wheel_{w}'])
+        expect = [n for n in str(self.params['lockstep.expect']).split(',') if n.strip()]
+        self.lockstep = Lockstep(list(EVERY_STEP), list(ON_DEMAND),
+                                 round(map_latency_s() * 1e9),
+                                 float(self.params['lockstep.watchdog_s']),
+                                 [n.strip() for n in expect])
         self._prev_hall = self.world.wheel_readings()['hall_count']
         self._camera_due = {c: 0.0 for c in CAMERAS}
         self._next_state = {'joint': 0.0, 'imu': 0.0, 'temperature': 0.0, 'battery': 0.0}
@@ -99,7 +144,15 @@ class SimNode(Node):
 
     def _reset_pacing(self) -> None:
         self._wall0, self._sim0 = time.monotonic(), self.world.time
-        self._waiting_since = time.monotonic()
+
+    def _set_fault(self, wheel: str, kind: str) -> None:
+        """Inject now, or at fault_at_s.wheel_<id> of sim time if that is still ahead."""
+        at = float(self.params[f'fault_at_s.wheel_{wheel}'])
+        if at > self.world.time + 1e-9:
+            self._pending_faults[wheel] = (kind, at)
+            return
+        self._pending_faults.pop(wheel, None)
+        self.world.set_fault(wheel, kind)
 
     def parameters_callback(self, params: list[Parameter]) -> SetParametersResult:
         rebuild = False
@@ -111,6 +164,12 @@ class SimNode(Node):
                         successful=False,
                         reason=f'{p.name}={p.value!r}: expected fault.wheel_<{"|".join(WHEEL_IDS)}>'
                                f' set to one of {FAULT_KINDS}')
+            elif p.name.startswith('fault_at_s.'):
+                if (p.name[len('fault_at_s.wheel_'):] not in WHEEL_IDS
+                        or not isinstance(p.value, float) or not p.value >= 0.0):
+                    return SetParametersResult(
+                        successful=False, reason=f'{p.name}: expected fault_at_s.wheel_<id> '
+                                                 'set to a sim time >= 0 (s)')
             elif p.name == 'real_time_factor':
                 if not (isinstance(p.value, float) and math.isfinite(p.value) and p.value >= 0):
                     return SetParametersResult(successful=False,
@@ -125,13 +184,16 @@ class SimNode(Node):
                                                reason='terrain.rock_abundance must be 0 to 0.4')
             if p.name.startswith('terrain.'):
                 rebuild = True
-        for p in params:
+        for p in params:        # a time given with its fault in one call applies to it
             self.params[p.name] = p.value
+        for p in params:
             if p.name.startswith('fault.'):
                 wheel = p.name[len('fault.wheel_'):]
-                self.world.set_fault(wheel, p.value)
-                self.get_logger().warning(f'fault injected on wheel {wheel}: {p.value}')
-            elif p.name == 'real_time_factor':
+                self._set_fault(wheel, p.value)
+                when = self._pending_faults.get(wheel, (None, self.world.time))[1]
+                self.get_logger().warning(f'fault on wheel {wheel}: {p.value} at '
+                                          f't={when:.3f} s (sim)')
+            elif p.name in ('real_time_factor', 'paused'):
                 self._reset_pacing()
             elif p.name == 'power.initial_soc':
                 self.world.battery.set_soc(p.value)
@@ -172,9 +234,22 @@ class SimNode(Node):
             self.world.set_wheel_torque(wheel, float(msg.effort[0]))
         except SimError as exc:
             self.get_logger().error(f'{exc}; last command stands')
-        self._answered[wheel] = max(self._answered[wheel], stamp_to_ns(msg.header.stamp))
-        self._not_waited_for.discard(wheel)
+        self.lockstep.answer(f'wheel_{wheel}', stamp_to_ns(msg.header.stamp))
         self.tick()
+
+    def controller_answer_callback(self, msg: Odometry) -> None:
+        """The drive controller closed the control period its odometry is stamped with."""
+        self.lockstep.answer('drive_controller', stamp_to_ns(msg.header.stamp))
+        self.tick()
+
+    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
+        """The hazard pipeline is done with the pair its pair_stamp_ns names."""
+        for status in msg.status:
+            if status.name == 'rover/hazard_camera':
+                for kv in status.values:
+                    if kv.key == 'pair_stamp_ns' and kv.value.lstrip('-').isdigit():
+                        self.lockstep.answer('hazard_camera', int(kv.value))
+                        self.tick()
 
     def joint_command_callback(self, robot: str, msg: JointState) -> None:
         if len(msg.position) != len(msg.name):
@@ -188,35 +263,77 @@ class SimNode(Node):
                 self.get_logger().error(str(exc))
 
     # ---- stepping -----------------------------------------------------------------------
-    def _lockstep_ready(self) -> bool:
+    def graph_check(self) -> None:
+        """Who of the loop is on the graph (a process that left is not waited for); the
+        watchdog; and a nudge to step if the loop is waiting on nobody.
+
+        A node counts as present once it both answers and reads on the graph, matched with
+        the simulator, at two checks in a row (so that nothing it is sent is lost to a
+        match not yet made); a node that left counts as gone at once. A node that comes is
+        waited for from the next step on."""
         now_ns = round(self.world.time * 1e9)
-        waiting = [w for w in WHEEL_IDS if self._answered[w] < now_ns
-                   and w not in self._not_waited_for
-                   and self.count_publishers(self.motor_topics[w]) > 0]
-        if not waiting:
-            return True
-        if time.monotonic() - self._waiting_since > float(self.params['physics.lockstep_timeout_s']):
-            # A driver that missed its deadline (a dead process that discovery has not
-            # noticed yet) is not waited for again until it answers.
-            self.lockstep_misses += 1
-            self._not_waited_for.update(waiting)
-            self.get_logger().warning(f'lock-step: no command from {waiting} for '
-                                      f't={self.world.time:.3f} s; stepping on without them',
-                                      throttle_duration_sec=5.0)
-            return True
-        return False
+        for name, (node, answers, reads) in {**EVERY_STEP, **ON_DEMAND}.items():
+            seen = self._on_graph(node, answers, reads)
+            if seen and not self._seen_before.get(name, False):
+                self._seen_before[name] = True
+                continue
+            self._seen_before[name] = seen
+            self.lockstep.presence(name, seen, now_ns)
+        free = (float(self.params['real_time_factor']) > 0
+                or not any(c.present for c in self.lockstep.channels.values()))
+        if free and self._free_run is None:
+            self._free_run = self.create_timer(FREE_RUN_S, self.tick)
+        elif not free and self._free_run is not None:
+            self.destroy_timer(self._free_run)
+            self._free_run = None
+        self.tick()
+        who, wall_s = self.lockstep.waiting
+        if who and wall_s > 5.0:
+            self.get_logger().warning(f'lock-step: waiting {wall_s:.0f} s (wall) for {who} at '
+                                      f't={self.world.time:.3f} s (sim)',
+                                      throttle_duration_sec=10.0)
+
+    def _on_graph(self, node: str | None, answers: str, reads: str) -> bool:
+        def named(infos):
+            return any(node is None or i.node_name == node for i in infos)
+        return (named(self.get_publishers_info_by_topic(answers))
+                and named(self.get_subscriptions_info_by_topic(reads))
+                and self._answer_subs[answers].get_publisher_count() > 0
+                and self._reading_pubs[reads].get_subscription_count() > 0)
 
     def tick(self) -> None:
+        """Step while the loop has answered and pacing allows, for at most
+        MAX_WALL_PER_TICK_S; then go on from the guard condition, a pacing timer, or
+        the next answer."""
+        if self.failure is not None or self.params['paused']:
+            return
         start = time.monotonic()
         rtf = float(self.params['real_time_factor'])
-        while time.monotonic() - start < MAX_WALL_PER_TICK_S:
-            if rtf > 0 and (self.world.time - self._sim0) > (time.monotonic() - self._wall0) * rtf:
-                return
-            if not self._lockstep_ready():
-                return
+        while True:
+            if rtf > 0 and (self.world.time - self._sim0) / rtf > time.monotonic() - self._wall0:
+                return      # ahead of the wall clock: the free-run timer comes back
+            now_ns = round(self.world.time * 1e9)
+            try:
+                if not self.lockstep.ready(now_ns, now_ns + round(self.period_s * 1e9),
+                                           time.monotonic()):
+                    return
+            except LockstepStalled as exc:
+                self.failure = str(exc)
+                self.get_logger().fatal(self.failure)
+                raise
+            self._apply_pending_faults()
             self.world.step(self.period_s)
-            self._waiting_since = time.monotonic()
             self._publish_sensors()
+            if time.monotonic() - start > MAX_WALL_PER_TICK_S:
+                return      # the free-run timer or the next answer comes back
+
+    def _apply_pending_faults(self) -> None:
+        for wheel, (kind, at) in list(self._pending_faults.items()):
+            if self.world.time + 1e-9 >= at:
+                del self._pending_faults[wheel]
+                self.world.set_fault(wheel, kind)
+                self.get_logger().warning(f'fault injected on wheel {wheel}: {kind} at '
+                                          f't={self.world.time:.3f} s (sim)')
 
     # ---- sensors ------------------------------------------------------------------------
     def _publish_sensors(self) -> None:
@@ -229,20 +346,6 @@ class SimNode(Node):
         speed = w.motors.hall_speed(readings['hall_count'], self._prev_hall, self.period_s)
         self._prev_hall = readings['hall_count']
         torque = readings['current_a'] * w.motors.p.torque_per_amp
-        temperature_due = t + 1e-9 >= self._next_state['temperature']
-        if temperature_due:
-            self._next_state['temperature'] = t + 1.0 / float(
-                self.params['motor_temperature_rate_hz'])
-        for i, wid in enumerate(WHEEL_IDS):
-            msg = JointState(name=[f'wheel_{wid}_joint'], position=[float(readings['encoder_rad'][i])],
-                             velocity=[float(speed[i])], effort=[float(torque[i])])
-            msg.header.stamp = stamp
-            self.motor_pubs[wid].publish(msg)
-            if temperature_due:
-                temp = Temperature(temperature=float(readings['temperature_c'][i]), variance=0.25)
-                temp.header.stamp = stamp
-                temp.header.frame_id = f'wheel_{wid}'
-                self.temp_pubs[wid].publish(temp)
         truth = w.ground_truth()
         odom = Odometry()
         odom.header.stamp = stamp
@@ -290,6 +393,22 @@ class SimNode(Node):
             msg.header.frame_id = 'lander_battery'
             self.battery_pub.publish(msg)
         self._publish_cameras(t, stamp)
+        # Motor readings last: a wheel unit or the controller that has them has everything
+        # else of this period too (one writer's order holds to each reader).
+        temperature_due = t + 1e-9 >= self._next_state['temperature']
+        if temperature_due:
+            self._next_state['temperature'] = t + 1.0 / float(
+                self.params['motor_temperature_rate_hz'])
+        for i, wid in enumerate(WHEEL_IDS):
+            msg = JointState(name=[f'wheel_{wid}_joint'], position=[float(readings['encoder_rad'][i])],
+                             velocity=[float(speed[i])], effort=[float(torque[i])])
+            msg.header.stamp = stamp
+            self.motor_pubs[wid].publish(msg)
+            if temperature_due:
+                temp = Temperature(temperature=float(readings['temperature_c'][i]), variance=0.25)
+                temp.header.stamp = stamp
+                temp.header.frame_id = f'wheel_{wid}'
+                self.temp_pubs[wid].publish(temp)
 
     def _publish_cameras(self, t: float, stamp) -> None:
         for cam, (_, frame, key) in CAMERAS.items():
@@ -312,8 +431,10 @@ class SimNode(Node):
                         step=spec.width * 3, data=raw.tobytes())
             msg.header.stamp = stamp
             msg.header.frame_id = frame
-            image_pub.publish(msg)
             info_pub.publish(camera_info(spec, frame, stamp))
+            image_pub.publish(msg)
+            if cam == 'hazcam_right':     # the pair is complete: the pipeline owes a map
+                self.lockstep.sent('hazard_camera', round(t * 1e9))
 
     def destroy_node(self) -> None:
         self.rig.close()
