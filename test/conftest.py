@@ -26,15 +26,16 @@ if 'CHANG_E_ROVER_STATE' not in os.environ:
 
 
 class RosSession:
-    """An rclpy context of its own with one single-threaded executor."""
+    """An rclpy context of its own with one executor of the kind the stack spins on."""
 
     def __init__(self):
         import rclpy
-        from rclpy.executors import SingleThreadedExecutor
+
+        from chang_e_rover.runner import make_executor
         self.rclpy = rclpy
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor = make_executor(context=self.context)
         self.nodes = []
 
     def add(self, node):

@@ -227,6 +227,11 @@ def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
     published = []
     node.publish_map = lambda x, y, stamp_ns: published.append((x, y))
     node.mapper.ready = lambda: True
+    from nav_msgs.msg import Odometry
+    odom = Odometry()
+    odom.pose.pose.position.x, odom.pose.pose.position.y = 1.0, 2.0
+    odom.pose.pose.orientation.w = 1.0
+    node.odom_callback(odom)
     fail = {'on': True}
 
     def process(left, right):

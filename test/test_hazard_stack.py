@@ -9,7 +9,6 @@ import threading
 
 from geometry_msgs.msg import Twist
 import pytest
-from rclpy.executors import SingleThreadedExecutor
 
 from chang_e_rover import config, graph, runner
 from chang_e_rover.robot_description import load_urdf, rover_geometry
@@ -36,7 +35,7 @@ class HazardStack:
         self.threads = []
         for spec, node in zip(specs, self.nodes):
             if spec.own_executor:
-                ex = SingleThreadedExecutor(context=ros.context)
+                ex = runner.make_executor(context=ros.context)
                 ex.add_node(node)
                 th = threading.Thread(target=self._spin, args=(ex,), daemon=True)
                 th.start()

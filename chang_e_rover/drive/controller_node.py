@@ -114,6 +114,14 @@ class DriveControllerNode(Node):
             self.rejected += 1
             self.get_logger().error(f'{exc}; refused, the last safe command stands',
                                     throttle_duration_sec=1.0)
+            return
+        self._step_now()
+
+    def _step_now(self) -> None:
+        """On hardware a command reaches the wheels at once, not at the next tick; in
+        simulation the control step stays bound to the simulator's period."""
+        if not self.sim:
+            self.control_callback()
 
     def goal_callback(self, msg: PoseStamped) -> None:
         if msg.header.frame_id not in ('odom', ''):
@@ -125,6 +133,8 @@ class DriveControllerNode(Node):
         except ValueError as exc:
             self.rejected += 1
             self.get_logger().error(f'{exc}; goal refused')
+            return
+        self._step_now()
 
     def hazard_map_callback(self, msg: OccupancyGrid) -> None:
         if msg.header.frame_id != 'odom':

@@ -77,7 +77,7 @@ class HazardCameraNode(Node):
         self.vo_failed = 0
         self.vo_ms = math.nan
         # The pose inputs by stamp: a pair uses the newest of each older than itself.
-        self.poses: dict[str, deque] = {k: deque(maxlen=16) for k in ('odom', 'imu', 'steer')}
+        self.poses: dict[str, deque] = {k: deque(maxlen=64) for k in ('odom', 'imu', 'steer')}
         self.last_pair_ns = -1
         # Subscriptions in the order their messages are sent (the pose inputs, then the
         # pair): an executor takes messages that wait together in creation order.
@@ -126,10 +126,17 @@ class HazardCameraNode(Node):
                                          self.mapper.base_from_cam, vo_params(self.p))
 
     def odom_callback(self, msg: Odometry) -> None:
+        """Integrate the height at every odometry pose (with the attitude of its time) and
+        keep the mapper's pose, height and attitude by stamp."""
+        stamp = stamp_to_ns(msg.header.stamp)
         q = msg.pose.pose.orientation
         yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-        self.poses['odom'].append((stamp_to_ns(msg.header.stamp),
-                                   (msg.pose.pose.position.x, msg.pose.pose.position.y, yaw)))
+        attitude = [v for s, v in self.poses['imu'] if s <= stamp]
+        if attitude:
+            self.mapper.attitude(*attitude[-1])
+        self.mapper.odometry(msg.pose.pose.position.x, msg.pose.pose.position.y, yaw)
+        m = self.mapper
+        self.poses['odom'].append((stamp, (m.pose, m.z, m.roll, m.pitch)))
 
     def imu_callback(self, msg: Imu) -> None:
         q = msg.orientation
@@ -139,14 +146,14 @@ class HazardCameraNode(Node):
                 math.atan2(2 * (q.w * q.x + q.y * q.z), 1 - 2 * (q.x * q.x + q.y * q.y)),
                 math.asin(max(-1.0, min(1.0, sin_pitch))))))
 
-    def _pose_before(self, stamp_ns: int) -> None:
-        """Give the mapper the newest odometry, attitude and steering older than the pair."""
-        for key, apply in (('odom', lambda v: self.mapper.odometry(*v)),
-                           ('imu', lambda v: self.mapper.attitude(*v)),
-                           ('steer', lambda v: [self.mapper.steering(k, a) for k, a in v.items()])):
-            older = [v for s, v in self.poses[key] if s < stamp_ns]
-            if older:
-                apply(older[-1])
+    def _state_before(self, stamp_ns: int):
+        """The mapper's odometry state and steering of the newest poses older than the pair
+        (None if there is none yet)."""
+        older = [v for s, v in self.poses['odom'] if s < stamp_ns]
+        for steer in [v for s, v in self.poses['steer'] if s < stamp_ns][-1:]:
+            for k, a in steer.items():
+                self.mapper.steering(k, a)
+        return older[-1] if older else None
 
     def image_callback(self, side: str, msg: Image) -> None:
         stamp = stamp_to_ns(msg.header.stamp)
@@ -155,11 +162,16 @@ class HazardCameraNode(Node):
         if other is None or other[0] != stamp:
             return
         left, right = self.frames.pop('left')[1], self.frames.pop('right')[1]
+        m = self.mapper
+        latest = (m.pose, m.z, m.roll, m.pitch)
         try:
-            self._pose_before(stamp)
-            if self.mapper.ready():
-                self.pair(stamp, left, right)
+            before = self._state_before(stamp)
+            if before is not None:
+                m.pose, m.z, m.roll, m.pitch = before
+                if m.ready():
+                    self.pair(stamp, left, right)
         finally:
+            m.pose, m.z, m.roll, m.pitch = latest
             self.last_pair_ns = stamp
             self.publish_diagnostics()
 

@@ -69,6 +69,14 @@ class Lockstep:
             ch.due.clear()
         ch.present = present
 
+    def restart(self) -> None:
+        """The world was rebuilt and its time starts again: every node owes the new first
+        step its answer (it was sent the new readings), and nothing older."""
+        for ch in self.channels.values():
+            ch.answered_ns = -1
+            ch.due.clear()
+        self._since = None
+
     def answer(self, name: str, stamp_ns: int) -> None:
         ch = self.channels[name]
         ch.answered_ns = max(ch.answered_ns, int(stamp_ns))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Quaternion
 from nav_msgs.msg import OccupancyGrid, Odometry
 import numpy as np
@@ -18,7 +19,6 @@ import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rcl_interfaces.msg import SetParametersResult
-from diagnostic_msgs.msg import DiagnosticArray
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import BatteryState, CameraInfo, Image, Imu, JointState, Temperature
 from std_srvs.srv import Trigger
@@ -84,8 +84,7 @@ class SimNode(Node):
         for w in WHEEL_IDS:
             self._answer_subs[self.motor_topics[w]] = self.create_subscription(
                 JointState, self.motor_topics[w],
-                                     lambda msg, w=w: self.motor_command_callback(w, msg),
-                                     CONTROL_QOS)
+                lambda msg, w=w: self.motor_command_callback(w, msg), CONTROL_QOS)
         for robot in ('rover', 'lander'):
             self.create_subscription(JointState, f'{robot}/joint_commands',
                                      lambda msg, r=robot: self.joint_command_callback(r, msg),
@@ -116,6 +115,9 @@ class SimNode(Node):
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.failure: str | None = None     # set when the watchdog stopped the simulation
         self._pending_faults: dict[str, tuple[str, float]] = {}
+        expect = [n.strip() for n in str(self.params['lockstep.expect']).split(',') if n.strip()]
+        self.lockstep = Lockstep(list(EVERY_STEP), list(ON_DEMAND), round(map_latency_s() * 1e9),
+                                 float(self.params['lockstep.watchdog_s']), expect)
         self._build_world()
         # Stepping goes on from the answers' callbacks. A wall timer ticks as well only while
         # the loop cannot drive it: real-time pacing, or nobody in the loop (graph_check).
@@ -131,11 +133,7 @@ class SimNode(Node):
         self.period_s = float(self.params['physics.control_period_s'])
         for w in WHEEL_IDS:
             self._set_fault(w, self.params[f'fault.wheel_{w}'])
-        expect = [n for n in str(self.params['lockstep.expect']).split(',') if n.strip()]
-        self.lockstep = Lockstep(list(EVERY_STEP), list(ON_DEMAND),
-                                 round(map_latency_s() * 1e9),
-                                 float(self.params['lockstep.watchdog_s']),
-                                 [n.strip() for n in expect])
+        self.lockstep.restart()
         self._prev_hall = self.world.wheel_readings()['hall_count']
         self._camera_due = {c: 0.0 for c in CAMERAS}
         self._next_state = {'joint': 0.0, 'imu': 0.0, 'temperature': 0.0, 'battery': 0.0}
@@ -400,15 +398,16 @@ class SimNode(Node):
             self._next_state['temperature'] = t + 1.0 / float(
                 self.params['motor_temperature_rate_hz'])
         for i, wid in enumerate(WHEEL_IDS):
-            msg = JointState(name=[f'wheel_{wid}_joint'], position=[float(readings['encoder_rad'][i])],
-                             velocity=[float(speed[i])], effort=[float(torque[i])])
-            msg.header.stamp = stamp
-            self.motor_pubs[wid].publish(msg)
             if temperature_due:
                 temp = Temperature(temperature=float(readings['temperature_c'][i]), variance=0.25)
                 temp.header.stamp = stamp
                 temp.header.frame_id = f'wheel_{wid}'
                 self.temp_pubs[wid].publish(temp)
+        for i, wid in enumerate(WHEEL_IDS):
+            msg = JointState(name=[f'wheel_{wid}_joint'], position=[float(readings['encoder_rad'][i])],
+                             velocity=[float(speed[i])], effort=[float(torque[i])])
+            msg.header.stamp = stamp
+            self.motor_pubs[wid].publish(msg)
 
     def _publish_cameras(self, t: float, stamp) -> None:
         for cam, (_, frame, key) in CAMERAS.items():

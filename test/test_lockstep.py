@@ -1,0 +1,70 @@
+"""sim/lockstep.py: who the simulator waits for, and its watchdog (no ROS)."""
+import pytest
+
+from chang_e_rover.sim.lockstep import Lockstep, LockstepStalled
+
+MS = 1_000_000
+
+
+def loop(**kwargs):
+    ls = Lockstep(['wheel_lf', 'drive_controller'], ['hazard_camera'], latency_ns=500 * MS,
+                  watchdog_s=60.0, **kwargs)
+    return ls
+
+
+def test_every_step_channels_on_the_graph_must_answer_the_current_step():
+    ls = loop()
+    assert ls.ready(0, 50 * MS, 0.0), 'nobody on the graph: nothing to wait for'
+    ls.presence('wheel_lf', True, 0)
+    ls.presence('drive_controller', True, 0)
+    assert ls.ready(0, 50 * MS, 0.0), 'a node that comes is waited for from the next step'
+    assert ls.waiting_for(50 * MS, 100 * MS) == ['wheel_lf', 'drive_controller']
+    ls.answer('wheel_lf', 50 * MS)
+    assert ls.waiting_for(50 * MS, 100 * MS) == ['drive_controller']
+    ls.answer('drive_controller', 50 * MS)
+    assert ls.ready(50 * MS, 100 * MS, 1.0)
+
+
+def test_a_pair_is_waited_for_only_once_its_map_is_due():
+    ls = loop()
+    ls.presence('hazard_camera', True, 0)
+    ls.sent('hazard_camera', 1000 * MS)
+    assert ls.ready(1000 * MS, 1050 * MS, 0.0)
+    assert ls.ready(1400 * MS, 1450 * MS, 0.0)
+    assert ls.waiting_for(1450 * MS, 1500 * MS) == ['hazard_camera'], 'due at 1.5 s'
+    ls.answer('hazard_camera', 1000 * MS)
+    assert ls.ready(1450 * MS, 1500 * MS, 0.0)
+
+
+def test_a_node_that_left_is_not_waited_for_and_owes_nothing():
+    ls = loop()
+    ls.presence('hazard_camera', True, 0)
+    ls.presence('wheel_lf', True, 0)
+    ls.sent('hazard_camera', 1000 * MS)
+    ls.presence('hazard_camera', False, 1200 * MS)
+    ls.presence('wheel_lf', False, 1200 * MS)
+    assert ls.ready(2000 * MS, 2050 * MS, 0.0)
+
+
+def test_the_watchdog_names_the_silent_node_and_never_steps_on():
+    ls = loop()
+    ls.presence('wheel_lf', True, 0)
+    assert not ls.ready(50 * MS, 100 * MS, 100.0)
+    assert not ls.ready(50 * MS, 100 * MS, 159.0)
+    with pytest.raises(LockstepStalled, match='wheel_lf: no answer for t=0.050 s'):
+        ls.ready(50 * MS, 100 * MS, 161.0)
+
+
+def test_expected_nodes_are_waited_for_before_the_first_step():
+    ls = loop(expect_at_start=['wheel_lf', 'hazard_camera'])
+    assert not ls.ready(0, 50 * MS, 0.0)
+    assert ls.waiting_for(0, 50 * MS) == ['hazard_camera', 'wheel_lf']
+    ls.presence('wheel_lf', True, 0)
+    ls.presence('hazard_camera', True, 0)
+    assert ls.ready(0, 50 * MS, 1.0)
+    with pytest.raises(ValueError, match='unknown'):
+        loop(expect_at_start=['wheel_xx'])
+    with pytest.raises(LockstepStalled, match='not on the graph at start'):
+        ls2 = loop(expect_at_start=['drive_controller'])
+        ls2.ready(0, 50 * MS, 0.0)
+        ls2.ready(0, 50 * MS, 61.0)
