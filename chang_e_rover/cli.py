@@ -21,9 +21,6 @@ def _sim_overrides(args) -> dict[str, dict]:
         if not 0.0 <= args.rock_abundance <= 0.4:
             raise SystemExit('--rock-abundance must be between 0 and 0.4')
         sim['terrain.rock_abundance'] = float(args.rock_abundance)
-    # Not a step before every flight node of the loop is on the graph: the same start
-    # in one process or many, on an idle machine or a loaded one.
-    sim['lockstep.expect'] = ','.join(graph.lockstep_nodes())
     if args.real_time_factor is not None:
         if not args.real_time_factor >= 0:
             raise SystemExit('--real-time-factor must be a number >= 0')

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from chang_e_rover.graph import NodeSpec
+from chang_e_rover.graph import lockstep_nodes, NodeSpec
 from chang_e_rover.supervisor import RestartPolicy, RestartTracker
 
 
@@ -37,11 +37,23 @@ def make_executor(context=None):
     return SingleThreadedExecutor(context=context)
 
 
+def with_lockstep(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | None):
+    """The overrides, with the simulator (if it is among specs) told to wait for the flight
+    nodes of its loop that are started with it before its first step (lockstep.expect),
+    unless the caller said otherwise."""
+    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    if any(s.name == 'sim' for s in specs):
+        loop = set(lockstep_nodes())
+        overrides.setdefault('sim', {}).setdefault(
+            'lockstep.expect', ','.join(s.name for s in specs if s.name in loop))
+    return overrides
+
+
 def build_nodes(specs: list[NodeSpec], overrides: dict[str, dict[str, Any]] | None = None,
                 sim_time: bool = True, context=None):
     """Instantiate the specs' nodes in this process (rclpy must be initialised)."""
     from rclpy.parameter import Parameter
-    overrides = overrides or {}
+    overrides = with_lockstep(specs, overrides)
     nodes = []
     for spec in specs:
         params = {'use_sim_time': sim_time and spec.sim_clock, **overrides.get(spec.name, {})}
@@ -126,7 +138,7 @@ class ProcessSupervisor:
                  log: Callable[[str], None] = print, sim_time: bool = True):
         self.sim_time = sim_time
         self.specs = {s.full_name: s for s in specs}
-        self.overrides = overrides or {}
+        self.overrides = with_lockstep(specs, overrides)
         self.policy = policy or RestartPolicy()
         self.log = log
         self.procs: dict[str, subprocess.Popen] = {}
