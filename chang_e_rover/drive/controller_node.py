@@ -33,8 +33,9 @@ from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, LATCHED_QOS, sensor_qos,
-                                      ns_to_stamp, spin_node, STATE_QOS, stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
+                                      LATCHED_QOS, ns_to_stamp, sensor_qos, spin_node,
+                                      STATE_QOS, stamp_to_ns)
 
 
 class DriveControllerNode(Node):
@@ -73,7 +74,7 @@ class DriveControllerNode(Node):
         self.create_subscription(Odometry, 'visual_odom', self.visual_odom_callback, STATE_QOS)
         self._visual_last: tuple[float, np.ndarray] | None = None   # stamp, pose (4x4)
         self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
-                                 STATE_QOS)
+                                 DIAGNOSTICS_QOS)
         for w in WHEEL_IDS:
             self.create_subscription(JointState, f'wheel_{w}/motor/state',
                                      lambda msg, w=w: self.motor_state_callback(w, msg),

@@ -25,8 +25,9 @@ from std_srvs.srv import Trigger
 
 from chang_e_rover import config
 from chang_e_rover.robot_description import WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, LATCHED_QOS,
-                                      ns_to_stamp, SIM_SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
+                                      LATCHED_QOS, ns_to_stamp, SIM_SENSOR_QOS, spin_node,
+                                      STATE_QOS, stamp_to_ns)
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
 from chang_e_rover.sim.lockstep import Lockstep, LockstepStalled
 from chang_e_rover.sim.motor import FAULT_KINDS
@@ -94,7 +95,7 @@ class SimNode(Node):
         odom_sub = self.create_subscription(Odometry, 'rover/odom',
                                             self.controller_answer_callback, STATE_QOS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
-                                 STATE_QOS)
+                                 DIAGNOSTICS_QOS)
         self._answer_subs['rover/odom'] = odom_sub
         # the hazard pipeline's answers come on /diagnostics; its map marks it present
         self._answer_subs['rover/hazard/map'] = self.create_subscription(
