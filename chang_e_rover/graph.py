@@ -90,7 +90,8 @@ def lockstep_nodes() -> list[str]:
     """The flight nodes in the simulator's lock-step loop (sim/lockstep.py), by name: the
     simulator waits for all of them before its first step (its lockstep.expect)."""
     return [s.name for s in flight_nodes()
-            if s.name.startswith('wheel_') or s.name in ('drive_controller', 'hazard_camera')]
+            if s.name.startswith('wheel_')
+            or s.name in ('drive_controller', 'hazard_camera', 'camera')]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from chang_e_rover import config
 from chang_e_rover.lander.panorama import (
     Campaign, Frame, Layout, PanoramaError, reduce, rotation, stitch)
 from chang_e_rover.ros_common import (
-    declare_from_config, image_array, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
+    declare_from_config, image_array, LATCHED_QOS, sensor_qos, spin_node, STATE_QOS, stamp_to_ns)
 
 PAN, TILT = 'tcam_pan_joint', 'tcam_tilt_joint'
 IDLE, SLEWING, EXPOSING, STITCHING = 'IDLE', 'SLEWING', 'EXPOSING', 'STITCHING'
@@ -61,8 +61,10 @@ class LanderCameraNode(Node):
         self.result = None
         self._worker: threading.Thread | None = None
         self.create_subscription(JointState, 'joint_states', self.joint_callback, STATE_QOS)
-        self.create_subscription(Image, 'tcam/image_raw', self.image_callback, SENSOR_QOS)
-        self.create_subscription(CameraInfo, 'tcam/camera_info', self.info_callback, SENSOR_QOS)
+        self.frame_ns = -1      # stamp of the newest frame received: the lock-step answer
+        sensors = sensor_qos(bool(self.get_parameter('use_sim_time').value))
+        self.create_subscription(CameraInfo, 'tcam/camera_info', self.info_callback, sensors)
+        self.create_subscription(Image, 'tcam/image_raw', self.image_callback, sensors)
         self.command_pub = self.create_publisher(JointState, 'joint_commands', STATE_QOS)
         self.panorama_pub = self.create_publisher(Image, 'panorama', LATCHED_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
@@ -152,11 +154,17 @@ class LanderCameraNode(Node):
             self._finish()
 
     def image_callback(self, msg: Image) -> None:
-        if self.state != EXPOSING or stamp_to_ns(msg.header.stamp) < self.shutter_ns:
-            return
-        self.exposed = msg
-        if self.info is not None:
-            self._take(msg)
+        """Take the frame if one is awaited; answer every frame on /diagnostics with its
+        stamp (the simulator's lock-step waits for it, docs/simulator.md)."""
+        try:
+            if self.state != EXPOSING or stamp_to_ns(msg.header.stamp) < self.shutter_ns:
+                return
+            self.exposed = msg
+            if self.info is not None:
+                self._take(msg)
+        finally:
+            self.frame_ns = max(self.frame_ns, stamp_to_ns(msg.header.stamp))
+            self.publish_diagnostics()
 
     def _take(self, msg: Image) -> None:
         self.exposed = None
@@ -218,7 +226,7 @@ class LanderCameraNode(Node):
         status.values = [KeyValue(key=k, value=str(v)) for k, v in (
             ('state', self.state), ('frames', len(self.frames)), ('planned', len(self.plan)),
             ('campaigns', self.campaigns), ('last_panorama', self.last_path or ''),
-            ('stitch_s', f'{self.last_seconds:.1f}'))]
+            ('stitch_s', f'{self.last_seconds:.1f}'), ('frame_stamp_ns', self.frame_ns))]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)

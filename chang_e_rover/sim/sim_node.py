@@ -47,7 +47,11 @@ EVERY_STEP = {**{f'wheel_{w}': (None, f'rover/wheel_{w}/motor/command',
                                 f'rover/wheel_{w}/motor/state') for w in WHEEL_IDS},
               'drive_controller': ('drive_controller', 'rover/odom', 'rover/wheel_rr/motor/state')}
 ON_DEMAND = {'hazard_camera': ('hazard_camera', 'rover/hazard/map',
-                               'rover/hazcam/right/image_raw')}
+                               'rover/hazcam/right/image_raw'),
+             'camera': ('camera', 'lander/panorama', 'lander/tcam/image_raw')}
+# Which on-demand channel answers which frames, and under which diagnostics key.
+ANSWERS = {'rover/hazard_camera': ('hazard_camera', 'pair_stamp_ns'),
+           'lander/camera': ('camera', 'frame_stamp_ns')}
 
 def map_latency_s() -> float:
     """How long after its pair the drive takes a hazard map into use in simulation
@@ -102,7 +106,8 @@ class SimNode(Node):
             OccupancyGrid, 'rover/hazard/map', lambda msg: None, LATCHED_QOS)
         self._reading_pubs = {**{f'rover/wheel_{w}/motor/state': self.motor_pubs[w]
                                  for w in WHEEL_IDS},
-                              'rover/hazcam/right/image_raw': self.image_pubs['hazcam_right'][0]}
+                              'rover/hazcam/right/image_raw': self.image_pubs['hazcam_right'][0],
+                              'lander/tcam/image_raw': self.image_pubs['tcam'][0]}
         self._seen_before: dict[str, bool] = {}
         # A camera's shutter on command: the frame goes out on its image topic at the next
         # control period, whatever the camera's rate (the terrain camera has rate 0).
@@ -242,12 +247,14 @@ class SimNode(Node):
         self.tick()
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
-        """The hazard pipeline is done with the pair its pair_stamp_ns names."""
+        """The hazard pipeline is done with the pair its pair_stamp_ns names, the lander
+        camera with the frame its frame_stamp_ns names."""
         for status in msg.status:
-            if status.name == 'rover/hazard_camera':
+            if status.name in ANSWERS:
+                channel, key = ANSWERS[status.name]
                 for kv in status.values:
-                    if kv.key == 'pair_stamp_ns' and kv.value.lstrip('-').isdigit():
-                        self.lockstep.answer('hazard_camera', int(kv.value))
+                    if kv.key == key and kv.value.lstrip('-').isdigit():
+                        self.lockstep.answer(channel, int(kv.value))
                         self.tick()
 
     def joint_command_callback(self, robot: str, msg: JointState) -> None:
@@ -278,8 +285,8 @@ class SimNode(Node):
                 continue
             self._seen_before[name] = seen
             self.lockstep.presence(name, seen, now_ns)
-        free = (float(self.params['real_time_factor']) > 0
-                or not any(c.present for c in self.lockstep.channels.values()))
+        free = (float(self.params['real_time_factor']) > 0      # only per-step answers drive it
+                or not any(c.present for c in self.lockstep.every_step.values()))
         if free and self._free_run is None:
             self._free_run = self.create_timer(FREE_RUN_S, self.tick)
         elif not free and self._free_run is not None:
@@ -295,9 +302,10 @@ class SimNode(Node):
     def _on_graph(self, node: str | None, answers: str, reads: str) -> bool:
         def named(infos):
             return any(node is None or i.node_name == node for i in infos)
+        answer_sub = self._answer_subs.get(answers)    # matched, where the sim reads it
         return (named(self.get_publishers_info_by_topic(answers))
                 and named(self.get_subscriptions_info_by_topic(reads))
-                and self._answer_subs[answers].get_publisher_count() > 0
+                and (answer_sub is None or answer_sub.get_publisher_count() > 0)
                 and self._reading_pubs[reads].get_subscription_count() > 0)
 
     def tick(self) -> None:
@@ -435,6 +443,8 @@ class SimNode(Node):
             image_pub.publish(msg)
             if cam == 'hazcam_right':     # the pair is complete: the pipeline owes a map
                 self.lockstep.sent('hazard_camera', round(t * 1e9))
+            elif cam == 'tcam':             # the lander camera owes the frame's answer
+                self.lockstep.sent('camera', round(t * 1e9))
 
     def destroy_node(self) -> None:
         self.rig.close()
