@@ -90,7 +90,9 @@ def test_take_panorama_over_ros(ros):
     from chang_e_rover import graph, runner
     from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS
     specs = [graph.find('/sim'), graph.find('/lander/camera')]
-    nodes = runner.build_nodes(specs, {'sim': {'real_time_factor': 0.0}}, context=ros.context)
+    # Paced: with no per-step node in the loop the simulator would run free, and the mount's
+    # slew, outside the loop, is judged in sim time (slew_timeout_s) by a node it would outrun.
+    nodes = runner.build_nodes(specs, {'sim': {'real_time_factor': 4.0}}, context=ros.context)
     for node in nodes:
         ros.add(node)
     camera = nodes[1]
