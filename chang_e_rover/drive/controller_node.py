@@ -55,7 +55,7 @@ class DriveControllerNode(Node):
         self._held: list[tuple[float, int, object]] = []  # (due, order, apply) (sim)
         self._order = itertools.count()
         self._resets_open = 0
-        self._answer_due: float | None = None
+        self._answer_pending = False    # the period's odometry waits for reset answers
         self.rejected = 0
         self._reported_events = 0
         self._last_t: float | None = None
@@ -247,7 +247,7 @@ class DriveControllerNode(Node):
         if self._resets_open == 0 or not self.sim:
             self._publish_odometry()
         else:
-            self._answer_due = t     # the odometry goes once the resets are answered
+            self._answer_pending = True
 
     def _stamp(self):
         """The step's time as a stamp (sim), or the clock's now (hardware)."""
@@ -267,8 +267,8 @@ class DriveControllerNode(Node):
 
         def done(future, wheel=wheel):
             self._resets_open = max(0, self._resets_open - 1)
-            if self._resets_open == 0 and self._answer_due is not None:
-                self._answer_due = None
+            if self._resets_open == 0 and self._answer_pending:
+                self._answer_pending = False
                 self._publish_odometry()
             r = future.result()
             log = self.get_logger().info if r is not None and r.success else \
