@@ -3,7 +3,7 @@
 The flight stack (drive controller and six wheel units, from the graph) turns
 rover/cmd_vel into rover/wheel_<id>/setpoint, the wheel units' command, on the
 controller's 20 Hz tick; the peer is a bare rclpy node that republishes each
-Twist as a Float64 at once. Both are measured in one process (one
+Twist as a stamped JointState at once (the setpoint's type). Both are measured in one process (one
 single-threaded executor with the probe) and across processes (one per node).
 Wall clock, no simulator.
   ./dev bench latency [--samples 300]
@@ -25,7 +25,7 @@ import rclpy  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from std_msgs.msg import Float64  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
 
 from chang_e_rover import graph, runner  # noqa: E402
 from chang_e_rover.ros_common import CONTROL_QOS, STATE_QOS  # noqa: E402
@@ -36,19 +36,22 @@ class Echo(Node):
 
     def __init__(self, **kwargs):
         super().__init__('echo', **kwargs)
-        self.pub = self.create_publisher(Float64, 'bench/echo', CONTROL_QOS)
+        self.pub = self.create_publisher(JointState, 'bench/echo', CONTROL_QOS)
         self.create_subscription(Twist, 'bench/cmd_vel', self.cb, STATE_QOS)
 
     def cb(self, msg: Twist) -> None:
-        self.pub.publish(Float64(data=msg.linear.x))
+        out = JointState(name=['echo'], velocity=[msg.linear.x])
+        out.header.stamp = self.get_clock().now().to_msg()
+        self.pub.publish(out)
 
 
 def measure(executor, probe: Node, cmd_topic: str, out_topic: str, samples: int) -> np.ndarray:
     """Step the command between two speeds; time from publish to the first changed output."""
     pub = probe.create_publisher(Twist, cmd_topic, STATE_QOS)
     seen: list[tuple[float, float]] = []
-    sub = probe.create_subscription(Float64, out_topic,
-                                    lambda m: seen.append((time.perf_counter(), m.data)),
+    sub = probe.create_subscription(JointState, out_topic,
+                                    lambda m: seen.append((time.perf_counter(),
+                                                           m.velocity[0] if m.velocity else 0.0)),
                                     CONTROL_QOS)
     deadline = time.monotonic() + 20
     while probe.count_subscribers(cmd_topic) == 0 or not seen:

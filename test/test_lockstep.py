@@ -14,10 +14,12 @@ def loop(**kwargs):
 
 def test_every_step_channels_on_the_graph_must_answer_the_current_step():
     ls = loop()
+    ls.inputs(0)
     assert ls.ready(0, 50 * MS, 0.0), 'nobody on the graph: nothing to wait for'
-    ls.presence('wheel_lf', True, 0)
-    ls.presence('drive_controller', True, 0)
-    assert ls.ready(0, 50 * MS, 0.0), 'a node that comes is waited for from the next step'
+    ls.presence('wheel_lf', True)
+    ls.presence('drive_controller', True)
+    assert ls.ready(0, 50 * MS, 0.0), 'a node that comes owes answers from the next inputs'
+    ls.inputs(50 * MS)
     assert ls.waiting_for(50 * MS, 100 * MS) == ['wheel_lf', 'drive_controller']
     ls.answer('wheel_lf', 50 * MS)
     assert ls.waiting_for(50 * MS, 100 * MS) == ['drive_controller']
@@ -27,7 +29,7 @@ def test_every_step_channels_on_the_graph_must_answer_the_current_step():
 
 def test_a_pair_is_waited_for_only_once_its_map_is_due():
     ls = loop()
-    ls.presence('hazard_camera', True, 0)
+    ls.presence('hazard_camera', True)
     ls.sent('hazard_camera', 1000 * MS)
     assert ls.ready(1000 * MS, 1050 * MS, 0.0)
     assert ls.ready(1400 * MS, 1450 * MS, 0.0)
@@ -38,17 +40,18 @@ def test_a_pair_is_waited_for_only_once_its_map_is_due():
 
 def test_a_node_that_left_is_not_waited_for_and_owes_nothing():
     ls = loop()
-    ls.presence('hazard_camera', True, 0)
-    ls.presence('wheel_lf', True, 0)
+    ls.presence('hazard_camera', True)
+    ls.presence('wheel_lf', True)
     ls.sent('hazard_camera', 1000 * MS)
-    ls.presence('hazard_camera', False, 1200 * MS)
-    ls.presence('wheel_lf', False, 1200 * MS)
+    ls.presence('hazard_camera', False)
+    ls.presence('wheel_lf', False)
     assert ls.ready(2000 * MS, 2050 * MS, 0.0)
 
 
 def test_the_watchdog_names_the_silent_node_and_never_steps_on():
     ls = loop()
-    ls.presence('wheel_lf', True, 0)
+    ls.presence('wheel_lf', True)
+    ls.inputs(50 * MS)
     assert not ls.ready(50 * MS, 100 * MS, 100.0)
     assert not ls.ready(50 * MS, 100 * MS, 159.0)
     with pytest.raises(LockstepStalled, match='wheel_lf: no answer for t=0.050 s'):
@@ -58,9 +61,14 @@ def test_the_watchdog_names_the_silent_node_and_never_steps_on():
 def test_expected_nodes_are_waited_for_before_the_first_step():
     ls = loop(expect_at_start=['wheel_lf', 'hazard_camera'])
     assert not ls.ready(0, 50 * MS, 0.0)
-    assert ls.waiting_for(0, 50 * MS) == ['hazard_camera', 'wheel_lf']
-    ls.presence('wheel_lf', True, 0)
-    ls.presence('hazard_camera', True, 0)
+    assert ls.waiting == (['hazard_camera', 'wheel_lf'], 0.0)
+    ls.presence('wheel_lf', True)
+    assert not ls.startable(0.5)
+    ls.presence('hazard_camera', True)
+    assert ls.startable(1.0)
+    ls.inputs(0)
+    assert ls.waiting_for(0, 50 * MS) == ['wheel_lf'], 'on the graph before the first inputs'
+    ls.answer('wheel_lf', 0)
     assert ls.ready(0, 50 * MS, 1.0)
     with pytest.raises(ValueError, match='unknown'):
         loop(expect_at_start=['wheel_xx'])
@@ -68,3 +76,13 @@ def test_expected_nodes_are_waited_for_before_the_first_step():
         ls2 = loop(expect_at_start=['drive_controller'])
         ls2.ready(0, 50 * MS, 0.0)
         ls2.ready(0, 50 * MS, 61.0)
+
+
+def test_a_rebuilt_world_is_answered_from_its_first_step_by_every_node_on_the_graph():
+    ls = loop()
+    ls.inputs(0)
+    ls.presence('wheel_lf', True)
+    ls.inputs(50 * MS)
+    ls.answer('wheel_lf', 50 * MS)
+    ls.restart()
+    assert ls.waiting_for(0, 50 * MS) == ['wheel_lf']

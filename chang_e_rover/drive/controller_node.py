@@ -7,10 +7,12 @@ On hardware a wall-clock timer runs the control step. In simulation
 (use_sim_time) the step of period t runs when the six motor readings stamped t
 are in, and everything the step uses is judged on stamps, not on arrival: a
 wheel's diagnostics count from the step after their stamp, a hazard map and a
-visual odometry step from hazard.map_latency_s after their pair. The odometry,
-stamped t and published last, is the controller's lock-step answer to the
-simulator (after any automatic reset has been answered), so a run gives the same
-result however busy the machine is.
+visual odometry step from hazard.map_latency_s after their pair. The setpoints
+go to every wheel every step, stamped t (a wheel unit applies them from its
+next reading on, whichever arrives first). The odometry, stamped t and
+published last, is the controller's lock-step answer to the simulator (after
+any automatic reset has been answered), so a run gives the same result however
+busy the machine is.
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ import rclpy
 import transforms3d
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Float64
 from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
@@ -60,8 +61,8 @@ class DriveControllerNode(Node):
         self._reported_events = 0
         self._last_t: float | None = None
         self._last_out = None
-        self.setpoint_pubs = {w: self.create_publisher(Float64, f'wheel_{w}/setpoint', CONTROL_QOS)
-                              for w in WHEEL_IDS}
+        self.setpoint_pubs = {w: self.create_publisher(JointState, f'wheel_{w}/setpoint',
+                                                       CONTROL_QOS) for w in WHEEL_IDS}
         self.steer_pub = self.create_publisher(JointState, 'joint_commands', STATE_QOS)
         self.odom_pub = self.create_publisher(Odometry, 'odom', STATE_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
@@ -230,13 +231,17 @@ class DriveControllerNode(Node):
         self._last_t = t
         out = self.core.step(t, dt)
         self._last_out = out
-        for w in out.healthy:
-            self.setpoint_pubs[w].publish(Float64(data=out.setpoints[w]))
+        stamp = self._stamp()
+        for w in WHEEL_IDS:     # every wheel, every step; an isolated one without a demand
+            sp = JointState(name=[f'wheel_{w}_joint'],
+                            velocity=[out.setpoints[w]] if w in out.healthy else [])
+            sp.header.stamp = stamp
+            self.setpoint_pubs[w].publish(sp)
         for w in out.resets:
             self._reset(w)
         steer_msg = JointState(name=[f'steer_{w}_joint' for w in STEERED_IDS],
                                position=[out.steer[w] for w in STEERED_IDS])
-        steer_msg.header.stamp = self._stamp()
+        steer_msg.header.stamp = stamp
         self.steer_pub.publish(steer_msg)
         events = self.core.events[self._reported_events:]
         self._reported_events = len(self.core.events)

@@ -5,20 +5,28 @@ with a torque demand stamped with that reading's time (the lock-step token),
 judges its own health, and reports it on /diagnostics (5 Hz, and at once on any
 change).
 
-On hardware the 5 Hz heartbeat is a timer. In simulation (use_sim_time) it goes
-with the reading whose stamp makes it due, and every report is stamped with the
-sensor input that caused it and sent before the command that answers it, so the
-controller hears it at the same step in every run.
+On hardware the 5 Hz heartbeat is a timer and a setpoint counts from its
+arrival. In simulation (use_sim_time) everything is judged on stamps, so a run
+gives the same answer however the processes are scheduled:
+- a reading is answered with the controller's setpoints stamped before it, and
+  once the controller (on the graph) has sent the one of the wheel's previous
+  reading; the controller steps on the same readings, so its setpoint of this
+  period may come first and waits for the next;
+- the heartbeat goes with the reading whose stamp makes it due, and every report
+  is stamped with the sensor input that caused it and sent before the command
+  that answers it, so the controller hears it at the same step in every run.
 """
 from __future__ import annotations
 
+from collections import deque
 import math
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import JointState, Temperature
-from std_msgs.msg import Float64
 from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
@@ -30,6 +38,11 @@ from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, ns_to_st
                                       spin_node, STATE_QOS, stamp_to_ns)
 
 LEVEL = {ENABLED: DiagnosticStatus.OK, DISABLED: DiagnosticStatus.WARN}
+# A reading held for the controller's setpoint (sim) is answered without it once the
+# controller has left the graph, or after HELD_LIMIT_S of wall time: a setpoint sent before
+# this unit's subscription matched the controller never comes. Checked every HELD_CHECK_S.
+HELD_CHECK_S = 0.25
+HELD_LIMIT_S = 2.0
 
 
 def _motor() -> dict:
@@ -69,8 +82,8 @@ class WheelNode(Node):
         # Created in the order their messages are sent in a control period (the controller's
         # setpoint of the period before, then the driver's temperature and reading): an
         # executor takes messages that wait together in creation order.
-        self.create_subscription(Float64, f'wheel_{wheel}/setpoint', self.setpoint_callback,
-                                 CONTROL_QOS)
+        self.setpoint_sub = self.create_subscription(
+            JointState, f'wheel_{wheel}/setpoint', self.setpoint_callback, CONTROL_QOS)
         self.create_subscription(Temperature, f'wheel_{wheel}/motor/temperature',
                                  self.temperature_callback, STATE_QOS)
         self.create_subscription(JointState, f'wheel_{wheel}/motor/state',
@@ -81,7 +94,17 @@ class WheelNode(Node):
         self.heartbeat_ns = round(1e9 / p['diagnostics_rate_hz'])
         self._input_ns: int | None = None     # stamp of the newest sensor input (sim)
         self._next_beat_ns = 0
-        if not self.sim:
+        # sim: setpoints heard and not yet in effect (stamp, rad/s or None for no demand),
+        # the newest stamp heard, the previous reading's stamp, a reading held for a setpoint
+        self._setpoints: deque[tuple[int, float | None]] = deque()
+        self._heard_ns = -1
+        self._last_reading_ns: int | None = None
+        self._held: JointState | None = None
+        self._held_since = 0.0      # wall time (monotonic) the reading was held
+        if self.sim:
+            self.create_timer(HELD_CHECK_S, self._check_held,
+                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+        else:
             self.create_timer(1.0 / p['diagnostics_rate_hz'], self.publish_diagnostics)
 
     def _now(self) -> float:
@@ -90,11 +113,40 @@ class WheelNode(Node):
             return self._input_ns * 1e-9
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def setpoint_callback(self, msg: Float64) -> None:
-        try:
-            self.unit.set_setpoint(self._now(), msg.data)
-        except ValueError as exc:
-            self.get_logger().error(str(exc), throttle_duration_sec=1.0)
+    def setpoint_callback(self, msg: JointState) -> None:
+        value = msg.velocity[0] if len(msg.velocity) == 1 else None
+        if len(msg.velocity) > 1 or (value is not None and not math.isfinite(value)):
+            self.get_logger().error(f'setpoint {list(msg.velocity)} refused: one finite '
+                                    'speed expected; the last setpoint stands',
+                                    throttle_duration_sec=1.0)
+            value = None
+        if not self.sim:
+            if value is not None:
+                self.unit.set_setpoint(self._now(), value)
+            return
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._heard_ns = max(self._heard_ns, stamp_ns)
+        self._setpoints.append((stamp_ns, value))
+        if self._held is not None and not self._waits():
+            self._answer(self._held)
+
+    def _waits(self) -> bool:
+        """sim: the controller, on the graph, has not yet sent the setpoint of the
+        previous reading."""
+        return (self._last_reading_ns is not None and self._heard_ns < self._last_reading_ns
+                and self.setpoint_sub.get_publisher_count() > 0)
+
+    def _check_held(self) -> None:
+        if self._held is None:
+            return
+        why = ('no drive controller on the graph' if self.setpoint_sub.get_publisher_count() == 0
+               else f'no setpoint for {HELD_LIMIT_S:g} s of wall time'
+               if time.monotonic() - self._held_since > HELD_LIMIT_S else None)
+        if why:
+            t = stamp_to_ns(self._held.header.stamp) * 1e-9
+            self.get_logger().warning(f'{why}: the reading of t={t:.3f} s is answered without '
+                                      'the setpoint of the one before')
+            self._answer(self._held)
 
     def temperature_callback(self, msg: Temperature) -> None:
         self._input_ns = max(self._input_ns or 0, stamp_to_ns(msg.header.stamp))
@@ -103,8 +155,24 @@ class WheelNode(Node):
         self._report_change()
 
     def motor_state_callback(self, msg: JointState) -> None:
+        last = self._last_reading_ns
+        if last is not None and stamp_to_ns(msg.header.stamp) < last:
+            self._setpoints.clear()         # sim time started again (a rebuilt world)
+            self._heard_ns, self._last_reading_ns, self._input_ns = -1, None, None
+        if self.sim and self._waits():
+            self._held, self._held_since = msg, time.monotonic()
+            return
+        self._answer(msg)
+
+    def _answer(self, msg: JointState) -> None:
+        self._held = None
         stamp_ns = stamp_to_ns(msg.header.stamp)
         self._input_ns = max(self._input_ns or 0, stamp_ns)
+        self._last_reading_ns = stamp_ns
+        while self._setpoints and self._setpoints[0][0] < stamp_ns:
+            at_ns, value = self._setpoints.popleft()
+            if value is not None:
+                self.unit.set_setpoint(at_ns * 1e-9, value)
         pick = lambda values: values[0] if len(values) == 1 else math.nan
         demand = self.unit.reading(stamp_ns * 1e-9, pick(msg.position),
                                    pick(msg.velocity), pick(msg.effort))

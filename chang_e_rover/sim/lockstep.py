@@ -15,8 +15,10 @@ Channels in the loop (docs/simulator.md, Time):
   after the pair, so the stereo match runs while the physics steps on.
 
 A channel whose node is not on the graph is not waited for (a process that died
-is what the flight software must cope with, and sees in sim time). A channel
-expected at start is waited for before the first step.
+is what the flight software must cope with, and sees in sim time). A node owes
+answers for the inputs published while it was on the graph, and only those. The
+first inputs go out once every channel expected at start is on the graph, so
+that all of them start from the same first step (startable).
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ class Lockstep:
             raise ValueError(f'lockstep: cannot expect unknown channels {sorted(unknown)}')
         self.expected = set(expect_at_start)
         self.started = not self.expected
+        self.inputs_ns: int | None = None   # stamp of the newest inputs published
         self._since: float | None = None    # wall time the current wait began
         self.waiting: tuple[list[str], float] = ([], 0.0)   # who, and for how long (wall s)
 
@@ -58,23 +61,28 @@ class Lockstep:
     def channels(self) -> dict[str, Channel]:
         return {**self.every_step, **self.on_demand}
 
-    def presence(self, name: str, present: bool, now_ns: int) -> None:
-        """Whether the channel's node is on the graph. One that comes is waited for from
-        the step after now_ns (it did not get this step's inputs); one that left owes
-        nothing."""
+    def presence(self, name: str, present: bool) -> None:
+        """Whether the channel's node is on the graph. One that comes owes answers from
+        the inputs after the newest already published (it did not get those); one that
+        left owes nothing."""
         ch = self.channels[name]
-        if present and not ch.present:
-            ch.answered_ns = max(ch.answered_ns, int(now_ns))
+        if present and not ch.present and self.inputs_ns is not None:
+            ch.answered_ns = max(ch.answered_ns, self.inputs_ns)
         if ch.present and not present:
             ch.due.clear()
         ch.present = present
 
+    def inputs(self, stamp_ns: int) -> None:
+        """The inputs of the step at stamp_ns were published to the nodes on the graph."""
+        self.inputs_ns = int(stamp_ns)
+
     def restart(self) -> None:
         """The world was rebuilt and its time starts again: every node owes the new first
-        step its answer (it was sent the new readings), and nothing older."""
+        step its answer, and nothing older."""
         for ch in self.channels.values():
             ch.answered_ns = -1
             ch.due.clear()
+        self.inputs_ns = None
         self._since = None
 
     def answer(self, name: str, stamp_ns: int) -> None:
@@ -88,13 +96,18 @@ class Lockstep:
         if ch.present and stamp_ns > ch.answered_ns:
             ch.due.append(int(stamp_ns))
 
-    def waiting_for(self, now_ns: int, next_ns: int) -> list[str]:
-        """Channels that must answer before the step from now_ns to next_ns."""
+    def startable(self, wall_s: float) -> bool:
+        """True once every channel expected at start is on the graph: the first inputs
+        may go out. Raises LockstepStalled past the watchdog."""
         if not self.started:
             missing = sorted(n for n in self.expected if not self.channels[n].present)
-            if missing:
-                return missing
+            if not self._wait(missing, wall_s, 'not on the graph at start'):
+                return False
             self.started = True
+        return True
+
+    def waiting_for(self, now_ns: int, next_ns: int) -> list[str]:
+        """Channels that must answer before the step from now_ns to next_ns."""
         waiting = [c.name for c in self.every_step.values()
                    if c.present and c.answered_ns < now_ns]
         waiting += [c.name for c in self.on_demand.values()
@@ -103,7 +116,10 @@ class Lockstep:
 
     def ready(self, now_ns: int, next_ns: int, wall_s: float) -> bool:
         """True when the step may be taken; raises LockstepStalled past the watchdog."""
-        waiting = self.waiting_for(now_ns, next_ns)
+        return self.startable(wall_s) and self._wait(
+            self.waiting_for(now_ns, next_ns), wall_s, f'no answer for t={now_ns / NS:.3f} s (sim)')
+
+    def _wait(self, waiting: list[str], wall_s: float, what: str) -> bool:
         if not waiting:
             self._since = None
             return True
@@ -111,8 +127,6 @@ class Lockstep:
             self._since = wall_s
         self.waiting = (waiting, wall_s - self._since)
         if wall_s - self._since > self.watchdog_s:
-            what = ('not on the graph at start' if not self.started else
-                    f'no answer for t={now_ns / NS:.3f} s (sim)')
             raise LockstepStalled(f'lock-step: {", ".join(waiting)}: {what} after '
                                   f'{self.watchdog_s:.0f} s of wall time; simulation stopped')
         return False

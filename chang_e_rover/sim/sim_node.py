@@ -144,7 +144,8 @@ class SimNode(Node):
         self._camera_due = {c: 0.0 for c in CAMERAS}
         self._next_state = {'joint': 0.0, 'imu': 0.0, 'temperature': 0.0, 'battery': 0.0}
         self._reset_pacing()
-        self._publish_sensors()
+        self._inputs_out = False    # the first step's inputs wait for the expected nodes
+        self.tick()
 
     def _reset_pacing(self) -> None:
         self._wall0, self._sim0 = time.monotonic(), self.world.time
@@ -199,6 +200,8 @@ class SimNode(Node):
                                           f't={when:.3f} s (sim)')
             elif p.name in ('real_time_factor', 'paused'):
                 self._reset_pacing()
+                if p.name == 'real_time_factor':
+                    self._say_reproducible()
             elif p.name == 'power.initial_soc':
                 self.world.battery.set_soc(p.value)
                 self.get_logger().warning(f'lander battery state of charge set to {p.value:.2f}')
@@ -275,16 +278,15 @@ class SimNode(Node):
 
         A node counts as present once it both answers and reads on the graph, matched with
         the simulator, at two checks in a row (so that nothing it is sent is lost to a
-        match not yet made); a node that left counts as gone at once. A node that comes is
-        waited for from the next step on."""
-        now_ns = round(self.world.time * 1e9)
+        match not yet made); a node that left counts as gone at once. A node that comes
+        owes answers from the next inputs on."""
         for name, (node, answers, reads) in {**EVERY_STEP, **ON_DEMAND}.items():
             seen = self._on_graph(node, answers, reads)
             if seen and not self._seen_before.get(name, False):
                 self._seen_before[name] = True
                 continue
             self._seen_before[name] = seen
-            self.lockstep.presence(name, seen, now_ns)
+            self.lockstep.presence(name, seen)
         free = (float(self.params['real_time_factor']) > 0      # only per-step answers drive it
                 or not any(c.present for c in self.lockstep.every_step.values()))
         if free and self._free_run is None:
@@ -316,23 +318,47 @@ class SimNode(Node):
             return
         start = time.monotonic()
         rtf = float(self.params['real_time_factor'])
+        if not self._inputs_out:
+            if not self._checked(self.lockstep.startable, time.monotonic()):
+                return
+            self._publish_sensors()
+            self._inputs_out = True
+            self._reset_pacing()
+            self._say_reproducible()
         while True:
             if rtf > 0 and (self.world.time - self._sim0) / rtf > time.monotonic() - self._wall0:
                 return      # ahead of the wall clock: the free-run timer comes back
             now_ns = round(self.world.time * 1e9)
-            try:
-                if not self.lockstep.ready(now_ns, now_ns + round(self.period_s * 1e9),
-                                           time.monotonic()):
-                    return
-            except LockstepStalled as exc:
-                self.failure = str(exc)
-                self.get_logger().fatal(self.failure)
-                raise
+            if not self._checked(self.lockstep.ready, now_ns,
+                                 now_ns + round(self.period_s * 1e9), time.monotonic()):
+                return
             self._apply_pending_faults()
             self.world.step(self.period_s)
             self._publish_sensors()
             if time.monotonic() - start > MAX_WALL_PER_TICK_S:
                 return      # the free-run timer or the next answer comes back
+
+    def _say_reproducible(self) -> None:
+        """Which runs repeat: the loop's answers are judged in sim time, but what a node
+        outside the loop sends lands at the step it arrives, and with real-time pacing
+        that step is set by the wall clock."""
+        loop = sorted(n for n, c in self.lockstep.channels.items() if c.present)
+        rtf = float(self.params['real_time_factor'])
+        say = self.get_logger().warning if rtf > 0 else self.get_logger().info
+        say(f'lock-step with {", ".join(loop) or "no flight node"}; '
+            + (f'paced at {rtf:g}x real time: what nodes outside the loop send (an operator, '
+               'the mission, the relay) lands at a step set by the wall clock, so a run that '
+               'they drive does not repeat' if rtf > 0 else
+               'not paced: a run driven only by the loop repeats step for step'))
+
+    def _checked(self, ask, *args) -> bool:
+        """A lock-step question; past its watchdog the simulation stops, named."""
+        try:
+            return ask(*args)
+        except LockstepStalled as exc:
+            self.failure = str(exc)
+            self.get_logger().fatal(self.failure)
+            raise
 
     def _apply_pending_faults(self) -> None:
         for wheel, (kind, at) in list(self._pending_faults.items()):
@@ -347,6 +373,7 @@ class SimNode(Node):
         w = self.world
         t = w.time
         stamp = ns_to_stamp(round(t * 1e9))
+        self.lockstep.inputs(round(t * 1e9))
         self.clock_pub.publish(Clock(clock=stamp))
         readings = w.wheel_readings()
         # velocity: the driver's commutation (Hall) speed, independent of the encoder
