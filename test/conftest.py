@@ -16,7 +16,7 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
 os.environ.setdefault('MUJOCO_GL', 'egl')
-# Run-time state (relay queue, telecommand key, ground archive) of this session only.
+# Run-time state (relay queue, telecommand key, ground archive) of this test run only.
 if 'CHANG_E_ROVER_STATE' not in os.environ:
     import tempfile
     os.environ['CHANG_E_ROVER_STATE'] = tempfile.mkdtemp(prefix='chang_e_rover_state_')
