@@ -1,7 +1,10 @@
 """Simulator real-time factor on a 50 x 50 m terrain, beside raw mj_step of the same model.
 
 Prints, for each load, sim seconds per wall second and the share of the raw
-MuJoCo step rate measured in the same run. Not a test: nothing is asserted.
+MuJoCo step rate measured in the same run, and writes them to
+bench/results/sim.json. The hazcam load is run twice: with the configured
+multisampling (camera.antialias_samples) and with none. Not a test: nothing is
+asserted.
   ./dev bench sim [--seconds 60] [--rock-abundance 0.05]
 """
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np  # noqa: E402
 
 from chang_e_rover.sim.camera import CameraRig, detector_response  # noqa: E402
 from chang_e_rover.sim.world import World  # noqa: E402
+from results import write_results  # noqa: E402
 
 
 def raw_rate(world: World, seconds: float) -> float:
@@ -53,21 +57,30 @@ def main() -> None:
     ap.add_argument('--rock-abundance', type=float, default=0.05)
     args = ap.parse_args()
     world = World(overrides={'terrain.name': 'rocks', 'terrain.rock_abundance': args.rock_abundance})
+    samples = world.model.vis.quality.offsamples
     rig = CameraRig(world.model, world.cameras)
     print(f'terrain rocks 50 x 50 m, k={args.rock_abundance}: {len(world.terrain.rocks)} rocks, '
           f'{world.model.ngeom} geoms, timestep {world.model.opt.timestep * 1e3:.0f} ms')
     world.step(2.0)
-    loads = [('physics only', {}),
-             ('hazcams at 1 Hz', {'hazcam_left': 1.0, 'hazcam_right': 1.0}),
-             ('every camera at 1 Hz', {'hazcam_left': 1.0, 'hazcam_right': 1.0, 'pancam': 1.0,
-                                       'tcam': 1.0})]
-    print(f'{"load":<24}{"real-time factor":>18}{"raw mj_step RTF":>18}{"share of raw":>14}')
-    for label, cams in loads:
+    hazcams = {'hazcam_left': 1.0, 'hazcam_right': 1.0}
+    loads = [('physics only', {}, samples),
+             (f'hazcams at 1 Hz, {samples}x AA', hazcams, samples),
+             ('hazcams at 1 Hz, no AA', hazcams, 0),
+             ('every camera at 1 Hz', {**hazcams, 'pancam': 1.0, 'tcam': 1.0}, samples)]
+    print(f'{"load":<30}{"real-time factor":>18}{"raw mj_step RTF":>18}{"share of raw":>14}')
+    figure, peer = {}, {}
+    for label, cams, aa in loads:
+        if aa != world.model.vis.quality.offsamples:    # renderers take it when made
+            rig.close()
+            world.model.vis.quality.offsamples = aa
+            rig = CameraRig(world.model, world.cameras)
         raw = raw_rate(world, min(args.seconds, 20.0))
         rate = stack_rate(world, args.seconds if cams else args.seconds * 2, cams, rig)
-        print(f'{label:<24}{rate:>17.1f}x{raw:>17.1f}x{100 * rate / raw:>13.0f}%')
+        print(f'{label:<30}{rate:>17.1f}x{raw:>17.1f}x{100 * rate / raw:>13.0f}%')
+        figure[f'{label}: real-time factor'] = round(rate, 2)
+        peer[f'{label}: raw mj_step real-time factor'] = round(raw, 2)
     rig.close()
-
+    write_results('sim', figure, peer)
 
 if __name__ == '__main__':
     main()

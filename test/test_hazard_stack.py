@@ -139,9 +139,6 @@ def rock_field(ros):
 
 @pytest.mark.timeout(2400)
 def test_through_a_rock_field_to_a_goal_15_m_away(rock_field, ros):
-    # An xfail (not strict) until 2026-12-02: flaky while wheels latched stalls against
-    # rocks under the limit and the vote boxed the rover in. With breakaway, the held
-    # retries and the back-off it passes in CI; it must pass.
     from geometry_msgs.msg import PoseStamped
     s = rock_field
     tall = {f'rock_{i}' for i, r in enumerate(s.sim.world.terrain.rocks) if 0.5 * r[2] > 0.20}

@@ -66,12 +66,8 @@ def test_flight_cores_reach_a_goal_15_m_away_through_rocks_touching_none_over_20
     assert q['false_hazard_share'] <= 0.05, 'false hazards at most 5 % of free cells'
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    'one field, one path: on some paths the 0.22 m rock at (15.55, 3.32) is seen only from '
-    '3.5-5 m and its step reads 0.14-0.18 m (4 of 5 with the 8-connected planner); with the '
-    '16-connected planner it has passed in every CI since 2026-12-01. The issue\'s 0.99 over rocks '
-    'in general is measured by bench/bench_hazard_recall.py (8 fields: 76 of 76, 2026-12-02)'))
 def test_the_map_finds_99_percent_of_the_rocks_of_20_cm_within_5_m(crossing):
-    # Within the cameras' 5 m (rocks whose top was in a frame within 5 m of the camera).
+    # Within the cameras' 5 m (rocks whose top was in a frame within 5 m of the camera). One
+    # field, one path; recall over rocks in general: bench/bench_hazard_recall.py.
     q = crossing['quality']
     assert q['rocks'] >= 5 and q['recall'] >= 0.99, q['missed']

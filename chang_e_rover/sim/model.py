@@ -256,7 +256,7 @@ def add_camera(spec: mujoco.MjSpec, cam: CameraSpec, prefix: str) -> None:
 
 
 def base_spec(timestep: float, gravity: float, contact_timeconst: float,
-              contact_dampratio: float) -> mujoco.MjSpec:
+              contact_dampratio: float, antialias_samples: int = 4) -> mujoco.MjSpec:
     spec = mujoco.MjSpec()
     spec.default.geom.solref = [contact_timeconst, contact_dampratio]   # soft regolith
     spec.modelname = 'chang_e_4'
@@ -271,6 +271,7 @@ def base_spec(timestep: float, gravity: float, contact_timeconst: float,
     spec.visual.map.znear = 0.002   # of the model extent (~35 m): 7 cm
     spec.visual.quality.numslices = 10   # rocks are many: keep their meshes coarse
     spec.visual.quality.numstacks = 5
+    spec.visual.quality.offsamples = antialias_samples
     spec.visual.headlight.ambient = [0.15, 0.15, 0.15]
     spec.visual.headlight.diffuse = [0.0, 0.0, 0.0]
     spec.visual.headlight.specular = [0.0, 0.0, 0.0]

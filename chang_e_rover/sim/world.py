@@ -118,7 +118,8 @@ class World:
         friction = float(p['physics.regolith_friction'])
         spec = mjmodel.base_spec(float(p['physics.timestep_s']), float(p['physics.gravity_m_s2']),
                                  float(p['physics.contact_timeconst_s']),
-                                 float(p['physics.contact_dampratio']))
+                                 float(p['physics.contact_dampratio']),
+                                 int(p['camera.antialias_samples']))
         mjmodel.add_terrain(spec, self.terrain, friction, float(p['physics.rock_friction']),
                             float(t['render_resolution_m']))
         kp, kv = float(p['servo.kp_nm_per_rad']), float(p['servo.kv_nm_s_per_rad'])
