@@ -16,7 +16,6 @@ busy the machine is.
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -31,6 +30,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
+from chang_e_rover.drive.due_queue import DueQueue
 from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
@@ -53,8 +53,7 @@ class DriveControllerNode(Node):
         self.period = 1.0 / p['control_rate_hz']
         self.map_latency = float(p['hazard.map_latency_s'])
         self._readings: dict[int, set[str]] = {}        # stamp -> wheels read (sim)
-        self._held: list[tuple[float, int, object]] = []  # (due, order, apply) (sim)
-        self._order = itertools.count()
+        self._held = DueQueue()     # sim: inputs held until the step they are due at
         self._resets_open = 0
         self._answer_pending = False    # the period's odometry waits for reset answers
         self.rejected = 0
@@ -107,7 +106,7 @@ class DriveControllerNode(Node):
         if not self.sim:
             apply()
             return
-        self._held.append((due, next(self._order), apply))
+        self._held.hold(due, apply)
 
     def cmd_vel_callback(self, msg: Twist) -> None:
         try:
@@ -222,11 +221,8 @@ class DriveControllerNode(Node):
 
     def control_callback(self) -> None:
         t = self._now()
-        if self._held:
-            due = sorted(h for h in self._held if h[0] <= t + 1e-9)
-            self._held = [h for h in self._held if h[0] > t + 1e-9]
-            for _, _, apply in due:
-                apply()
+        for apply in self._held.due(t):
+            apply()
         dt = self.period if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
         out = self.core.step(t, dt)
