@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import importlib
 import math
 import queue
-import time
 from typing import Any, Callable
 
 import cv2
@@ -210,7 +209,7 @@ class RelayNode(Node):
             msg_type, entry.topic, lambda msg, e=entry: self.plan_callback(e, msg), qos)
 
     def sample_callback(self) -> None:
-        t = time.monotonic()
+        t = self._now_ns() * 1e-9
         for entry in self.plan:
             if not entry.sampled:
                 continue
@@ -225,7 +224,7 @@ class RelayNode(Node):
         return self.endpoint.mode == MODES.index('safe') and not entry.safe
 
     def plan_callback(self, entry: PlanEntry, msg: Any) -> None:
-        t = time.monotonic()
+        t = self._now_ns() * 1e-9
         if isinstance(msg, DiagnosticArray):
             # Every publisher sends its own array: downlink the newest status of each.
             entry.latest.update((st.name, st) for st in msg.status)
@@ -277,11 +276,11 @@ class RelayNode(Node):
             self._report(tc, STARTED, 'ok')
             timeout = (self.params['goal_timeout_s'] if tc.name == 'drive_goal'
                        else self.params['command_timeout_s'])
-            self.active.append((tc, time.monotonic(), timeout, check))
+            self.active.append((tc, self._now_ns() * 1e-9, timeout, check))
         still = []
         for tc, started, timeout, check in self.active:
             result = check()
-            if result is None and time.monotonic() - started > timeout:
+            if result is None and self._now_ns() * 1e-9 - started > timeout:
                 result = (False, f'not complete after {timeout:.0f} s')
                 code = 'timeout'
             else:
