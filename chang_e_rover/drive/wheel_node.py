@@ -7,18 +7,14 @@ change).
 
 On hardware the 5 Hz heartbeat is a timer and a setpoint counts from its
 arrival. In simulation (use_sim_time) everything is judged on stamps, so a run
-gives the same answer however the processes are scheduled:
-- a reading is answered with the controller's setpoints stamped before it, and
-  once the controller (on the graph) has sent the one of the wheel's previous
-  reading; the controller steps on the same readings, so its setpoint of this
-  period may come first and waits for the next;
-- the heartbeat goes with the reading whose stamp makes it due, and every report
-  is stamped with the sensor input that caused it and sent before the command
-  that answers it, so the controller hears it at the same step in every run.
+gives the same answer however the processes are scheduled: a reading is
+answered with the setpoints drive/setpoints.py lets into effect, and the
+heartbeat goes with the reading whose stamp makes it due; every report is
+stamped with the sensor input that caused it and sent before the command that
+answers it, so the controller hears it at the same step in every run.
 """
 from __future__ import annotations
 
-from collections import deque
 import math
 import time
 
@@ -30,6 +26,7 @@ from sensor_msgs.msg import JointState, Temperature
 from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
+from chang_e_rover.drive.setpoints import SetpointInbox
 from chang_e_rover.drive.wheel_control import VelocityLoop
 from chang_e_rover.drive.wheel_health import (DISABLED, ENABLED, HealthMonitor, Thresholds,
                                               WheelUnit)
@@ -94,12 +91,8 @@ class WheelNode(Node):
         self.heartbeat_ns = round(1e9 / p['diagnostics_rate_hz'])
         self._input_ns: int | None = None     # stamp of the newest sensor input (sim)
         self._next_beat_ns = 0
-        # sim: setpoints heard and not yet in effect (stamp, rad/s or None for no demand),
-        # the newest stamp heard, the previous reading's stamp, a reading held for a setpoint
-        self._setpoints: deque[tuple[int, float | None]] = deque()
-        self._heard_ns = -1
-        self._last_reading_ns: int | None = None
-        self._held: JointState | None = None
+        self._setpoints = SetpointInbox()   # sim
+        self._held: JointState | None = None    # sim: a reading waiting for its setpoint
         self._held_since = 0.0      # wall time (monotonic) the reading was held
         if self.sim:
             self.create_timer(HELD_CHECK_S, self._check_held,
@@ -124,17 +117,13 @@ class WheelNode(Node):
             if value is not None:
                 self.unit.set_setpoint(self._now(), value)
             return
-        stamp_ns = stamp_to_ns(msg.header.stamp)
-        self._heard_ns = max(self._heard_ns, stamp_ns)
-        self._setpoints.append((stamp_ns, value))
-        if self._held is not None and not self._waits():
+        self._setpoints.heard(stamp_to_ns(msg.header.stamp), value)
+        if self._held is not None and not self._waits(self._held):
             self._answer(self._held)
 
-    def _waits(self) -> bool:
-        """sim: the controller, on the graph, has not yet sent the setpoint of the
-        previous reading."""
-        return (self._last_reading_ns is not None and self._heard_ns < self._last_reading_ns
-                and self.setpoint_sub.get_publisher_count() > 0)
+    def _waits(self, reading: JointState) -> bool:
+        return self._setpoints.waits(stamp_to_ns(reading.header.stamp),
+                                     self.setpoint_sub.get_publisher_count() > 0)
 
     def _check_held(self) -> None:
         if self._held is None:
@@ -155,11 +144,7 @@ class WheelNode(Node):
         self._report_change()
 
     def motor_state_callback(self, msg: JointState) -> None:
-        last = self._last_reading_ns
-        if last is not None and stamp_to_ns(msg.header.stamp) < last:
-            self._setpoints.clear()         # sim time started again (a rebuilt world)
-            self._heard_ns, self._last_reading_ns, self._input_ns = -1, None, None
-        if self.sim and self._waits():
+        if self.sim and self._waits(msg):
             self._held, self._held_since = msg, time.monotonic()
             return
         self._answer(msg)
@@ -167,12 +152,12 @@ class WheelNode(Node):
     def _answer(self, msg: JointState) -> None:
         self._held = None
         stamp_ns = stamp_to_ns(msg.header.stamp)
-        self._input_ns = max(self._input_ns or 0, stamp_ns)
-        self._last_reading_ns = stamp_ns
-        while self._setpoints and self._setpoints[0][0] < stamp_ns:
-            at_ns, value = self._setpoints.popleft()
-            if value is not None:
+        if self.sim:
+            if self._input_ns is not None and stamp_ns < self._input_ns:
+                self._input_ns = None       # sim time started again (a rebuilt world)
+            for at_ns, value in self._setpoints.answer(stamp_ns):
                 self.unit.set_setpoint(at_ns * 1e-9, value)
+        self._input_ns = max(self._input_ns or 0, stamp_ns)
         pick = lambda values: values[0] if len(values) == 1 else math.nan
         demand = self.unit.reading(stamp_ns * 1e-9, pick(msg.position),
                                    pick(msg.velocity), pick(msg.effort))
