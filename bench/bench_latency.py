@@ -1,9 +1,10 @@
 """cmd_vel to wheel-command latency, p50 and p99, beside a bare rclpy echo in the same run.
 
 The flight stack (drive controller and six wheel units, from the graph) turns
-rover/cmd_vel into rover/wheel_<id>/setpoint, the wheel units' command, on the
-controller's 20 Hz tick; the peer is a bare rclpy node that republishes each
-Twist as a stamped JointState at once (the setpoint's type). Both are measured in one process (one
+rover/cmd_vel into rover/wheel_<id>/setpoint, the wheel units' command, at once
+(on hardware the controller steps on a command, not on its next 20 Hz tick);
+the peer is a bare rclpy node that republishes each Twist as a stamped
+JointState at once (the setpoint's type). Both are measured in one process (one
 single-threaded executor with the probe) and across processes (one per node).
 Wall clock, no simulator.
   ./dev bench latency [--samples 300]
@@ -127,7 +128,6 @@ def main() -> None:
         echo_proc.wait(10)
         probe.destroy_node()
         rclpy.try_shutdown()
-    print('the controller answers on its 20 Hz tick: half a period (25 ms) is the expected p50')
 
 
 if __name__ == '__main__':
