@@ -5,14 +5,19 @@ setpoints, corner angles, odometry and diagnostics out.
 
 On hardware a wall-clock timer runs the control step. In simulation
 (use_sim_time) the step of period t runs when the six motor readings stamped t
-are in, and everything the step uses is judged on stamps, not on arrival: a
-wheel's diagnostics count from the step after their stamp, a hazard map and a
-visual odometry step from hazard.map_latency_s after their pair. The setpoints
+are in and every wheel unit on the graph has answered the period before (its
+motor command is heard, so its diagnostics of that period are in), and
+everything the step uses is judged on stamps, not on arrival: a wheel's
+diagnostics count from the step after their stamp, a hazard map and a visual
+odometry step from hazard.map_latency_s after their pair. The setpoints
 go to every wheel every step, stamped t (a wheel unit applies them from its
 next reading on, whichever arrives first). The odometry, stamped t and
 published last, is the controller's lock-step answer to the simulator (after
 any automatic reset has been answered), so a run gives the same result however
-busy the machine is.
+busy the machine is. An automatic reset asked for in the step of period t goes
+to the wheel unit once the unit has answered its reading stamped t (its motor
+command stamped t is heard), so the reset falls between the unit's readings t
+and t + period in every run, whichever message arrives first.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from nav_msgs.msg import OccupancyGrid, Odometry
 import numpy as np
 import rclpy
 import transforms3d
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 from std_srvs.srv import SetBool, Trigger
@@ -37,6 +43,8 @@ from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_I
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
                                       LATCHED_QOS, ns_to_stamp, sensor_qos, spin_node,
                                       STATE_QOS, stamp_to_ns)
+
+RESET_CHECK_S = 0.25    # sim: wall seconds between checks for answers owed by a unit now gone
 
 
 class DriveControllerNode(Node):
@@ -56,6 +64,8 @@ class DriveControllerNode(Node):
         self._held = DueQueue()     # sim: inputs held until the step they are due at
         self._resets_open = 0
         self._answer_pending = False    # the period's odometry waits for reset answers
+        self._resets_due: list[tuple[str, int]] = []   # sim: (wheel, step ns) not yet sent
+        self._answered_ns = {w: -1 for w in WHEEL_IDS}  # sim: newest reading each unit answered
         self.rejected = 0
         self._reported_events = 0
         self._last_t: float | None = None
@@ -85,6 +95,12 @@ class DriveControllerNode(Node):
                               for w in WHEEL_IDS}
         if not self.sim:
             self.create_timer(self.period, self.control_callback)
+        else:
+            self.command_subs = {w: self.create_subscription(
+                JointState, f'wheel_{w}/motor/command',
+                lambda msg, w=w: self.unit_answered(w, msg), CONTROL_QOS) for w in WHEEL_IDS}
+            self.create_timer(RESET_CHECK_S, self._check_resets_due,
+                              clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.create_timer(1.0, self.publish_diagnostics)
 
     def hazard_gate_callback(self, request: SetBool.Request,
@@ -211,13 +227,25 @@ class DriveControllerNode(Node):
             self.core.encoder(wheel, stamp_ns * 1e-9, msg.position[0])
         if not self.sim:
             return
-        read = self._readings.setdefault(stamp_ns, set())
-        read.add(wheel)
-        if len(read) == len(WHEEL_IDS):
-            for old in [s for s in self._readings if s <= stamp_ns]:
-                del self._readings[old]
-            self._step_t = stamp_ns * 1e-9
-            self.control_callback()
+        self._readings.setdefault(stamp_ns, set()).add(wheel)
+        self._step_when_ready()
+
+    def _step_when_ready(self) -> None:
+        """Sim: run the step of the oldest period whose six readings are in, once every
+        wheel unit on the graph has answered the period before (its diagnostics of that
+        period, sent before its answer, are then in too)."""
+        full = [s for s, read in self._readings.items() if len(read) == len(WHEEL_IDS)]
+        if not full:
+            return
+        stamp_ns = min(full)
+        last = None if self._step_t is None else round(self._step_t * 1e9)
+        if last is not None and any(self._answered_ns[w] < last for w in WHEEL_IDS
+                                    if self.command_subs[w].get_publisher_count() > 0):
+            return
+        for old in [s for s in self._readings if s <= stamp_ns]:
+            del self._readings[old]
+        self._step_t = stamp_ns * 1e-9
+        self.control_callback()
 
     def control_callback(self) -> None:
         t = self._now()
@@ -235,6 +263,7 @@ class DriveControllerNode(Node):
             self.setpoint_pubs[w].publish(sp)
         for w in out.resets:
             self._reset(w)
+        self._send_due_resets()
         steer_msg = JointState(name=[f'steer_{w}_joint' for w in STEERED_IDS],
                                position=[out.steer[w] for w in STEERED_IDS])
         steer_msg.header.stamp = stamp
@@ -256,21 +285,53 @@ class DriveControllerNode(Node):
             return ns_to_stamp(round(self._step_t * 1e9))
         return self.get_clock().now().to_msg()
 
+    def unit_answered(self, wheel: str, msg: JointState) -> None:
+        """Sim: a wheel unit's motor command, its answer to the reading of that stamp."""
+        self._answered_ns[wheel] = max(self._answered_ns[wheel], stamp_to_ns(msg.header.stamp))
+        self._send_due_resets()
+        self._step_when_ready()
+
     def _reset(self, wheel: str) -> None:
-        client = self.reset_clients[wheel]
-        if not client.service_is_ready():
+        if not self.reset_clients[wheel].service_is_ready():
             self.get_logger().error(f'wheel {wheel}: automatic reset not sent, its reset '
                                     'service is not available')
             return
+        if not self.sim:
+            self._call_reset(wheel)
+            return
+        self._resets_open += 1
+        self._resets_due.append((wheel, round(self._step_t * 1e9)))
 
-        if self.sim:
-            self._resets_open += 1
+    def _send_due_resets(self) -> None:
+        due = [(w, ns) for w, ns in self._resets_due if self._answered_ns[w] >= ns]
+        self._resets_due = [r for r in self._resets_due if r not in due]
+        for w, _ in due:
+            self._call_reset(w)
+
+    def _check_resets_due(self) -> None:
+        """Sim safety net: a reset or a step waiting for a unit that has left the graph
+        goes on without it."""
+        self._step_when_ready()
+        for w, ns in list(self._resets_due):
+            if self.command_subs[w].get_publisher_count() == 0:
+                self.get_logger().warning(f'wheel {w}: automatic reset dropped, its unit left '
+                                          'the graph before answering its reading of '
+                                          f't={ns * 1e-9:.3f} s')
+                self._resets_due.remove((w, ns))
+                self._reset_answered()
+
+    def _reset_answered(self) -> None:
+        self._resets_open = max(0, self._resets_open - 1)
+        if self._resets_open == 0 and self._answer_pending:
+            self._answer_pending = False
+            self._publish_odometry()
+
+    def _call_reset(self, wheel: str) -> None:
+        client = self.reset_clients[wheel]
 
         def done(future, wheel=wheel):
-            self._resets_open = max(0, self._resets_open - 1)
-            if self._resets_open == 0 and self._answer_pending:
-                self._answer_pending = False
-                self._publish_odometry()
+            if self.sim:
+                self._reset_answered()
             r = future.result()
             log = self.get_logger().info if r is not None and r.success else \
                 self.get_logger().warning
