@@ -58,21 +58,21 @@ def test_a_corner_that_does_not_follow_sends_the_rover_to_skid_steer():
     assert out.mode == 'velocity' and abs(out.steer['lf']) > 0.1
     core.steering({'lf': 0.0})                  # the lf corner is stuck straight
     t, out = run(core, P['steer_fault_s'] + 1.0, t, v=0.03, omega=0.05, steer_follows=False)
-    assert out.mode == 'skid_steer' and 'lf' in core.untrusted_corners
+    assert out.mode == 'skid_steer' and 'lf' in core.corners.untrusted
     assert all(out.steer[w] == 0.0 for w in STEERED_IDS)
     left, right = out.setpoints['lm'], out.setpoints['rm']
     assert right > left > 0, 'turning left by side speeds'
     # stuck straight, it follows the skid-steer's straight target: trusted again once...
     core.steering({w: 0.0 for w in STEERED_IDS})   # (the others straight as commanded)
     t, out = run(core, P['steer_fault_s'] + 0.5, t, v=0.03, omega=0.05, steer_follows=False)
-    assert 'lf' not in core.untrusted_corners and out.mode == 'velocity'
+    assert 'lf' not in core.corners.untrusted and out.mode == 'velocity'
     assert any('trusted' in e.what and 'un' not in e.what for e in core.events)
     # ...then it fails to follow the arc again, and is lost for good
     t, out = run(core, 2 * P['steer_fault_s'] + 2.0, t, v=0.03, omega=0.05,
                  steer_follows=False)
     t, out = run(core, 2 * P['steer_fault_s'] + 2.0, t, v=0.03, omega=0.05,
                  steer_follows=False)
-    assert out.mode == 'skid_steer' and 'lf' in core.untrusted_corners
+    assert out.mode == 'skid_steer' and 'lf' in core.corners.untrusted
 
 
 def test_goal_behind_turns_in_place_first_then_drives():
@@ -209,7 +209,7 @@ def test_a_held_back_off_ends_and_a_stall_held_after_it_drives_on_not_back():
     # once the rover has moved backoff_m from there, a held stall backs off again
     core.wheel_status('rf', 'ENABLED', 'none', t)
     t, out, _, _ = held_or_rolling(core, 30.0, t, angles, held=False)
-    assert core._backoff_held_at is None
+    assert core.navigator.backoff.held_at is None
     core.wheel_status('lm', 'FAULT', 'stall', t)
     t, out, _, _ = held_or_rolling(core, P['stall_retry.held_s'] + 2.5, t, angles, True)
     assert core.goal.backoffs == 2 and out.v < 0.0
@@ -340,7 +340,7 @@ def test_an_arc_the_gyro_does_not_see_is_not_travelled_and_a_held_goal_drive_bac
         wheels = (angles['lm'] + angles['rm']) / 2 * GEOMETRY.wheel_radius
         share = core.odometry.distance / wheels
         assert counted[0] <= share <= counted[1], (seen, share)
-        assert (core.arc_followed < P['arc_check.min_ratio']) == (seen < 1.0)
+        assert (core.arc_check.followed < P['arc_check.min_ratio']) == (seen < 1.0)
     # A goal drive on an arc the rover does not follow (held: the gyro sees no turn)
     import numpy as np
     from chang_e_rover.hazard.gate import Grid
@@ -394,7 +394,7 @@ def test_the_heading_turns_at_the_levelled_gyro_rate_even_with_no_wheel_to_read(
     roll = math.radians(20.0)          # on a side slope: the body's z leans
     core.attitude(math.cos(roll / 2), math.sin(roll / 2), 0.0, 0.0)
     core.yaw_rate(0.05, 0.0, 0.0)
-    assert core.heading_rate == pytest.approx(0.05 * math.cos(roll))
+    assert core.odometer.heading_rate == pytest.approx(0.05 * math.cos(roll))
     assert core.gyro == 0.05, 'the yaw loop keeps the body rate'
     # every wheel stalled (no encoder to use): the heading still follows the gyro
     for w in WHEEL_IDS:
@@ -432,54 +432,3 @@ def test_the_odometer_of_two_free_wheels_is_their_mean_not_the_faster():
             core.encoder(w, t, angles[w])
     assert rolled > 2.0
     assert core.odometry.x - x0 == pytest.approx(rolled, rel=0.015)
-
-
-def test_the_arc_driven_stays_until_another_beats_it_by_the_hysteresis(monkeypatch):
-    # Near a goal arcs of opposite curvature took turns from vote to vote (their scores
-    # a hair apart), the corners swung between them and the wheels never turned.
-    import numpy as np
-    from chang_e_rover.drive import controller as C
-    from chang_e_rover.hazard.gate import Grid, Vote
-    scores = iter([(0.30, 0.20), (0.30, 0.30 + 0.6 * P['arcs.hysteresis']),
-                   (0.30, 0.30 + 1.5 * P['arcs.hysteresis'])])
-
-    def votes(*args, **kwargs):
-        left, right = next(scores)
-        return sorted([Vote(0.7, left, 0.1, 0.4, False), Vote(-0.7, right, 0.1, 0.4, False)],
-                      key=lambda v: v.score, reverse=True)
-    monkeypatch.setattr(C, 'vote_arcs', votes)
-    core = core_with_heartbeats()
-    core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1), 0.0)
-    core.set_goal(0.5, 0.0, 0.0)
-    chosen = []
-    for t in (0.0, 0.6, 1.2):
-        core._vote(t)
-        chosen.append(core._arc.curvature)
-    assert chosen == [0.7, 0.7, -0.7]
-
-
-def test_a_blocked_vote_ends_a_turn_to_face_the_goal(monkeypatch):
-    # With every arc vetoed the rover turns in place one way until one opens. A turn to
-    # face the goal (as a back-off leaves) turned it straight back into the vetoes each
-    # time: the arc that opened at one end of the search was never driven (Monte Carlo
-    # seed 22, k = 2: from -30 to +28 deg and back for 50 s at a time).
-    import numpy as np
-    from chang_e_rover.drive import controller as C
-    from chang_e_rover.hazard.gate import Grid, Vote
-    blocked = [Vote(0.0, -math.inf, 0.0, 0.0, True)]
-    open_arc = [Vote(0.5, 0.8, 0.0, 1.6, False), Vote(0.0, -math.inf, 0.0, 0.0, True)]
-    answer = [blocked]
-    monkeypatch.setattr(C, 'vote_arcs', lambda *args, **kwargs: answer[0])
-    core = core_with_heartbeats()
-    core.hazard(Grid(np.zeros((100, 100), np.int8), -5.0, -5.0, 0.1), 0.0)
-    core.set_goal(4.0, 0.0, 0.0)
-    core.odometry.set_pose(0.0, 0.0, 0.3)             # the goal to the right: turn right
-    core._turning_to_goal = True                      # as a back-off leaves it
-    core._vote(0.0)
-    v, omega = core._goal_twist()
-    assert v == 0.0 and omega < 0.0 and not core._turning_to_goal
-    core.odometry.set_pose(0.0, 0.0, -0.3)            # turned past the goal: an arc opens
-    answer[0] = open_arc
-    core._vote(1.0)
-    v, omega = core._goal_twist()
-    assert v > 0.0, 'the arc that opened is driven, not a turn back to face the goal'

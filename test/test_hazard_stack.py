@@ -118,7 +118,7 @@ def test_the_rover_climbs_a_20_cm_step(stack):
     # Each wheel in turn is held against the step face until its unit breaks away (the
     # integral raised to the torque that lifts it); none may be judged seized on the way.
     # With the hazard node's visual odometry on (off by default in the ROS stack, see
-    # docs/drive.md rule 10): its steps reach the controller through rover/visual_odom.
+    # docs/drive.md, "Visual odometry"): its steps reach the controller through rover/visual_odom.
     front = stack.drive_ahead(110.0)
     assert stack.controller.core.gate_state == 'clear'
     assert front > FEATURE_START_X + 1.0

@@ -40,6 +40,10 @@ class Governor:
     def timed_out(self, t: float) -> bool:
         return self._last_command_t is None or t - self._last_command_t > self.limits.timeout
 
+    def halt(self) -> None:
+        """The motion was refused downstream (the hazard gate): ramp on from rest."""
+        self.output = (0.0, 0.0)
+
     def update(self, t: float, dt: float) -> tuple[float, float]:
         """Advance the ramp by dt; return the twist to drive now (zero target after a timeout)."""
         if self.timed_out(t):

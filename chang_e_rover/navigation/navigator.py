@@ -1,0 +1,231 @@
+"""Goal following: the twist that takes the rover to its goal over the hazard map. Pure Python.
+
+The drive controller (drive/controller.py) calls step each control period with the
+odometry's pose and the wheels in service, commands the twist it returns, and passes
+every motion through gate. The behaviours it chooses between live in arcs.py (arc
+voting, facing the goal, the blocked search) and recovery.py (backing off, keep-outs,
+ending short); this module says when each applies.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+import math
+
+from chang_e_rover.hazard.gate import Footprint, Grid, KeepOut
+from chang_e_rover.navigation.arcs import ArcVoter, BlockedSearch, FaceGoal
+from chang_e_rover.navigation.guard import HazardGuard
+from chang_e_rover.navigation.recovery import BackOff, end_short, keep_out, no_headway
+from chang_e_rover.robot_description import RoverGeometry, WHEEL_IDS
+
+Note = Callable[[float, str, str], None]
+# Asked when a held arc would be acted on: the share of the arc's yaw rate the gyro saw
+# if the rover has not followed its arc for arc_check.held_s (asking starts the watch
+# again), else None. The drive's arc check (drive/monitors.py ArcCheck.take_hold).
+ArcHold = Callable[[float], float | None]
+
+
+@dataclass
+class Goal:
+    x: float
+    y: float
+    reached: bool = False
+    short_m: float = 0.0              # how far short it ended, held (goal_held_tolerance_m)
+    best_xy: tuple[float, float] | None = None   # where its cost to go was lowest (odometry)
+    best_t: float = 0.0               # when it last came recovery.progress_m nearer
+    backoffs: int = 0
+    keep_outs: list[KeepOut] = field(default_factory=list)   # places wheels held the rover
+
+
+class Navigator:
+    """The goal, the hazard map, and the behaviours that drive the one over the other."""
+
+    def __init__(self, geometry: RoverGeometry, p: dict, top_speed: float, note: Note):
+        """:param top_speed: the drive's top speed (m/s); note(t, wheel, what) records events."""
+        self.geometry, self.p, self.top_speed, self.note = geometry, p, top_speed, note
+        self.goal: Goal | None = None
+        self.hazard_map: Grid | None = None
+        self.hazard_t = -math.inf            # when the last map came
+        # Off only for egress from the lander: the ramp is steeper than the limits the
+        # map enforces, and it is known ground (the lander sequencer switches it).
+        self.gate_enabled = True
+        footprint = Footprint(p['hazard.footprint_rear_m'], p['hazard.footprint_front_m'],
+                              p['hazard.footprint_half_width_m'])
+        self.voter = ArcVoter(geometry, p, footprint, note)
+        self.guard = HazardGuard(p, footprint, note)
+        self.face_goal = FaceGoal(p)
+        self.blocked = BlockedSearch()
+        self.backoff = BackOff(p, note)
+
+    # ---- inputs ------------------------------------------------------------------------
+    def set_goal(self, x: float, y: float, t: float) -> None:
+        """Drive to (x, y) in odom; raises ValueError for a goal that is not finite."""
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError(f'goal ({x}, {y}) is not finite')
+        self.goal = Goal(x, y, best_t=t)
+        self.voter.new_goal()
+        self.backoff.reset()
+        self.face_goal.turning = False
+        self.blocked.stop()
+        self.note(t, '-', f'goal ({x:.2f}, {y:.2f}) accepted')
+
+    def cancel(self, t: float) -> None:
+        """Drop the goal: the operator drives."""
+        if self.active:
+            self.note(t, '-', 'goal cancelled by a velocity command')
+        self.goal = None
+
+    def hazard(self, grid: Grid, t: float) -> None:
+        """A new hazard map (cost grid in odom), received at t."""
+        self.hazard_map = grid
+        self.hazard_t = t
+        self.voter.new_map()
+
+    @property
+    def active(self) -> bool:
+        """A goal is being driven to."""
+        return self.goal is not None and not self.goal.reached
+
+    @property
+    def advancing(self) -> bool:
+        """A goal is being driven to, and not by backing off."""
+        return self.active and not self.backoff.active
+
+    # ---- the control step --------------------------------------------------------------
+    def step(self, t: float, pose, healthy: list[str], arc_hold: ArcHold
+             ) -> tuple[float, float] | None:
+        """The twist (v m/s, omega rad/s) to command for the goal, or None without one.
+
+        :param pose: the odometry (x, y, yaw); healthy: the wheels in service.
+        """
+        if not self.active:
+            return None
+        self.voter.vote(t, self.hazard_map, self.goal, pose, healthy, self.gate_enabled)
+        backing = self._recover(t, pose, healthy, arc_hold)
+        if self.goal.reached:         # held within goal_held_tolerance_m: ended short
+            return 0.0, 0.0
+        v, omega = backing if backing is not None else self._follow(pose)
+        if self.goal.reached:
+            self.note(t, '-', f'goal reached at ({pose.x:.2f}, {pose.y:.2f})')
+        return v, omega
+
+    def gate(self, t: float, pose, v: float, omega: float) -> tuple[float, float, bool]:
+        """Return the motion the hazard gate lets through, and whether it refused (v, omega)."""
+        return self.guard.check(t, v, omega, pose, self.hazard_map, self.hazard_t,
+                                self.gate_enabled)
+
+    def _follow(self, pose) -> tuple[float, float]:
+        """Toward the goal: along the voted arc, or turning in place, or straight without a map."""
+        g, p = self.goal, self.p
+        dx, dy = g.x - pose.x, g.y - pose.y
+        distance = math.hypot(dx, dy)
+        if distance < p['goal_tolerance_m']:
+            g.reached = True
+            return 0.0, 0.0
+        bearing = math.atan2(dy, dx)
+        arc = self.voter.arc if self.hazard_map is not None and self.gate_enabled else None
+        radius = 1.0 / p['arcs.max_curvature']
+        if arc is not None and self.voter.nav is not None and distance > radius:
+            # Where the cost to go falls fastest, one turning radius out: round a crater
+            # rather than at it.
+            bearing = self.voter.heading if self.voter.heading is not None else bearing
+        err = bearing - pose.yaw
+        err = math.atan2(math.sin(err), math.cos(err))
+        turn = math.copysign(p['max_yaw_rate_rad_s'], err)
+        # slow down near the goal so the ramp stops the rover on it
+        v = min(self.top_speed, math.sqrt(2 * p['max_accel_m_s2'] * distance) * 0.7)
+        if arc is None:
+            if abs(err) > p['goal_turn_in_place_rad']:
+                return 0.0, turn
+            return v * math.cos(err), p['goal_heading_gain'] * err
+        if arc.vetoed:
+            self.face_goal.turning = False      # a blocked vote ends a turn to face the goal
+            return 0.0, self.blocked.drive(turn)
+        self.blocked.stop()
+        if self.face_goal.needed(err, distance, arc):
+            return 0.0, turn            # the goal is behind or out of an arc's reach: face it
+        return v, max(-p['max_yaw_rate_rad_s'], min(p['max_yaw_rate_rad_s'], v * arc.curvature))
+
+    # ---- recovery ----------------------------------------------------------------------
+    def _recover(self, t: float, pose, healthy: list[str], arc_hold: ArcHold
+                 ) -> tuple[float, float] | None:
+        """The twist of a recovery under way or begun now; None to follow the goal."""
+        p = self.p
+        if self.backoff.active:    # (also one begun by a held stall, with no map)
+            return self.backoff.drive(t, pose, self.goal)
+        self.backoff.moved_on(pose)
+        if self.hazard_map is None or not self.gate_enabled or p['recovery.no_progress_s'] <= 0:
+            return None
+        followed = arc_hold(t)
+        if followed is not None:
+            return self._held_on_arc(t, pose, healthy, followed)
+        if no_headway(self.goal, pose, t, lambda x, y: self.voter.to_go(self.goal, x, y), p):
+            return self._without_headway(t, pose)
+        return None
+
+    def _held_on_arc(self, t: float, pose, healthy: list[str], followed: float
+                     ) -> tuple[float, float] | None:
+        """The rover does not follow its arc (a seized wheel caught on a rock, the others
+        spinning): no use waiting for headway. End short near the goal; else back off
+        and face the way on, keeping the out-of-service wheels off where they stood.
+
+        Within a turning radius of the goal with a wheel out, the drag of a dead wheel on
+        the tight arc onto the goal holds the rover, not a rock, and keep-outs beside the
+        goal fenced it off (Monte Carlo seed 22, k = 2: lf seized, held 0.67 m from the
+        goal on a 1 m arc at 994 s, then turning and backing off among its keep-outs to
+        the cap). There the rover turns in place to face the goal and drives on at it.
+        """
+        p, g = self.p, self.goal
+        why = (f'held: the gyro sees {followed:.2f} of the arc\'s yaw rate for '
+               f'{p["arc_check.held_s"]:.0f} s')
+        if self._end_short(t, pose, why):
+            return 0.0, 0.0
+        out = [w for w in WHEEL_IDS if w not in healthy]
+        distance = math.hypot(g.x - pose.x, g.y - pose.y)
+        if out and distance < 1.0 / p['arcs.max_curvature']:
+            self.face_goal.turning = True
+            self.note(t, '-', f'{why}, {distance:.2f} m from the goal '
+                              f'with {", ".join(out)} out: facing it')
+            return None
+        keep_out(g, pose, self.geometry, out, t, p['recovery.keep_out_m'], self.note)
+        return self._back_off(t, pose, why)
+
+    def _without_headway(self, t: float, pose) -> tuple[float, float]:
+        """No headway in recovery.no_progress_s: end short near the goal, else back off."""
+        p, g = self.p, self.goal
+        distance = math.hypot(g.x - pose.x, g.y - pose.y)
+        why = f'no headway in {p["recovery.no_progress_s"]:.0f} s'
+        if self._end_short(t, pose, why):
+            return 0.0, 0.0
+        return self._back_off(t, pose, f'{why} ({distance:.2f} m from the goal)', face=False)
+
+    def held_stall(self, t: float, pose, wheels: list[str]) -> bool:
+        """Stalled wheels held the rover (the stall retry resets them): end short near the
+        goal, else keep the wheels off where they stood and back off, as the wheels turn
+        back off the rock with the others. Return whether the drive ended.
+
+        After a back-off that was held itself (a seized rear wheel pushed ahead of the
+        rover as it reverses) another would stand as long: the way on is forward.
+        """
+        why = f'{", ".join(wheels)} stalled and the rover held'
+        if self._end_short(t, pose, why):
+            return True
+        keep_out(self.goal, pose, self.geometry, wheels, t, self.p['recovery.keep_out_m'],
+                 self.note)
+        if self.backoff.held_at is None:
+            self._back_off(t, pose, why)
+        else:
+            self.note(t, '-', f'{why}, its last back-off held too: driving on')
+        return False
+
+    def _end_short(self, t: float, pose, why: str) -> bool:
+        if not end_short(self.goal, pose, t, why, self.p['goal_held_tolerance_m'], self.note):
+            return False
+        self.backoff.cancel()
+        return True
+
+    def _back_off(self, t: float, pose, why: str, face: bool = True) -> tuple[float, float]:
+        """Back off; then (face) turn to the way on, and vote."""
+        twist = self.backoff.start(t, pose, self.goal, why)
+        self.face_goal.turning = self.face_goal.turning or face
+        return twist
