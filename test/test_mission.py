@@ -1,11 +1,12 @@
-"""The main job, `chang-e-rover mission`, runs to its summary."""
+"""The main job, `chang-e-rover mission`, runs to its report (summary.json, docs/mission.md)."""
+import json
 import math
 from pathlib import Path
-import re
 
 import pytest
 
 from chang_e_rover import config
+from chang_e_rover.mission import report
 from chang_e_rover.mission.plan import Crossing, FaultDrive, SetHeading, TRAVERSE
 from mission_run import MISSION
 
@@ -13,6 +14,13 @@ from mission_run import MISSION
 # Wall seconds the mission may take before its test fails (it runs in lock-step, so a
 # slower machine takes longer but reaches the same result).
 MISSION_WALL_LIMIT_S = 2700
+
+
+def _report() -> tuple[dict, Path]:
+    """The mission's summary.json, loaded, and the folder it is in (its products' folder)."""
+    found = list((MISSION.folder / 'state' / 'mission').glob(f'*/{report.FILE_NAME}'))
+    assert len(found) == 1, f'one {report.FILE_NAME} expected, found {found}'
+    return json.loads(found[0].read_text()), found[0].parent
 
 
 @pytest.mark.timeout(MISSION_WALL_LIMIT_S + 60)
@@ -24,62 +32,63 @@ def test_mission_drives_the_traverse_and_reports():
         MISSION.stop()
     assert code is not None, f'the mission ran past {MISSION_WALL_LIMIT_S} s: ' + out[-2000:]
     assert code == 0, out[-2000:] + err[-2000:]
+    r, folder = _report()
+    assert r['schema_version'] == report.SCHEMA_VERSION
+    # the printed summary is the rendering of summary.json
+    assert report.text(r, folder) in out
     assert '=== mission summary ===' in out
-    deploy = re.search(r'deployment: complete in \d+ s \(sim\) after the start, steps ([\w, ]+); '
-                       r'rover parked at \(([-\d.]+), ([-\d.]+), ([-\d.]+)\) m', out)
-    assert deploy, 'the mission begins with the drive-off from the lander'
-    assert deploy.group(1) == 'checkout, survey, deploy_ramp, inspect, release, drive_off, park'
+    deploy = r['deployment']
+    assert deploy and deploy['complete'], 'the mission begins with the drive-off from the lander'
+    assert deploy['steps_done'] == ['checkout', 'survey', 'deploy_ramp', 'inspect', 'release',
+                                    'drive_off', 'park']
     park = config.load_params('lander.yaml', 'sequencer')['park_xy']
-    x, y, z = (float(v) for v in deploy.group(2, 3, 4))
+    x, y, z = deploy['park_position_m']
     # odometry counts the 30 deg ramp short by 0.3 to 0.5 m (the rover slips on it), and
     # a drive step is done within arrive_tolerance_m (0.3 m) by odometry
     assert math.hypot(x - park[0], y - park[1]) < 0.8 and z < 0.7, 'parked on the ground'
-    mutual = re.search(r'mutual imaging: lander terrain camera on the rover .* rover pancam on the '
-                       r'lander .*; written to (\S+), (\S+)$', out, re.M)
-    assert mutual and all(Path(p).is_file() for p in mutual.group(1, 2))
-    heading = re.search(r'heading before the traverse: ([-\d.]+) deg \(set ([-\d.]+) deg\)', out)
+    mutual = r['mutual_imaging']
+    assert mutual['result'].startswith('lander terrain camera on the rover ')
+    assert ' rover pancam on the lander ' in mutual['result']
+    assert len(mutual['files']) == 2 and all((folder / f).is_file() for f in mutual['files'])
+    heading = r['heading']
     assert heading, 'the rover turns to the set heading before the traverse'
-    assert abs(math.radians(float(heading.group(1))) - SetHeading().heading_rad) <= \
+    assert heading['set_deg'] == pytest.approx(math.degrees(SetHeading().heading_rad))
+    assert abs(math.radians(heading['yaw_deg']) - SetHeading().heading_rad) <= \
         SetHeading().tolerance_rad + 0.01
-    distance = float(re.search(r'distance driven from the start of the traverse to the end of '
-                               r'the goal drive \(ground truth\): ([\d.]+) m', out).group(1))
+    distance = r['goal_drive']['distance_from_traverse_start_m']
     planned = sum(abs(leg.v_m_s) * leg.duration_s for leg in TRAVERSE) + FaultDrive().distance_m
     assert 0.9 * planned < distance <= planned * 1.05
-    error = float(re.search(r'odometry error after the traverse: [\d.]+ m \(([\d.]+) % of distance',
-                            out).group(1))
-    assert error < 2.0
-    failure = re.search(r'wheel failure: (\w+) on wheel (\w+), injected at [\d.]+ s, detected and '
-                        r'isolated ([\d.]+) s later; healthy wheels: (\d)', out)
-    assert failure and failure.group(1, 2) == ('stall', 'lm')
-    assert float(failure.group(3)) <= 1.0 and failure.group(4) == '5'
-    arrival = float(re.search(r'goal drive: arrived, arrival error ([\d.]+) m', out).group(1))
-    assert arrival <= 0.25
-    assert re.search(r'real-time factor: [\d.]+', out)
+    assert r['traverse']['odometry_error_percent'] < 2.0
+    failure = r['wheel_failure']
+    assert failure['detected'] and (failure['reported_fault'], failure['wheel']) == ('stall', 'lm')
+    assert failure['detected_after_s'] <= 1.0 and failure['healthy_wheels'] == 5
+    assert r['goal_drive']['arrived'] and r['goal_drive']['arrival_error_m'] <= 0.25
+    assert r['time']['real_time_factor'] > 0
     assert out.count('[mission] t=') >= 5, 'progress is shown'
-    pano = re.search(r'lander panorama: (\d+) x (\d+) px, 360 deg, taken in \d+ s \(sim\); '
-                     r'written to (\S+)', out)
-    assert pano, 'the lander panorama is taken first and written'
-    assert Path(pano.group(3)).is_file()
-    assert re.search(r'telecommand \d+ take_panorama, reports on the ground: accepted, started, '
-                     r'completed', out)
+    pano = r['panorama']
+    assert pano['taken'] and pano['width_px'] > 0 and pano['height_px'] > 0, \
+        'the lander panorama is taken first and written'
+    assert (folder / pano['file']).is_file()
+    tcs = {tc['leg']: tc for tc in r['ground']['telecommands']}
+    assert tcs['panorama']['name'] == 'take_panorama'
+    assert tcs['panorama']['reports'] == ['accepted', 'started', 'completed']
     # the last leg: the wheel back in service by the ground's reset, then the rock field
-    assert re.search(r'wheel lm back in service: fault cleared and reset by the ground \(\d+ '
-                     r'wheel_reset telecommand\(s\)\), [\d.]+ s; healthy wheels: 6', out)
-    crossing = re.search(r'rock field crossing: arrived ([\d.]+) m out from .* ([\d.]+) m driven, '
-                         r'arrival error ([\d.]+) m \(ground truth\)', out)
-    assert crossing, 'the rover crosses the rock field to its goal'
-    out_m, driven, error = (float(v) for v in crossing.group(1, 2, 3))
+    recovery = r['recovery']
+    assert recovery['wheel'] == 'lm' and recovery['back'] and recovery['took_s'] >= 0
+    assert isinstance(recovery['resets_sent'], int) and recovery['healthy_wheels'] == 6
+    crossing = r['crossing']
+    assert crossing and crossing['arrived'], 'the rover crosses the rock field to its goal'
+    out_m, driven, error = crossing['out_m'], crossing['driven_m'], crossing['arrival_error_m']
     assert out_m >= 0.9 * Crossing().distance_m and driven >= out_m
     assert error <= 0.05 * out_m, 'within 5 % of the distance (the rock field drift bound)'
-    rocks = re.search(r'rocks over 0.20 m within 1.5 m of the path: (\d+); touched by the rover '
-                      r'\(ground truth, sampled at 10 Hz\): (.+)$', out, re.M)
-    assert rocks and int(rocks.group(1)) >= 1, 'the path passes rocks the rover cannot climb'
-    assert rocks.group(2) == 'none', 'and it touches none of them'
-    hazard_map = re.search(r'hazard map around the rover: (\d+) cells seen, (\d+) untraversable; '
-                           r'written to (\S+)$', out, re.M)
-    assert hazard_map and int(hazard_map.group(2)) > 0 and Path(hazard_map.group(3)).is_file()
-    assert re.search(r'telecommand \d+ drive_goal \(rock field\), reports on the ground: '
-                     r'accepted, started, completed', out)
+    rocks = crossing['rocks']
+    assert (rocks['tall_m'], rocks['near_m']) == (Crossing().tall_m, Crossing().near_m)
+    assert len(rocks['near']) >= 1, 'the path passes rocks the rover cannot climb'
+    assert rocks['touched'] == [], 'and it touches none of them'
+    hazard_map = r['hazard_map']
+    assert hazard_map['untraversable'] > 0 and (folder / hazard_map['file']).is_file()
+    assert tcs['crossing']['name'] == 'drive_goal'
+    assert tcs['crossing']['reports'] == ['accepted', 'started', 'completed']
 
 
 def test_set_heading_turns_the_short_way_and_stops_within_its_tolerance():

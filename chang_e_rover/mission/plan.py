@@ -126,3 +126,16 @@ class PathMeter:
         if self._last is not None:
             self.length += math.dist(self._last, (x, y, z))
         self._last = (x, y, z)
+
+
+def path_length(points: list[tuple[float, float]]) -> float:
+    """Length of a polyline, m."""
+    return sum(math.dist(a, b) for a, b in zip(points, points[1:]))
+
+
+def rocks_near(rocks: dict[str, tuple[float, float]], path: list[tuple[float, float]],
+               near_m: float) -> list[str]:
+    """Names of the rocks (name: centre x, y) within near_m of a path's points, sorted."""
+    if not path:
+        raise ValueError('rocks near an empty path: the path has no points')
+    return sorted(n for n, xy in rocks.items() if min(math.dist(xy, p) for p in path) <= near_m)

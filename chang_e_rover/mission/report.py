@@ -1,0 +1,264 @@
+"""The mission's report: its results as a plain dict, summary.json, and the text summary.
+
+Pure Python (no rclpy): build() gathers what the phase machine recorded and what the
+node, the simulator operator and the ground link measured into one dict (the schema
+is in docs/mission.md); write() saves it as summary.json; text() renders the printed
+summary from the same dict, so the two cannot disagree.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from chang_e_rover.mission.phases import MissionPhases
+
+SCHEMA_VERSION = 1
+FILE_NAME = 'summary.json'
+
+
+def build(phases: MissionPhases, *, sequencer: dict[str, str],
+          truth: tuple[float, float, float], crossing: dict | None, ground: dict | None,
+          panorama: dict | None, hazard_map: dict | None, mutual_files: list[str],
+          wall_s: float) -> dict[str, Any]:
+    """The report of a finished mission.
+
+    :param sequencer: the lander sequencer's last diagnostics values
+    :param truth: the rover's ground-truth position now, m
+    :param crossing: the operator's crossing record (SimOperator.crossing_record)
+    :param ground: the ground link's record (GroundLink.record), None without a ground
+    :param panorama: width_px, height_px, file (None: not written) of the panorama
+    :param hazard_map: cells_seen, untraversable, file of the hazard map written
+    :param mutual_files: the mutual imaging frames written
+    :param wall_s: wall seconds since the mission node started
+    """
+    r = phases.results
+    if 'sim_s' not in r:
+        raise ValueError(f'the mission is not finished: phase {phases.phase}')
+    if not (math.isfinite(wall_s) and wall_s > 0):
+        raise ValueError(f'wall_s must be finite and > 0, got {wall_s}')
+    start = phases.start_t
+    end_x, end_y, _ = r['goal_drive_end']
+    gx, gy = r['goal_true']
+    error = r.get('traverse_odom_error')
+    detected = r.get('detected')
+    report = {
+        'schema_version': SCHEMA_VERSION,
+        'deployment': None,
+        'mutual_imaging': None,
+        'heading': None,
+        'traverse': {
+            'distance_m': r['traverse_distance'],
+            'odometry_error_m': error,
+            'odometry_error_percent': (None if error is None else
+                                       100 * error / max(r['traverse_distance'], 1e-9))},
+        'wheel_failure': {
+            'wheel': phases.fault_drive.wheel,
+            'fault': phases.fault_drive.fault,
+            'injected_at_s': None if 'injected' not in r else r['injected'] - start,
+            'detected': detected is not None,
+            'reported_fault': detected[1] if detected else None,
+            'detected_after_s': detected[2] - r['injected'] if detected else None,
+            'healthy_wheels': _count(r['healthy_at_arrival'])},
+        'goal_drive': {
+            'arrived': bool(r['reached']),
+            'distance_from_traverse_start_m': r['goal_drive_distance'],
+            'end_position_m': [end_x, end_y],
+            'arrival_error_m': math.hypot(gx - end_x, gy - end_y),
+            'held_short_m': _metres(r['short'])},
+        'recovery': None,
+        'crossing': None,
+        'time': {'sim_s': r['sim_s'], 'wall_s': wall_s,
+                 'real_time_factor': r['sim_s'] / wall_s},
+        'ground': ground,
+        'panorama': {'taken': panorama is not None, 'took_s': r.get('panorama_s'),
+                     **(panorama or {'width_px': None, 'height_px': None, 'file': None})},
+        'hazard_map': hazard_map,
+    }
+    if 'deploy_s' in r:
+        steps = sequencer.get('steps_done', '')
+        report['deployment'] = {
+            'complete': bool(r['deployed']), 'duration_s': r['deploy_s'],
+            'steps_done': steps.split(',') if steps else [],
+            'step': sequencer.get('step', '?'), 'state': sequencer.get('state', '?'),
+            'reason': sequencer.get('reason', ''),
+            'park_position_m': list(r['deploy_truth']),
+            'wheel_resets': list(phases.deploy_resets)}
+        report['mutual_imaging'] = {'result': r.get('mutual'), 'files': list(mutual_files)}
+    if 'heading' in r:
+        yaw, took = r['heading']
+        report['heading'] = {'yaw_deg': math.degrees(yaw),
+                             'set_deg': math.degrees(phases.set_heading.heading_rad),
+                             'turn_s': took}
+    if 'crossing_start' in r:
+        cr = phases.crossing
+        waited, healthy = r['recovered']
+        report['recovery'] = {'wheel': phases.fault_drive.wheel, 'back': waited is not None,
+                              'took_s': waited, 'timeout_s': cr.reset_timeout_s,
+                              'resets_sent': r.get('resets_sent', 0),
+                              'healthy_wheels': _count(healthy)}
+        sx, sy = r['crossing_start']
+        cx, cy = r['crossing_goal_true']
+        rocks = crossing['rocks']
+        report['crossing'] = {
+            'arrived': bool(r['crossing_reached']), 'start_m': [sx, sy],
+            'out_m': math.dist((sx, sy), (cx, cy)), 'duration_s': r['crossing_s'],
+            'driven_m': crossing['driven_m'],
+            'arrival_error_m': math.hypot(cx - truth[0], cy - truth[1]),
+            'held_short_m': _metres(r['crossing_short']),
+            'rocks': None if rocks is None else {'tall_m': cr.tall_m, 'near_m': cr.near_m,
+                                                 **rocks}}
+    return report
+
+
+def write(report: dict, folder: Path) -> Path:
+    """Write the report as folder/summary.json; return its path."""
+    path = Path(folder) / FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, allow_nan=False) + '\n')
+    return path
+
+
+def text(report: dict, folder: Path | None = None) -> str:
+    """The printed summary of a report (files named in it are relative to folder)."""
+    lines = ['', '=== mission summary ===']
+    d = report['deployment']
+    if d is not None:
+        lines.append(_deployment(d))
+        mutual = report['mutual_imaging']['result']
+        lines.append(f'mutual imaging: {"not done" if mutual is None else mutual}')
+    h = report['heading']
+    if h is not None:
+        lines.append(f'heading before the traverse: {h["yaw_deg"]:.1f} deg (set '
+                     f'{h["set_deg"]:.0f} deg), turned in {h["turn_s"]:.0f} s')
+    g, tr = report['goal_drive'], report['traverse']
+    x, y = g['end_position_m']
+    lines += [f'distance driven from the start of the traverse to the end of the goal drive '
+              f'(ground truth): {g["distance_from_traverse_start_m"]:.2f} m',
+              f'position at the end of the goal drive: ({x:.2f}, {y:.2f}) m']
+    if tr['odometry_error_m'] is not None:
+        lines.append(f'odometry error after the traverse: {tr["odometry_error_m"]:.3f} m '
+                     f'({tr["odometry_error_percent"]:.1f} % of distance)')
+    f = report['wheel_failure']
+    if f['detected']:
+        lines.append(f'wheel failure: {f["reported_fault"]} on wheel {f["wheel"]}, injected at '
+                     f'{f["injected_at_s"]:.2f} s, detected and isolated '
+                     f'{f["detected_after_s"]:.2f} s later; healthy wheels: '
+                     f'{_or_unknown(f["healthy_wheels"])}')
+    else:
+        lines.append('wheel failure: none detected')
+    lines.append(f'goal drive: {_arrived(g)}, arrival error {g["arrival_error_m"]:.3f} m '
+                 f'(ground truth)' + _held_short(g))
+    if report['crossing'] is not None:
+        lines += _crossing(report['recovery'], report['crossing'])
+    t = report['time']
+    lines.append(f'sim time: {t["sim_s"]:.1f} s, wall time: {t["wall_s"]:.1f} s, '
+                 f'real-time factor: {t["real_time_factor"]:.1f}')
+    if report['ground'] is not None:
+        lines += _ground(report['ground'], folder)
+    lines.append(_panorama(report['panorama'], folder))
+    m = report['hazard_map']
+    if m is not None:
+        lines.append(f'hazard map around the rover: {m["cells_seen"]} cells seen, '
+                     f'{m["untraversable"]} untraversable; written to {_path(m["file"], folder)}')
+    return '\n'.join(lines)
+
+
+def _deployment(d: dict) -> str:
+    if not d['complete']:
+        return (f'deployment: NOT COMPLETE after {d["duration_s"]:.0f} s (sim): step '
+                f'{d["step"]} {d["state"]} {d["reason"]}')
+    x, y, z = d['park_position_m']
+    resets = (f'; wheel resets by the ground: {", ".join(d["wheel_resets"])}'
+              if d['wheel_resets'] else '')
+    return (f'deployment: complete in {d["duration_s"]:.0f} s (sim) after the start, steps '
+            f'{", ".join(d["steps_done"]) or "?"}; rover parked at ({x:.2f}, {y:.2f}, '
+            f'{z:.2f}) m (ground truth), off the deck{resets}')
+
+
+def _crossing(rec: dict, c: dict) -> list[str]:
+    healthy = _or_unknown(rec['healthy_wheels'])
+    lines = [f'wheel {rec["wheel"]} back in service: ' + (
+        f'fault cleared and reset by the ground ({rec["resets_sent"]} wheel_reset '
+        f'telecommand(s)), {rec["took_s"]:.1f} s; healthy wheels: {healthy}' if rec['back']
+        else f'NOT after {rec["timeout_s"]:.0f} s; healthy wheels: {healthy}')]
+    sx, sy = c['start_m']
+    lines.append(f'rock field crossing: {_arrived(c)} {c["out_m"]:.1f} m out from ({sx:.2f}, '
+                 f'{sy:.2f}) in {c["duration_s"]:.0f} s (sim), {c["driven_m"]:.2f} m driven, '
+                 f'arrival error {c["arrival_error_m"]:.3f} m (ground truth)' + _held_short(c))
+    rocks = c['rocks']
+    if rocks is not None:
+        lines.append(f'rocks over {rocks["tall_m"]:.2f} m within {rocks["near_m"]:.1f} m of the '
+                     f'path: {len(rocks["near"])}; touched by the rover (ground truth, sampled '
+                     f'at 10 Hz): {", ".join(rocks["touched"]) or "none"}')
+    return lines
+
+
+def _ground(g: dict, folder: Path | None) -> list[str]:
+    lines = []
+    for tc in g['telecommands']:
+        name = tc['name'] + (' (rock field)' if tc['leg'] == 'crossing' else '')
+        reports = '-' if tc['reports'] is None else ', '.join(tc['reports'])
+        lines.append(f'telecommand {tc["seq"]} {name}, reports on the ground: {reports}')
+    lines.append('downlinked through the relay (products on the ground): ' +
+                 (', '.join(f'{t} {n}' for t, n in sorted(g['products'].items())) or 'none'))
+    relay = g['relay']
+    if relay is not None:
+        missing = relay['missing_packets']
+        lines.append(f'everything the relay had queued at arrival is on the ground: '
+                     f'{"yes" if not missing else f"no, packets missing {missing}"}; relay '
+                     f'queue now {relay["queue_packets"]} packets (new data keeps coming); '
+                     f'corrupted packets caught by CRC: {g["bad_packets"]}')
+    a = g['archive']
+    if a is not None:
+        lines.append(f'ground archive: {_path(a["path"], folder)} ({a["images"]} images, '
+                     f'{a["invalid"]} products flagged invalid)')
+    return lines
+
+
+def _panorama(p: dict, folder: Path | None) -> str:
+    if not p['taken']:
+        return 'lander panorama: NOT TAKEN'
+    took = math.nan if p['took_s'] is None else p['took_s']
+    line = (f'lander panorama: {p["width_px"]} x {p["height_px"]} px, 360 deg, taken in '
+            f'{took:.0f} s (sim)')
+    return line if p['file'] is None else line + f'; written to {_path(p["file"], folder)}'
+
+
+def _arrived(leg: dict) -> str:
+    return 'arrived' if leg['arrived'] else 'DID NOT ARRIVE'
+
+
+def _held_short(leg: dict) -> str:
+    """A goal drive that ended held short of its goal (odometry), or nothing."""
+    m = leg['held_short_m']
+    return f', ended held {m:.2f} m short (odometry)' if m > 0 else ''
+
+
+def _path(name: str | None, folder: Path | None) -> str:
+    """A file named in the report, as a path (relative names are inside folder)."""
+    if name is None or folder is None or Path(name).is_absolute():
+        return str(name)
+    return str(Path(folder) / name)
+
+
+def _or_unknown(count: int | None) -> str:
+    return '?' if count is None else str(count)
+
+
+def _count(value: str | None) -> int | None:
+    """A count as the diagnostics give it ('5'), or None when it is not one ('?')."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _metres(value: str | None) -> float:
+    """A distance as the diagnostics give it ('0.12'), 0.0 when it is not one."""
+    try:
+        metres = float(value or 0.0)
+    except ValueError:
+        return 0.0
+    return metres if math.isfinite(metres) else 0.0
