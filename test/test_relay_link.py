@@ -33,14 +33,16 @@ def test_channel_drops_during_outages_and_paces_to_its_rate():
     assert ch.offer(b'x' * 100, 2.5) == [] and ch.stats.outage == 1
 
 
-def run_downlink(tmp_path, loss: float, outages, count: int = 1000, timeout: float = 240.0):
+def run_downlink(tmp_path, loss: float, outages, count: int = 1000, timeout: float = 480.0):
     down = ChannelConfig(555000.0, 1.7, loss=loss, duplicate=loss, reorder=loss,
                          bit_error=0.01, outages=outages)
     up = ChannelConfig(125.0, 1.7, loss=loss, duplicate=loss, reorder=loss, outages=outages)
     link = LinkSimulator(down, up, PORTS['relay'], PORTS['ground'], PORTS['link_relay'],
                          PORTS['link_ground'], seed=3).start()
     store = Store(tmp_path / 'relay.sqlite', 'FULL', rto_s=RELAY['retransmit_timeout_s'],
-                  nak_holdoff_s=RELAY['nak_holdoff_s'])
+                  nak_holdoff_s=RELAY['nak_holdoff_s'],
+                  rto_min_s=RELAY['retransmit_timeout_min_s'],
+                  rto_max_s=RELAY['retransmit_timeout_max_s'])
     relay = RelayEndpoint(store, KEY, LIMITS, PORTS['relay'], ('127.0.0.1', PORTS['link_relay']),
                           555000.0, 1024, 64, 1024, lambda tc: None)
     got: dict[int, list[int]] = {}
@@ -110,9 +112,11 @@ def test_missing_or_weak_key_is_refused(tmp_path):
     with pytest.raises(ConfigError, match='not found'):
         read_key(tmp_path / 'none.key')
     (tmp_path / 'weak.key').write_text('abcd\n')
+    (tmp_path / 'weak.key').chmod(0o600)
     with pytest.raises(ConfigError, match='at least'):
         read_key(tmp_path / 'weak.key')
     (tmp_path / 'bad.key').write_text('not hex\n')
+    (tmp_path / 'bad.key').chmod(0o600)
     with pytest.raises(ConfigError, match='hexadecimal'):
         read_key(tmp_path / 'bad.key')
 

@@ -1,12 +1,10 @@
 """/lander/relay on the ROS graph: downlink plan to archive, telecommand to rover motion."""
-import json
 import math
 
-from mcap.reader import make_reader
-from mcap_ros2.decoder import DecoderFactory
 from nav_msgs.msg import Odometry
 import numpy as np
 import pytest
+from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 
@@ -22,13 +20,6 @@ def link():
     lk = make_link().start()
     yield lk
     lk.stop()
-
-
-class JsonDecoderFactory:
-    """The archive's non-ROS channels (verification reports, relay events) are JSON."""
-
-    def decoder_for(self, message_encoding, schema):
-        return json.loads if message_encoding == 'json' else None
 
 
 def wait(ros, predicate, timeout, what):
@@ -67,12 +58,11 @@ def test_plan_topics_reach_the_ground_archive(ros, link, tmp_path):
         ground.stop()
     assert relay.endpoint.tc_refused == 0
     assert ground.archive.invalid == 1, 'the NaN trace is flagged, not dropped'
-    # An independent reader (the mcap library's ROS 2 decoder) opens the archive.
+    # An independent reader (rosbags) opens the archive and decodes every message in it.
     seen = {}
-    with open(ground.archive.path, 'rb') as f:
-        for schema, channel, message, decoded in make_reader(
-                f, decoder_factories=[DecoderFactory(), JsonDecoderFactory()]).iter_decoded_messages():
-            seen.setdefault(channel.topic, []).append(decoded)
+    with AnyReader([ground.archive.path]) as reader:
+        for channel, _, raw in reader.messages():
+            seen.setdefault(channel.topic, []).append(reader.deserialize(raw, channel.msgtype))
     assert [m.pose.pose.position.x for m in seen['/rover/odom']][:3] == [0.0, 1.0, 2.0]
     traces = seen['/rover/lpr/trace']
     assert len(traces) == 3 and len(traces[0].data) == LPR_SAMPLES

@@ -224,15 +224,16 @@ def test_store_survives_reopening_and_frees_only_what_is_acknowledged(tmp_path):
     s = Store(path, 'FULL', rto_s=5.0, nak_holdoff_s=1.0)     # as after SIGKILL
     assert s.stats()[0] == 31 and s.next_seq() == {0x20: 31, 0x11: 2}
     assert len([s.next_packet(1.0) for _ in range(31)]) == 31
-    assert s.apply_ack([AckRange(0x20, 10, 20, ((0, 1), (5, 1))), AckRange(0x11, 2, 1)]) == 9 + 9 + 1
-    # Missing: 10 and 15 are repeated after the hold-off, nothing before it.
-    assert s.next_packet(1.5) is None
-    again = sorted(packets.decode_tm(s.next_packet(2.5)).seq for _ in range(2))
+    ranges = [AckRange(0x20, 10, 20, ((0, 1), (5, 1))), AckRange(0x11, 2, 1)]
+    assert s.apply_ack(ranges, now=3.0) == 9 + 9 + 1
+    # The acknowledgement timed the round trip (sent at 1.0, acknowledged at 3.0).
+    assert s.rtt.srtt_s == 2.0 and s.rtt.rto_s == 6.0
+    # Missing: 10 and 15 (their copies older than the round trip) are repeated at once.
+    again = sorted(packets.decode_tm(s.next_packet(3.0)).seq for _ in range(2))
     assert again == [10, 15]
-    # The unreported rest (21..30) is repeated only after the retransmission timeout.
-    assert s.next_packet(3.0) is None
-    late = [packets.decode_tm(s.next_packet(6.5)).seq for _ in range(10)]
-    assert late == list(range(21, 31))
+    # The unreported rest (21..30) is repeated only once the timer runs out, oldest first.
+    assert s.next_packet(6.9) is None
+    assert packets.decode_tm(s.next_packet(7.0)).seq == 21 and s.next_packet(7.0) is None
     s.close()
 
 

@@ -1,117 +1,175 @@
-"""The ground's archive: downlinked ROS messages into an MCAP file, images into files.
+"""The ground's archive: downlinked ROS messages into MCAP files, images into files.
 
 ROS messages are written as they came down (CDR), with `ros2msg` schemas built
-from the installed .msg definitions, as rosbag2 writes them, so Foxglove and
-the mcap readers open the file. Relay-specific records (verification reports)
-go in as JSON. Compressed images are also written as .jpg/.png files (decoded
-with the mcap library's own CDR reader: the ground needs no ROS install).
+from the installed .msg definitions, as rosbag2 writes them, so Foxglove,
+rosbags and the mcap readers open the file. Records that are not ROS messages
+(the relay's verification reports) go to a JSON-lines file beside it. Compressed
+images are also written as .jpg/.png files (decoded with the mcap library's own
+CDR reader: the ground needs no ROS install).
+
+Each run of the ground writes new files, `downlink-NNNN.mcap` and
+`downlink-NNNN.records.jsonl`, numbered on from the newest in the folder:
+nothing is overwritten. The MCAP is written without chunks, record by record,
+so that `sync()` puts every message handed over so far on disk and returns
+the mark (file sizes) the ground's journal stores before it acknowledges. At
+the next start `open()` cuts the marked files back to their mark (what came
+after was never acknowledged and comes again) and rewrites any MCAP left
+without its footer into a complete file from the records it holds.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
-import re
-import sys
+import time
 
-from mcap.records import Schema
+from mcap.exceptions import McapError
+from mcap.reader import make_reader
+from mcap.records import Channel, Message, Schema
+from mcap.stream_reader import StreamReader
 from mcap.writer import Writer
 from mcap_ros2.decoder import DecoderFactory
 
+from chang_e_rover.msg_definitions import message_definition
+from chang_e_rover.relay.custody import Mark
 from chang_e_rover.relay.packets import Product
 
-PRIMITIVES = {'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16',
-              'int32', 'uint32', 'int64', 'uint64', 'string', 'wstring'}
-SEPARATOR = '=' * 80
+log = logging.getLogger('chang_e_rover.ground')
+MAGIC = b'\x89MCAP0\r\n'
+
+def _complete(path: Path) -> bool:
+    """Whether an MCAP file ends with its footer and summary."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(-len(MAGIC), os.SEEK_END)
+            if f.read() != MAGIC:
+                return False
+            f.seek(0)
+            make_reader(f).get_summary()
+        return True
+    except (OSError, McapError, ValueError, EOFError):
+        return False
 
 
-def _msg_file(pkg: str, name: str) -> Path:
-    # A sourced ROS install lists its prefixes in AMENT_PREFIX_PATH; the pip wheels
-    # install share/ under the environment's prefix and do not set it.
-    prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
-    for prefix in prefixes + [sys.prefix]:
-        path = Path(prefix) / 'share' / pkg / 'msg' / f'{name}.msg'
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f'no message definition for {pkg}/msg/{name} under '
-                            f'{prefixes + [sys.prefix]}')
-
-
-def message_definition(type_name: str) -> str:
-    """Return the ros2msg definition of 'pkg/msg/Type' with its dependencies, as rosbag2 does."""
-    pkg, _, name = type_name.split('/')
-    text = _msg_file(pkg, name).read_text()
-    out, seen, todo = [text], {f'{pkg}/{name}'}, [(pkg, text)]
-    while todo:
-        owner, body = todo.pop()
-        for line in body.splitlines():
-            line = line.split('#', 1)[0].strip()
-            if not line:
-                continue
-            field_type = re.sub(r'\[.*\]$', '', line.split()[0])
-            field_type = re.sub(r'<=\d+$', '', field_type)
-            if field_type in PRIMITIVES:
-                continue
-            if field_type == 'Header':
-                field_type = 'std_msgs/Header'
-            dep_pkg, dep_name = (field_type.split('/') if '/' in field_type
-                                 else (owner, field_type))
-            key = f'{dep_pkg}/{dep_name}'
-            if key in seen:
-                continue
-            seen.add(key)
-            dep_text = _msg_file(dep_pkg, dep_name).read_text()
-            out.append(f'{SEPARATOR}\nMSG: {key}\n{dep_text}')
-            todo.append((dep_pkg, dep_text))
-    return '\n'.join(out)
+def repair(path: Path) -> int:
+    """Rewrite an MCAP cut short into a complete file of the messages it holds whole."""
+    tmp = path.with_suffix('.repair')
+    schemas: dict[int, Schema] = {}
+    channels: dict[int, Channel] = {}
+    ids: dict[int, int] = {}
+    count = 0
+    with open(path, 'rb') as src, open(tmp, 'wb') as dst:
+        out = Writer(dst, use_chunking=False)
+        out.start(profile='ros2', library='chang_e_rover ground (repaired)')
+        try:
+            for record in StreamReader(src, skip_magic=False).records:
+                if isinstance(record, Schema):
+                    schemas[record.id] = record
+                elif isinstance(record, Channel):
+                    channels[record.id] = record
+                elif isinstance(record, Message) and record.channel_id in channels:
+                    if record.channel_id not in ids:
+                        ch = channels[record.channel_id]
+                        sc = schemas[ch.schema_id]
+                        sid = out.register_schema(sc.name, sc.encoding, sc.data)
+                        ids[ch.id] = out.register_channel(ch.topic, ch.message_encoding, sid,
+                                                          dict(ch.metadata))
+                    out.add_message(ids[record.channel_id], log_time=record.log_time,
+                                    data=record.data, publish_time=record.publish_time,
+                                    sequence=record.sequence)
+                    count += 1
+        except (McapError, EOFError, ValueError, KeyError):
+            pass                    # the cut: what follows the last whole record
+        out.finish()
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.replace(tmp, path)
+    return count
 
 
 class Archive:
-    """An MCAP file and an image folder, written as products are delivered."""
+    """MCAP and JSON-lines files and an image folder, written as products are delivered."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / 'images').mkdir(exist_ok=True)
-        self.path = self.folder / 'downlink.mcap'
-        self._file = open(self.path, 'wb')
-        self.writer = Writer(self._file)
-        self.writer.start(profile='ros2', library='chang_e_rover ground')
+        self.path: Path | None = None
+        self.records_path: Path | None = None
         self.schemas: dict[str, int] = {}
         self.channels: dict[tuple[str, str], int] = {}
         self.counts: dict[str, int] = {}
         self.images: list[Path] = []
         self.invalid = 0
         self._image_decoder = None
+        self._file = self._records = self.writer = None
+        self._log_ns = 0
 
-    def _channel(self, product: Product) -> tuple[int, bool]:
+    def files(self) -> list[Path]:
+        """This folder's MCAP files, oldest first."""
+        return sorted(self.folder.glob('downlink-*.mcap'))
+
+    def open(self, mark: Mark | None = None) -> Archive:
+        """Bring the folder back to mark (the journal's last checkpoint), then start files
+        of this run."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / 'images').mkdir(exist_ok=True)
+        if mark is not None:
+            for name, size in ((mark.mcap, mark.mcap_bytes), (mark.records, mark.records_bytes)):
+                path = self.folder / name
+                if path.is_file() and path.stat().st_size > size:
+                    with open(path, 'r+b') as f:
+                        f.truncate(size)
+        for path in self.files():
+            if not _complete(path):
+                log.warning('%s: cut short (the ground stopped without closing it); '
+                            'rewritten with the %d messages it held', path, repair(path))
+        numbers = [int(p.stem.split('-')[1]) for p in self.files()
+                   if p.stem.split('-')[1].isdigit()]
+        stem = f'downlink-{max(numbers, default=0) + 1:04d}'
+        self.path = self.folder / f'{stem}.mcap'
+        self.records_path = self.folder / f'{stem}.records.jsonl'
+        self._file = open(self.path, 'xb')
+        self._records = open(self.records_path, 'xb')
+        self.writer = Writer(self._file, use_chunking=False)
+        self.writer.start(profile='ros2', library='chang_e_rover ground')
+        return self
+
+    def _channel(self, product: Product) -> int:
         key = (product.topic, product.type_name)
-        ros = product.type_name.count('/') == 2
         if key not in self.channels:
             if product.type_name not in self.schemas:
-                if ros:
-                    sid = self.writer.register_schema(
-                        product.type_name, 'ros2msg',
-                        message_definition(product.type_name).encode())
-                else:
-                    sid = self.writer.register_schema(product.type_name, 'jsonschema',
-                                                      b'{"type": "object"}')
-                self.schemas[product.type_name] = sid
-            meta = {'invalid_products': 'flagged in the ground log'} if not ros else {}
+                self.schemas[product.type_name] = self.writer.register_schema(
+                    product.type_name, 'ros2msg', message_definition(product.type_name).encode())
             self.channels[key] = self.writer.register_channel(
-                product.topic, 'cdr' if ros else 'json', self.schemas[product.type_name], meta)
-        return self.channels[key], ros
+                product.topic, 'cdr', self.schemas[product.type_name])
+        return self.channels[key]
 
     def write(self, product: Product, time_ns: int, record: dict | None = None) -> None:
-        """Archive one product; record is its JSON form when it is not a ROS message."""
-        channel, ros = self._channel(product)
-        data = product.body if ros else json.dumps(record or {}).encode()
-        self.writer.add_message(channel, log_time=time_ns, data=data, publish_time=time_ns,
-                                sequence=self.counts.get(product.topic, 0))
+        """Archive one product taken by the relay at time_ns (its clock); record is its
+        JSON form when it is not a ROS message. The log time is the ground's clock on
+        archiving it, never decreasing within a file (products of different APIDs come
+        down interleaved by priority, and readers of an MCAP without chunk indexes need
+        messages in log-time order); the publish time is the relay's."""
+        self._log_ns = max(self._log_ns + 1, time.time_ns())
+        if product.type_name.count('/') == 2:
+            self.writer.add_message(self._channel(product), log_time=self._log_ns,
+                                    data=product.body, publish_time=time_ns,
+                                    sequence=self.counts.get(product.topic, 0))
+        else:
+            line = {'topic': product.topic, 'type': product.type_name, 'time_ns': time_ns,
+                    'archived_ns': self._log_ns, 'record': record or {}}
+            self._records.write(json.dumps(line).encode() + b'\n')
         self.counts[product.topic] = self.counts.get(product.topic, 0) + 1
         if product.invalid:
             self.invalid += 1
 
+    def sync(self) -> Mark:
+        """Put everything written so far on disk; return the mark of it."""
+        for f in (self._file, self._records):
+            f.flush()
+            os.fsync(f.fileno())
+        return Mark(self.path.name, self._file.tell(), self.records_path.name,
+                    self._records.tell())
     def write_compressed_image(self, stem: str, cdr: bytes) -> Path:
         """Write a sensor_msgs/CompressedImage (CDR) as the file it carries."""
         if self._image_decoder is None:
@@ -125,6 +183,13 @@ class Archive:
         self.images.append(path)
         return path
 
-    def close(self) -> None:
+    def close(self) -> Mark | None:
+        """Finish the MCAP (footer and summary); return the mark of the closed files."""
+        if self.writer is None:
+            return None
         self.writer.finish()
+        mark = self.sync()
         self._file.close()
+        self._records.close()
+        self.writer = None
+        return mark

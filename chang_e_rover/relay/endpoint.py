@@ -4,13 +4,15 @@ RelayEndpoint owns the UDP socket on its own thread. It sends the store's
 packets no faster than the downlink rate, a status packet each second, and
 takes acknowledgements and telecommands from the uplink. Accepted
 telecommands go to a callback (the ROS node executes them); every refusal is
-counted, logged by the caller and reported to the ground (at most
-`refusal_reports_per_s`, so a flood of garbage cannot flood the downlink).
+counted and logged, and reported to the ground with the sequence number and
+opcode the packet claimed, through a token bucket (TokenBucket) so that a
+flood of garbage cannot flood the downlink.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 import logging
+import math
 import selectors
 import socket
 import struct
@@ -19,6 +21,7 @@ import time
 from typing import Callable
 
 from chang_e_rover.relay import packets
+from chang_e_rover.relay.keys import KeyRing
 from chang_e_rover.relay.packets import PacketError, Product, RelayStatus
 from chang_e_rover.relay.store import Store
 from chang_e_rover.relay.telecommands import ArgLimits, decode, ReplayWindow, Telecommand
@@ -36,7 +39,7 @@ CODES = {'ok': 0, 'bad_length': 1, 'bad_crc': 2, 'bad_header': 3, 'bad_tag': 4, 
          'timeout': 10, 'unavailable': 11, 'bad_product': 12}
 CODE_NAMES = {v: k for k, v in CODES.items()}
 VERIFICATION = struct.Struct('>IBBH')       # tc seq, opcode, report kind, code; then reason
-VERIFICATION_TOPIC = 'lander/relay/verification'
+VERIFICATION_TOPIC = '/lander/relay/verification'
 VERIFICATION_TYPE = 'chang_e_rover/Verification'   # not a ROS type: the layout above
 
 
@@ -60,6 +63,30 @@ class Verification:
         return cls(seq, opcode, kind, code, body[VERIFICATION.size:].decode(errors='replace'))
 
 
+class TokenBucket:
+    """At most `burst` events at once and `rate` a second on average.
+
+    Over any T seconds at most burst + rate * T events pass; the bucket refills
+    at `rate` up to `burst` whenever an event asks (no thread needed).
+    """
+
+    def __init__(self, rate: float, burst: int, now: float):
+        if not (math.isfinite(rate) and rate > 0) or int(burst) != burst or burst < 1:
+            raise ValueError(f'a token bucket needs rate > 0 and a whole burst >= 1, '
+                             f'got rate {rate}, burst {burst}')
+        self.rate, self.burst = rate, int(burst)
+        self.tokens, self.last = float(burst), now
+
+    def take(self, now: float) -> bool:
+        """Take one token at monotonic time now (s); False if there is none."""
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
+        self.last = max(self.last, now)
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
 class RelayEndpoint:
     """Downlink the store through the link; verify and hand over what comes up."""
 
@@ -68,16 +95,25 @@ class RelayEndpoint:
                  window_behind: int, window_ahead: int,
                  on_telecommand: Callable[[Telecommand], None],
                  status_period_s: float = 1.0, refusal_reports_per_s: float = 1.0,
-                 verification_priority: int = 0, host: str = '127.0.0.1'):
-        if not key:
-            raise ValueError('the telecommand key is empty')
-        self.store, self.key, self.limits = store, key, limits
+                 verification_priority: int = 0, host: str = '127.0.0.1',
+                 refusal_report_burst: int = 5, next_key: bytes | None = None,
+                 next_key_from_seq: int = 0, clock_ns: Callable[[], int] = time.time_ns):
+        """Bind the uplink port; start() runs the link thread.
+
+        :param key: the current telecommand key; next_key and next_key_from_seq
+            rotate it (KeyRing).
+        :param clock_ns: the time stamped on verification reports, ns (the relay
+            node passes its ROS clock, as for every other product).
+        """
+        self.keys = KeyRing(key, next_key, next_key_from_seq)
+        self.store, self.limits = store, limits
         self.link_addr, self.rate_bps = link_addr, rate_bps
         self.max_packet_bytes = max_packet_bytes
         self.window = ReplayWindow(window_behind, window_ahead, *store.load_window())
         self.on_telecommand = on_telecommand
         self.status_period_s = status_period_s
-        self.refusal_rate = refusal_reports_per_s
+        self.refusals = TokenBucket(refusal_reports_per_s, refusal_report_burst, time.monotonic())
+        self.clock_ns = clock_ns
         self.verification_priority = verification_priority
         self.mode = 0
         self.tc_accepted = self.tc_refused = self.acks = self.reports_suppressed = 0
@@ -91,7 +127,7 @@ class RelayEndpoint:
         # Enqueueing wakes the link thread, so an idle relay sleeps instead of polling.
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
-        self._refusal_tokens = 5.0
+        self._wake_w.setblocking(False)     # a full pair means a wake-up is pending
         self._status_counter = 0
         self._lock = threading.Lock()
 
@@ -109,7 +145,7 @@ class RelayEndpoint:
         v = Verification(tc_seq, opcode, kind, CODES[code], reason)
         self.enqueue(packets.APID_VERIFICATION, self.verification_priority,
                      Product(VERIFICATION_TOPIC, VERIFICATION_TYPE, v.encode()),
-                     time.time_ns())
+                     self.clock_ns())
 
     def start(self) -> RelayEndpoint:
         self._thread = threading.Thread(target=self.run, name='relay-link', daemon=True)
@@ -129,11 +165,9 @@ class RelayEndpoint:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, 'uplink')
         sel.register(self._wake_r, selectors.EVENT_READ, 'wake')
-        next_send = next_status = last = time.monotonic()
+        next_send = next_status = time.monotonic()
         while not self._stop.is_set():
             now = time.monotonic()
-            self._refusal_tokens = min(5.0, self._refusal_tokens + (now - last) * self.refusal_rate)
-            last = now
             if now >= next_status:
                 self._send(self.status().encode(self._status_counter & 0xFFFFFFFF))
                 self._status_counter += 1
@@ -183,14 +217,15 @@ class RelayEndpoint:
 
         Return the accepted telecommand, or None (acknowledgements, refusals).
         """
-        seq, opcode = 0, 0
         try:
-            apid, seq, body = packets.decode_uplink(raw, self.key)
-            if apid == packets.APID_ACK:
-                self.store.apply_ack(packets.decode_ack_body(body))
+            apid, seq, body, key = packets.decode_uplink(raw, self.keys.keys)
+            is_tc = apid == packets.APID_TELECOMMAND
+            with self._lock:
+                self.keys.check(key, is_tc, seq, self.window.highest)
+            if not is_tc:
+                self.store.apply_ack(packets.decode_ack_body(body), time.monotonic())
                 self.acks += 1
                 return None
-            opcode = body[0] if body else 0
             with self._lock:
                 self.window.check(seq)
                 # An authenticated telecommand uses up its sequence number even when
@@ -203,9 +238,8 @@ class RelayEndpoint:
         except PacketError as exc:
             self.tc_refused += 1
             log.warning('uplink packet refused: %s', exc)
-            if self._refusal_tokens >= 1.0:
-                self._refusal_tokens = max(0.0, self._refusal_tokens - 1.0)
-                self.report(seq, opcode, ACCEPT_FAILED, exc.code, exc.reason)
+            if self.refusals.take(time.monotonic()):
+                self.report(*packets.uplink_claims(raw), ACCEPT_FAILED, exc.code, exc.reason)
             else:
                 self.reports_suppressed += 1
             return None

@@ -6,6 +6,11 @@ they came down). GroundStation runs on its own thread:
 - telemetry: CRC-checked, per-APID reorder buffer keyed by the 32-bit sequence
   number, so each packet is delivered once and in order per APID; segments
   are joined into products and handed to the archive and to `on_product`;
+- custody: before each acknowledgement the archive is synced to disk and the
+  delivery state (per-APID next number, packets held out of order or as parts
+  of a product) is written to the journal (relay/custody.py), so what the
+  ground acknowledges survives a kill, and a restarted ground resumes where
+  its last checkpoint stood;
 - acknowledgements: what is held, as a NAK list, every `ack_period_s` while
   anything changed or is missing, paced to the uplink rate;
 - telecommands: signed, numbered from a counter kept on disk (the relay's
@@ -20,18 +25,26 @@ import logging
 from pathlib import Path
 import selectors
 import socket
+import sqlite3
 import threading
 import time
 from typing import Any, Callable
 
 from chang_e_rover.relay import packets
 from chang_e_rover.relay.archive import Archive
+from chang_e_rover.relay.custody import Journal
 from chang_e_rover.relay.endpoint import (
     ACCEPT_FAILED, CODE_NAMES, CODES, REPORT_NAMES, Verification, VERIFICATION_TYPE)
 from chang_e_rover.relay.packets import AckRange, PacketError, Product, RelayStatus
 from chang_e_rover.relay.telecommands import encode_args
 
 log = logging.getLogger('chang_e_rover.ground')
+# A relay status numbering this far below what the ground delivered means the relay's
+# store was replaced: more than a reordered status can lag (0.5 s of link at most).
+REPLACED_MARGIN = 1024
+# Refusals of a copy damaged on the way (or forged): they name the number it claimed,
+# which may be this station's, but judge nothing of the telecommand itself.
+DAMAGED = {CODES['bad_length'], CODES['bad_crc'], CODES['bad_header'], CODES['bad_tag']}
 
 
 @dataclass
@@ -57,6 +70,7 @@ class PendingTc:
     # copies of it the relay refused as replays after its verdict: the station's own
     # repeats (the acceptance was still on its way down), not a verdict on it
     repeats_refused: int = 0
+    damaged_refused: int = 0    # copies refused as damaged on the way: repeated as before
 
     @property
     def accepted(self) -> bool:
@@ -86,7 +100,20 @@ class GroundStation:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._seq_file = self.state_dir / 'tc_seq'
+        self.journal = Journal(self.state_dir / 'journal.sqlite')
         self.apids: dict[int, ApidState] = {}
+        self._taken: list[tuple[int, int, bytes]] = []   # packets since the last checkpoint
+        held, mark = self.journal.load()
+        for apid, rec in held.items():
+            st = self.apids[apid] = ApidState(next=rec.next, expect_segment=rec.expect_segment)
+            for seq, raw in rec.held.items():
+                seg = packets.decode_tm(raw)
+                if seq < rec.next:
+                    st.parts.append(seg.data)
+                else:
+                    st.buffer[seq] = seg
+        if archive is not None:
+            archive.open(mark)
         self.status: RelayStatus | None = None
         self.status_rx = 0.0
         self.pending: dict[int, PendingTc] = {}
@@ -143,8 +170,24 @@ class GroundStation:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
         self.sock.close()
-        if self.archive is not None:
-            self.archive.close()
+        with self._lock:
+            mark = self.archive.close() if self.archive is not None else None
+            self._checkpoint(mark)
+            self.journal.close()
+
+    def _checkpoint(self, mark=None) -> bool:
+        """Sync the archive and write the delivery state; False if it could not be stored."""
+        try:
+            if mark is None and self.archive is not None and self.archive.writer is not None:
+                mark = self.archive.sync()
+            self.journal.checkpoint(
+                {a: (st.next, st.expect_segment, st.next - len(st.parts))
+                 for a, st in self.apids.items()}, self._taken, mark)
+        except (OSError, sqlite3.Error) as exc:
+            log.error('delivery state not stored (%s): no acknowledgement until it is', exc)
+            return False
+        self._taken = []
+        return True
 
     def run(self) -> None:
         sel = selectors.DefaultSelector()
@@ -169,7 +212,8 @@ class GroundStation:
                     tc.last_sent = now
                     self._uplink.appendleft(tc.raw) if tc.tries == 1 else \
                         self._uplink.append(tc.raw)
-            if now - self._last_ack >= self.ack_period_s and self._uplink_free <= now:
+            if (now - self._last_ack >= self.ack_period_s and self._uplink_free <= now
+                    and self._checkpoint()):
                 ack = self.make_ack(now)
                 if ack is not None:
                     self._uplink.append(ack)
@@ -242,6 +286,7 @@ class GroundStation:
                 st.duplicates += 1
                 return
             st.buffer[seg.seq] = seg
+            self._taken.append((seg.apid, seg.seq, raw))
             self._flush(st)
 
     def _synchronise(self, status: RelayStatus) -> None:
@@ -253,11 +298,20 @@ class GroundStation:
         """
         for apid, first in status.first_seq.items():
             st = self.apids.setdefault(apid, ApidState())
+            # the quiet wait before NAKing up to the relay's count starts here, not at 0
+            st.last_rx = st.last_rx or self.status_rx
+            numbered = status.next_seq.get(apid, first)
+            if st.next > numbered + REPLACED_MARGIN:
+                log.warning('APID %#x: the relay numbers up to %d, below the %d delivered here: '
+                            'its store was replaced; following it from %d', apid, numbered - 1,
+                            st.next - 1, first)
+                st.next, st.buffer = 0, {}
             if st.next < first:
                 for seq in [s for s in st.buffer if s < first]:
                     del st.buffer[seq]
                 st.next = first
                 st.expect_segment = 0
+                st.parts = []
                 self._flush(st)
 
     def _flush(self, st: ApidState) -> None:
@@ -293,7 +347,11 @@ class GroundStation:
             v = Verification.decode(product.body)
             self.reports.append(v)
             tc = self.pending.get(v.seq)
-            if tc is not None and tc.reports and v.kind == ACCEPT_FAILED \
+            if tc is not None and v.kind == ACCEPT_FAILED and v.code in DAMAGED:
+                # A copy that reached the relay damaged (or a packet forged with this
+                # number): the number it claimed, but no verdict on the telecommand.
+                tc.damaged_refused += 1
+            elif tc is not None and tc.reports and v.kind == ACCEPT_FAILED \
                     and v.code == CODES['replay']:
                 # The relay reports each copy that reaches it, in order on one APID: the
                 # first report is the verdict, and a replay refusal after it is one of
@@ -340,5 +398,7 @@ class GroundStation:
                 'relay_queue_packets': self.status.queued_packets if self.status else None,
                 'telecommands': {seq: [REPORT_NAMES.get(r.kind) for r in tc.reports]
                                  for seq, tc in self.pending.items()},
+                'telecommand_copies_refused_damaged': sum(tc.damaged_refused
+                                                          for tc in self.pending.values()),
                 'telecommand_repeats_refused': sum(tc.repeats_refused
                                                    for tc in self.pending.values())}

@@ -221,20 +221,44 @@ def encode_uplink(apid: int, seq: int, body: bytes, key: bytes) -> bytes:
     return _with_crc(signed + _sign(key, signed))
 
 
-def decode_uplink(raw: bytes, key: bytes) -> tuple[int, int, bytes]:
-    """Check an uplink packet's frame and tag; return (apid, seq, body)."""
+def decode_uplink(raw: bytes, keys: tuple[bytes, ...]) -> tuple[int, int, bytes, bytes]:
+    """Check an uplink packet's frame and tag; return (apid, seq, body, the key that signed it).
+
+    The tag is checked against each of keys in turn; the first that matches is returned.
+    """
     header = _check_frame(raw, PacketType.TC)
     if len(raw) < SPACE_PACKET_HEADER_SIZE + 4 + TAG_LEN + CRC_LEN:
         raise PacketError('bad_length', 'uplink packet shorter than seq and tag')
     signed, tag = raw[:-CRC_LEN - TAG_LEN], raw[-CRC_LEN - TAG_LEN:-CRC_LEN]
-    if not hmac.compare_digest(tag, _sign(key, signed)):
+    key = next((k for k in keys if hmac.compare_digest(tag, _sign(k, signed))), None)
+    if key is None:
         raise PacketError('bad_tag', 'HMAC-SHA256 tag does not match')
     (seq,) = struct.unpack_from('>I', raw, SPACE_PACKET_HEADER_SIZE)
     if seq & SEQ_COUNT_MASK != header.seq_count:
         raise PacketError('bad_header', 'sequence count disagrees with the secondary header')
     if header.apid not in (APID_TELECOMMAND, APID_ACK):
         raise PacketError('bad_header', f'unknown uplink APID {header.apid:#x}')
-    return header.apid, seq, bytes(signed[SPACE_PACKET_HEADER_SIZE + 4:])
+    return header.apid, seq, bytes(signed[SPACE_PACKET_HEADER_SIZE + 4:]), key
+
+
+def uplink_claims(raw: bytes) -> tuple[int, int]:
+    """Return the (seq, opcode) an uplink packet claims, 0 for each it does not hold.
+
+    Read where the layout puts them, trusting nothing, so that a refusal report
+    names what the ground sent even when the frame, CRC or tag is bad. The seq
+    needs the frame to reach byte 10; the opcode, a telecommand header (type TC,
+    APID 0x100) whose length field leaves room for a body, and a byte 10.
+    Sequence numbers and opcodes start at 1, so 0 never names a real one.
+    """
+    start = SPACE_PACKET_HEADER_SIZE
+    if len(raw) < start + 4:
+        return 0, 0
+    (seq,) = struct.unpack_from('>I', raw, start)
+    header = SpacePacketHeader.unpack(raw[:start])
+    body_len = header.data_len + 1 - 4 - TAG_LEN - CRC_LEN
+    is_tc = header.packet_type == PacketType.TC and header.apid == APID_TELECOMMAND
+    opcode = raw[start + 4] if is_tc and body_len >= 1 and len(raw) > start + 4 else 0
+    return seq, opcode
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from std_srvs.srv import SetBool, Trigger
 from chang_e_rover import config
 from chang_e_rover.relay.endpoint import (
     COMPLETE_FAILED, COMPLETED, RelayEndpoint, STARTED)
-from chang_e_rover.relay.keys import read_key
+from chang_e_rover.relay.keys import load_key_ring
 from chang_e_rover.relay.packets import Product
 from chang_e_rover.relay.store import Store
 from chang_e_rover.relay.telecommands import ArgLimits, CAMERAS, MODES, Telecommand
@@ -128,16 +128,25 @@ class RelayNode(Node):
     def __init__(self, **kwargs):
         super().__init__('relay', **kwargs)
         p = self.params = declare_from_config(self, 'relay.yaml', 'relay')
+        # Keys first: a relay with a key open to others, or none, starts nothing.
+        keys = load_key_ring(config.state_path(p['key_file']),
+                             config.state_path(p['next_key_file']) if p['next_key_file'] else None,
+                             p['next_key_from_seq'])
         pan, tilt = camera_limits()
         limits = ArgLimits(p['max_goal_distance_m'], pan, tilt)
         self.store = Store(self._state_file(p['store_path']), p['store_synchronous'],
-                           p['retransmit_timeout_s'], p['nak_holdoff_s'])
+                           p['retransmit_timeout_s'], p['nak_holdoff_s'],
+                           p['retransmit_timeout_min_s'], p['retransmit_timeout_max_s'])
         self.tc_queue: queue.SimpleQueue[Telecommand] = queue.SimpleQueue()
         self.endpoint = RelayEndpoint(
-            self.store, read_key(config.state_path(p['key_file'])), limits, p['port'],
+            self.store, keys.current, limits, p['port'],
             (p['host'], p['link_port']), p['downlink_rate_bps'], p['max_packet_bytes'],
             p['tc_window_behind'], p['tc_window_ahead'], self.tc_queue.put,
-            p['status_period_s'], p['refusal_reports_per_s'], host=p['host'])
+            p['status_period_s'], p['refusal_reports_per_s'], host=p['host'],
+            refusal_report_burst=p['refusal_report_burst'], next_key=keys.next,
+            next_key_from_seq=keys.next_from_seq, clock_ns=self._now_ns)
+        self.get_logger().info(
+            f'uplink keys: {keys.describe(self.endpoint.window.highest)}')
         self.plan = self._plan(p)
         for entry in self.plan:
             message_class(entry.type_name)           # refuse a plan naming unknown types
@@ -421,7 +430,8 @@ class RelayNode(Node):
             ('mode', MODES[e.mode]), ('queued_packets', packets_), ('queued_products', products),
             ('queued_bytes', nbytes), ('sent_packets', e.sent_packets), ('acks', e.acks),
             ('tc_accepted', e.tc_accepted), ('tc_refused', e.tc_refused),
-            ('refusal_reports_suppressed', e.reports_suppressed))]
+            ('refusal_reports_suppressed', e.reports_suppressed),
+            ('uplink_keys', e.keys.describe(e.window.highest)))]
         status.values += [KeyValue(key=f'queued.{x.name}', value=str(x.queued)) for x in self.plan]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
