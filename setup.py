@@ -33,6 +33,8 @@ setup(
             'relay = chang_e_rover.relay.relay_node:main',
             'lander_camera = chang_e_rover.lander.camera_node:main',
             'lander_sequencer = chang_e_rover.lander.sequencer_node:main',
+            'recorder = chang_e_rover.record.recorder_node:main',
+            'live = chang_e_rover.live.live_node:main',
             'chang-e-ground = chang_e_rover.relay.ground_cli:main',
         ],
     },

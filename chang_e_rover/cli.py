@@ -48,16 +48,37 @@ def _space_link():
     return make_link().start()
 
 
+FOXGLOVE_CONFIG_PORT = -1     # --foxglove without PORT: config/live.yaml's port
+
+
+def _session(specs, overrides, args):
+    """Add what the session asks for: the recorder (`--record PATH`), the live view
+    (`--foxglove [PORT]`)."""
+    extra = []
+    if args.record is not None:
+        extra.append(graph.recorder(args.record))
+    if args.foxglove is not None:
+        extra.append(graph.live(None if args.foxglove == FOXGLOVE_CONFIG_PORT else args.foxglove))
+    for spec, params in extra:
+        specs, overrides = specs + [spec], {**overrides, **params}
+    return specs, overrides
+
+
 def cmd_sim(args) -> int:
     link = _space_link()
+    overrides = _sim_overrides(args)
+    if args.viewer:
+        overrides['sim']['viewer'] = True
     try:
-        return _run(graph.all_nodes(), _sim_overrides(args), args.processes, sim_time=True)
+        return _run(*_session(graph.all_nodes(), overrides, args), args.processes,
+                    sim_time=True)
     finally:
         link.stop()
 
 
 def cmd_bringup(args) -> int:
-    return _run(graph.flight_nodes(), {}, args.processes, sim_time=args.use_sim_time)
+    return _run(*_session(graph.flight_nodes(), {}, args), args.processes,
+                sim_time=args.use_sim_time)
 
 
 MISSION_RELEASE_AFTER_S = 30.0
@@ -109,8 +130,9 @@ def cmd_mission(args) -> int:
     finally:
         ground.stop()
         link.stop()
-    done = mission and mission[0].finished and mission[0].results
-    arrived = done and done.get('reached') and (crossing is None or done.get('crossing_reached'))
+    report = mission[0].report if mission else None     # docs/mission.md
+    arrived = report is not None and report['goal_drive']['arrived'] and (
+        report['crossing'] is None or report['crossing']['arrived'])
     return 0 if arrived else 1
 
 
@@ -141,9 +163,21 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser('sim', help='simulator and the whole flight stack; runs until Ctrl-C')
     sim_options(sp)
     sp.add_argument('--processes', action='store_true', help='one process per node')
+    sp.add_argument('--record', metavar='PATH',
+                    help='record the graph\'s topics into PATH (.mcap), as ros2 bag record does')
+    sp.add_argument('--foxglove', metavar='PORT', nargs='?', type=int, const=FOXGLOVE_CONFIG_PORT,
+                    help='serve a live view to Foxglove on ws://127.0.0.1:8765 (or PORT), '
+                         'docs/live.md')
+    sp.add_argument('--viewer', action='store_true',
+                    help='open MuJoCo\'s viewer on the simulated world (needs a display)')
     sp.set_defaults(func=cmd_sim)
     sp = sub.add_parser('bringup', help='the flight stack alone, against hardware or a sim')
     sp.add_argument('--processes', action='store_true', help='one process per node')
+    sp.add_argument('--record', metavar='PATH',
+                    help='record the graph\'s topics into PATH (.mcap), as ros2 bag record does')
+    sp.add_argument('--foxglove', metavar='PORT', nargs='?', type=int, const=FOXGLOVE_CONFIG_PORT,
+                    help='serve a live view to Foxglove on ws://127.0.0.1:8765 (or PORT), '
+                         'docs/live.md')
     sp.add_argument('--use-sim-time', action='store_true',
                     help='follow /clock of a simulator started apart')
     sp.set_defaults(func=cmd_bringup)

@@ -107,13 +107,37 @@ def sim_helpers() -> list[HelperSpec]:
     return [HelperSpec('link', 'chang-e-ground', ('link',))]
 
 
+def recorder(path: str) -> tuple[NodeSpec, dict[str, dict[str, Any]]]:
+    """The rover-side recorder (`--record PATH`), and its path as a parameter override.
+    Outside the lock-step loop (it only listens); restarted like any node, a restarted
+    recorder refuses to overwrite its file and records nothing."""
+    return (NodeSpec('recorder', '', 'recorder', 'chang_e_rover.record.recorder_node:RecorderNode',
+                     'record.yaml', 'recorder', own_executor=True),
+            {'recorder': {'path': path}})
+
+
+def live(port: int | None = None) -> tuple[NodeSpec, dict[str, dict[str, Any]]]:
+    """The live view (`--foxglove [PORT]`): a Foxglove WebSocket server, and its port as a
+    parameter override when one is given (else config/live.yaml's). Outside the lock-step
+    loop (it only listens)."""
+    return (NodeSpec('live', '', 'live', 'chang_e_rover.live.live_node:LiveNode', 'live.yaml',
+                     'live', own_executor=True),
+            {'live': {'port': port}} if port is not None else {})
+
+
 def all_nodes() -> list[NodeSpec]:
     return sim_nodes() + flight_nodes()
 
 
+def optional_nodes() -> list[NodeSpec]:
+    """The nodes a session adds on request (--record, --foxglove), with default parameters."""
+    return [recorder('')[0], live()[0]]
+
+
 def find(name: str) -> NodeSpec:
     """Return the node spec whose full name (or bare name) is name."""
-    for spec in all_nodes():
+    known = all_nodes() + optional_nodes()
+    for spec in known:
         if name in (spec.full_name, spec.name):
             return spec
-    raise KeyError(f'no node {name!r} in the graph; known: {[s.full_name for s in all_nodes()]}')
+    raise KeyError(f'no node {name!r} in the graph; known: {[s.full_name for s in known]}')

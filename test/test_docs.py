@@ -35,7 +35,8 @@ def test_every_parameter_is_documented():
 NAMESPACE = {'controller_node.py': '/rover/', 'wheel_node.py': '/rover/',
              'sim_node.py': '/', 'mission_node.py': '/', 'science_node.py': '/rover/',
              'relay_node.py': '/lander/', 'hazard_node.py': '/rover/', 'camera_node.py': '/lander/',
-             'sequencer_node.py': '/lander/'}
+             'sequencer_node.py': '/lander/', 'recorder_node.py': '/',
+             'live_node.py': '/', 'operator_node.py': '/'}
 
 
 def topics_in_code() -> set[str]:

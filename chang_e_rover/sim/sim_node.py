@@ -31,7 +31,8 @@ from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOST
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
 from chang_e_rover.sim.lockstep import Lockstep, LockstepStalled
 from chang_e_rover.sim.motor import FAULT_KINDS
-from chang_e_rover.sim.world import CAMERAS, SimError, World
+from chang_e_rover.sim.viewer import ViewerError, Window
+from chang_e_rover.sim.world import CAMERAS, ROVER, SimError, World
 
 CAMERA_TOPICS = {'hazcam_left': 'rover/hazcam/left', 'hazcam_right': 'rover/hazcam/right',
                  'pancam': 'rover/pancam', 'tcam': 'lander/tcam'}
@@ -135,6 +136,7 @@ class SimNode(Node):
     def _build_world(self) -> None:
         self.world = World(self.params)
         self.rig = CameraRig(self.world.model, self.world.cameras)
+        self._open_window()
         self.rng = np.random.default_rng(int(self.params['terrain.seed']) + 1)
         self.period_s = float(self.params['physics.control_period_s'])
         for w in WHEEL_IDS:
@@ -335,6 +337,8 @@ class SimNode(Node):
             self._apply_pending_faults()
             self.world.step(self.period_s)
             self._publish_sensors()
+            if self.window is not None:
+                self.window.sync()
             if time.monotonic() - start > MAX_WALL_PER_TICK_S:
                 return      # the free-run timer or the next answer comes back
 
@@ -473,7 +477,23 @@ class SimNode(Node):
             elif cam == 'tcam':             # the lander camera owes the frame's answer
                 self.lockstep.sent('camera', round(t * 1e9))
 
+    def _open_window(self) -> None:
+        """MuJoCo's viewer on this world (parameter viewer); without a display, say so and
+        run on headless."""
+        if getattr(self, 'window', None) is not None:
+            self.window.close()
+        self.window = None
+        if not self.params['viewer']:
+            return
+        try:
+            self.window = Window(self.world.model, self.world.data,
+                                 self.world.model.body(ROVER + 'base_link').id)
+        except ViewerError as exc:
+            self.get_logger().error(str(exc))
+
     def destroy_node(self) -> None:
+        if self.window is not None:
+            self.window.close()
         self.rig.close()
         super().destroy_node()
 
