@@ -15,7 +15,7 @@ import numpy as np
 
 from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
-from chang_e_rover.drive.wheel_node import make_wheel_unit
+from chang_e_rover.drive.wheel_health import make_wheel_unit
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.hazard.mapper import HazardMapper
 from chang_e_rover.hazard.stereo import CameraModel

@@ -84,13 +84,46 @@ def test_package_xml_declares_every_ros_import():
     assert ros <= deps, f'missing exec_depend: {ros - deps}'
 
 
-def test_pure_core_does_not_import_ros():
-    """Only *_node.py, ros_common, runner and cli may touch rclpy or message packages."""
-    for path in (ROOT / 'chang_e_rover').rglob('*.py'):
-        if path.name.endswith('_node.py') or path.name in ('ros_common.py', 'runner.py', 'cli.py'):
-            continue
-        text = path.read_text()
-        assert not re.search(r'^\s*(import rclpy|from rclpy|from \w+_msgs)', text, re.M), path
+ROS_FACING = ('ros_common.py', 'runner.py', 'cli.py')     # besides every *_node.py
+ROS_IMPORT = re.compile(r'^\s*(import rclpy|from rclpy|from \w+_msgs|import \w+_msgs)', re.M)
+
+
+def _ros_facing(path: Path) -> bool:
+    return path.name.endswith('_node.py') or path.name in ROS_FACING
+
+
+def _project_imports(path: Path) -> set[Path]:
+    """The project's modules path imports, at its top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                 [node.module] + [f'{node.module}.{a.name}' for a in node.names]
+                 if isinstance(node, ast.ImportFrom) and node.module else [])
+        for name in names:
+            if name.split('.')[0] != 'chang_e_rover':
+                continue
+            base = ROOT.joinpath(*name.split('.'))
+            for candidate in (base.with_suffix('.py'), base / '__init__.py'):
+                if candidate.is_file():
+                    found.add(candidate)
+    return found
+
+
+def test_pure_core_does_not_reach_ros():
+    """Only *_node.py, ros_common, runner and cli may touch rclpy or message packages, and
+    no other module (nor the flight-core harness) reaches them through what it imports,
+    followed to the end, lazy imports inside functions included."""
+    pure = [p for p in (ROOT / 'chang_e_rover').rglob('*.py') if not _ros_facing(p)]
+    for start in pure + [ROOT / 'test' / 'harness.py']:
+        seen, todo = {start: [start]}, [start]
+        while todo:
+            path = todo.pop()
+            chain = ' -> '.join(str(p.relative_to(ROOT)) for p in seen[path])
+            assert not _ros_facing(path), f'{chain}: a pure module reaches a ROS-facing one'
+            assert not ROS_IMPORT.search(path.read_text()), f'{chain}: imports ROS'
+            for dep in _project_imports(path) - seen.keys():
+                seen[dep] = seen[path] + [dep]
+                todo.append(dep)
 
 
 def test_restart_policy_backs_off_then_gives_up():

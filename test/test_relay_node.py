@@ -67,6 +67,8 @@ def test_plan_topics_reach_the_ground_archive(ros, link, tmp_path):
     traces = seen['/rover/lpr/trace']
     assert len(traces) == 3 and len(traces[0].data) == LPR_SAMPLES
     assert math.isnan(traces[1].data[0]) and traces[2].data[5] == pytest.approx(good[5])
+    pancam, = seen['/rover/pancam/image_raw/compressed']    # as image_transport names it
+    assert pancam.format == 'jpeg'
     jpg = ground.archive.images[0]
     import cv2
     thumb = cv2.imread(str(jpg))

@@ -1,4 +1,5 @@
 """--viewer: MuJoCo's window on the simulated world, under Xvfb, shows the rover."""
+import atexit
 import os
 from pathlib import Path
 import struct
@@ -12,21 +13,23 @@ from chang_e_rover import graph, runner
 from chang_e_rover.sim.world import ROVER
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def display():
-    """A virtual X display of this test's own (Xvfb, installed by ./dev's set-up). Asked for
-    before the ROS session, so that the window closes before the display goes."""
+    """A virtual X display of this test session's own (Xvfb, installed by ./dev's set-up).
+    It stays up until the process exits: GLFW, once the viewer has opened, keeps its
+    connection to the display until its own exit handler closes it, and Xlib ends the
+    process on a connection the server broke. Exit handlers run last-registered first,
+    and this one is registered before any window opens, so the server goes last."""
     number = 90 + os.getpid() % 100
     server = subprocess.Popen(['Xvfb', f':{number}', '-screen', '0', '1024x768x24', '-nolisten',
                                'tcp'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(lambda: (server.terminate(), server.wait()))
     socket = Path(f'/tmp/.X11-unix/X{number}')
     end = time.monotonic() + 10
     while not socket.exists() and time.monotonic() < end:
         time.sleep(0.05)
     assert socket.exists(), f'Xvfb :{number} did not start'
-    yield f':{number}'
-    server.terminate()
-    server.wait()
+    return f':{number}'
 
 
 def screenshot(display: str) -> np.ndarray:

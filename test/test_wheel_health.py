@@ -4,8 +4,8 @@ import math
 import pytest
 
 from chang_e_rover import config
-from chang_e_rover.drive.wheel_health import DISABLED, ENABLED, FAULT, WheelUnit
-from chang_e_rover.drive.wheel_node import make_wheel_unit, torque_per_amp
+from chang_e_rover.drive.wheel_health import (DISABLED, ENABLED, FAULT, make_wheel_unit,
+                                              torque_per_amp, WheelUnit)
 
 P = config.load_params('rover.yaml', 'wheel_unit')
 TPA = torque_per_amp()

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 
+from chang_e_rover import config
+from chang_e_rover.drive.wheel_control import VelocityLoop
+
 ENABLED, DISABLED, FAULT = 'ENABLED', 'DISABLED', 'FAULT'
 FAULTS = ('none', 'stall', 'open_circuit', 'encoder_dropout', 'overcurrent', 'overtemperature',
           'node_lost')
@@ -213,3 +216,22 @@ class WheelUnit:
         self.changed = True
         return True, (f'{cleared} cleared; back in service on probation for '
                       f'{self.monitor.th.probation_s:.1f} s')
+
+
+def _motor() -> dict:
+    return config.section(config.load_params('hardware.yaml', 'hardware'), 'motor')
+
+
+def torque_per_amp() -> float:
+    """Wheel torque per ampere of winding current, from config/hardware.yaml."""
+    m = _motor()
+    return m['gear_ratio'] * m['gear_efficiency'] * m['kt_nm_per_a']
+
+
+def make_wheel_unit(p: dict) -> WheelUnit:
+    """Build a wheel unit's core from its parameters and the motor figures."""
+    loop = VelocityLoop(p['kp_nm_s_per_rad'], p['ki_nm_per_rad'], p['integral_limit_nm'],
+                        p['breakaway_rate_nm_per_s'], p['breakaway_delay_s'],
+                        p['breakaway_from_nm'])
+    return WheelUnit(loop, HealthMonitor(Thresholds.from_params(p)), p['setpoint_timeout_s'],
+                     torque_per_amp())

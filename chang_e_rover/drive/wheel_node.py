@@ -25,11 +25,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState, Temperature
 from std_srvs.srv import SetBool, Trigger
 
-from chang_e_rover import config
 from chang_e_rover.drive.setpoints import SetpointInbox
-from chang_e_rover.drive.wheel_control import VelocityLoop
-from chang_e_rover.drive.wheel_health import (DISABLED, ENABLED, HealthMonitor, Thresholds,
-                                              WheelUnit)
+from chang_e_rover.drive.wheel_health import DISABLED, ENABLED, make_wheel_unit
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, ns_to_stamp,
                                       spin_node, STATE_QOS, stamp_to_ns)
@@ -40,25 +37,6 @@ LEVEL = {ENABLED: DiagnosticStatus.OK, DISABLED: DiagnosticStatus.WARN}
 # this unit's subscription matched the controller never comes. Checked every HELD_CHECK_S.
 HELD_CHECK_S = 0.25
 HELD_LIMIT_S = 2.0
-
-
-def _motor() -> dict:
-    return config.section(config.load_params('hardware.yaml', 'hardware'), 'motor')
-
-
-def torque_per_amp() -> float:
-    """Wheel torque per ampere of winding current, from config/hardware.yaml."""
-    m = _motor()
-    return m['gear_ratio'] * m['gear_efficiency'] * m['kt_nm_per_a']
-
-
-def make_wheel_unit(p: dict) -> WheelUnit:
-    """Build a wheel unit's core from its parameters and the motor figures."""
-    loop = VelocityLoop(p['kp_nm_s_per_rad'], p['ki_nm_per_rad'], p['integral_limit_nm'],
-                        p['breakaway_rate_nm_per_s'], p['breakaway_delay_s'],
-                        p['breakaway_from_nm'])
-    return WheelUnit(loop, HealthMonitor(Thresholds.from_params(p)), p['setpoint_timeout_s'],
-                     torque_per_amp())
 
 
 class WheelNode(Node):

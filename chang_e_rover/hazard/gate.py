@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-UNTRAVERSABLE = 100
+from chang_e_rover.hazard.costs import UNTRAVERSABLE
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper
 from chang_e_rover.hazard.stereo import CameraModel
-from chang_e_rover.hazard.traversability import UNTRAVERSABLE
+from chang_e_rover.hazard.costs import UNTRAVERSABLE
 from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
 from chang_e_rover.imaging.colour import CalibrationError
 from chang_e_rover.robot_description import load_urdf

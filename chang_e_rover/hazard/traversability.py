@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-UNKNOWN = -1
-UNTRAVERSABLE = 100
+from chang_e_rover.hazard.costs import UNKNOWN, UNTRAVERSABLE
 
 
 class HeightMap:

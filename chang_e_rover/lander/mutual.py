@@ -67,11 +67,11 @@ class MutualImaging:
                     return False
         return True
 
-    def write(self, images: dict, folder: Path | None) -> str:
-        """Write the frames (raw and colour-corrected) and return a summary line."""
+    def write(self, images: dict[str, np.ndarray], folder: Path | None) -> str:
+        """Write the frames (RGB arrays by camera; raw and colour-corrected) and return a
+        summary line."""
         import cv2
         from chang_e_rover.imaging.colour import CalibrationError, correct, estimate_response
-        from chang_e_rover.ros_common import image_array
         regolith = config.load_params('rover.yaml', 'hazard_camera')['colour.regolith_rgb']
         (pan_l, tilt_l), (pan_r, tilt_r) = self.aims['tcam'], self.aims['pancam']
         line = (f'lander terrain camera on the rover (pan {math.degrees(pan_l):.1f} deg, tilt '
@@ -80,7 +80,7 @@ class MutualImaging:
         missing = [c for c in ('tcam', 'pancam') if c not in images]
         if missing:
             return line + f'; NO FRAME from {", ".join(missing)}'
-        frames = {c: image_array(images[c]) for c in ('tcam', 'pancam')}
+        frames = {c: images[c] for c in ('tcam', 'pancam')}
         # The same detectors' response serves both (estimated on the terrain camera's
         # frame, mostly regolith; the pancam's is mostly lander).
         try:

@@ -29,12 +29,12 @@ from typing import Callable
 
 import numpy as np
 
+from chang_e_rover.hazard.costs import UNTRAVERSABLE
 from chang_e_rover.robot_description import WHEEL_IDS
 
 STEPS = ('checkout', 'survey', 'deploy_ramp', 'inspect', 'release', 'drive_off', 'park')
 # Sequence states
 WAITING, CONFIRM, ACTIVE, HOLD, DONE = 'WAITING', 'CONFIRM', 'ACTIVE', 'HOLD', 'DONE'
-UNTRAVERSABLE = 100
 
 
 @dataclass

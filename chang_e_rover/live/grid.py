@@ -11,8 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-UNKNOWN = -1
-UNTRAVERSABLE = 100
+from chang_e_rover.hazard.costs import UNKNOWN, UNTRAVERSABLE
+
 # name, byte offset in a cell, numeric type
 FIELDS = (('red', 0, 'uint8'), ('green', 1, 'uint8'), ('blue', 2, 'uint8'),
           ('alpha', 3, 'uint8'), ('cost', 4, 'int8'))

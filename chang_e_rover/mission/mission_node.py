@@ -30,7 +30,7 @@ from chang_e_rover.mission.operator_node import SimOperator
 from chang_e_rover.mission.phases import Action, Inputs, MissionPhases
 from chang_e_rover.mission.plan import Crossing, FaultDrive
 from chang_e_rover.robot_description import WHEEL_IDS
-from chang_e_rover.ros_common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from chang_e_rover.ros_common import image_array, LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
 PERIOD_S = 0.1
 ODOM_PATH_STEP_M = 0.05     # a point of the driven path (odom) is kept this far from the last
@@ -195,7 +195,8 @@ class MissionNode(Node):
             client.call_async(Trigger.Request())
 
     def _do_write_mutual(self) -> None:
-        line = self.phases.mutual.write(self.images, self.folder)
+        line = self.phases.mutual.write({c: image_array(m) for c, m in self.images.items()},
+                                        self.folder)
         self.phases.results['mutual'] = line
         # MutualImaging.write ends its line with the files it wrote
         _, written, names = line.partition('; written to ')

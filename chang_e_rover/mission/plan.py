@@ -1,8 +1,10 @@
 """The scripted traverse of the simulated mission, and its bookkeeping. Pure Python."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
+
+from chang_e_rover import config
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ class Crossing:
     distance_m: float = 10.0
     timeout_s: float = 600.0
     reset_timeout_s: float = 60.0
-    tall_m: float = 0.20              # rocks higher than this must not be touched (ICD limit)
+    # rocks higher than this must not be touched: the rover's step limit (ICD, 20 cm)
+    tall_m: float = field(default_factory=lambda: float(
+        config.load_params('rover.yaml', 'hazard_camera')['max_step_m']))
     near_m: float = 1.5               # rocks counted as on the way: within this of the path
     terrain: str = 'rocks'
     seed: int = 3

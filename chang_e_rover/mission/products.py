@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chang_e_rover.hazard.traversability import UNTRAVERSABLE
+from chang_e_rover.hazard.costs import UNTRAVERSABLE
 
 PANORAMA_FILE = 'panorama.png'
 HAZARD_MAP_FILE = 'hazard_map.png'

@@ -246,11 +246,11 @@ class RelayNode(Node):
         if self._safe_blocks(entry):
             return
         entry.last_t = t
-        invalid, reason, type_name = False, '', entry.type_name
+        invalid, reason, type_name, topic = False, '', entry.type_name, entry.topic
         try:
-            if entry.compress:
+            if entry.compress:    # on <topic>/compressed, as image_transport names it
                 msg = image_product(msg, entry.scale, entry.compress)
-                type_name = 'sensor_msgs/msg/CompressedImage'
+                type_name, topic = 'sensor_msgs/msg/CompressedImage', f'{entry.topic}/compressed'
             if entry.validator:
                 invalid, reason = self._validate(entry, msg)
             body = serialize_message(msg)
@@ -259,7 +259,7 @@ class RelayNode(Node):
                                     throttle_duration_sec=5.0)
             return
         self.endpoint.enqueue(entry.apid, entry.priority,
-                              Product(entry.topic, type_name, body, invalid, reason),
+                              Product(topic, type_name, body, invalid, reason),
                               self._now_ns())
         entry.queued += 1
         entry.invalid += invalid

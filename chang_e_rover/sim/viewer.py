@@ -14,6 +14,7 @@ import time
 import mujoco
 
 REFRESH_HZ = 30.0
+CLOSE_WAIT_S = 5.0          # wall seconds a closing window is given to end its thread
 TRACK_DISTANCE_M = 4.0      # the camera's distance from the rover's base
 TRACK_ELEVATION_DEG = -25.0
 
@@ -57,4 +58,9 @@ class Window:
             self._next = now + 1.0 / REFRESH_HZ
 
     def close(self) -> None:
+        """Close the window and wait (at most CLOSE_WAIT_S) for the viewer's thread to end,
+        so that nothing draws on the display once this returns."""
         self.handle.close()
+        end = time.monotonic() + CLOSE_WAIT_S
+        while self.handle._sim() is not None and time.monotonic() < end:
+            time.sleep(0.01)        # the viewer's thread holds its simulate until it ends
