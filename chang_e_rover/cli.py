@@ -160,24 +160,23 @@ def parser() -> argparse.ArgumentParser:
                         help='Golombek-Rapp k of the rocks terrain, 0 to 0.4')
         sp.add_argument('--real-time-factor', type=float)
 
+    def session_options(sp):
+        sp.add_argument('--record', metavar='PATH', help='record the graph\'s topics into '
+                        'PATH (.mcap), as ros2 bag record does')
+        sp.add_argument('--foxglove', metavar='PORT', nargs='?', type=int,
+                        const=FOXGLOVE_CONFIG_PORT, help='serve a live view to Foxglove on '
+                        'ws://127.0.0.1:8765 (or PORT), docs/live.md')
+
     sp = sub.add_parser('sim', help='simulator and the whole flight stack; runs until Ctrl-C')
     sim_options(sp)
     sp.add_argument('--processes', action='store_true', help='one process per node')
-    sp.add_argument('--record', metavar='PATH',
-                    help='record the graph\'s topics into PATH (.mcap), as ros2 bag record does')
-    sp.add_argument('--foxglove', metavar='PORT', nargs='?', type=int, const=FOXGLOVE_CONFIG_PORT,
-                    help='serve a live view to Foxglove on ws://127.0.0.1:8765 (or PORT), '
-                         'docs/live.md')
+    session_options(sp)
     sp.add_argument('--viewer', action='store_true',
                     help='open MuJoCo\'s viewer on the simulated world (needs a display)')
     sp.set_defaults(func=cmd_sim)
     sp = sub.add_parser('bringup', help='the flight stack alone, against hardware or a sim')
     sp.add_argument('--processes', action='store_true', help='one process per node')
-    sp.add_argument('--record', metavar='PATH',
-                    help='record the graph\'s topics into PATH (.mcap), as ros2 bag record does')
-    sp.add_argument('--foxglove', metavar='PORT', nargs='?', type=int, const=FOXGLOVE_CONFIG_PORT,
-                    help='serve a live view to Foxglove on ws://127.0.0.1:8765 (or PORT), '
-                         'docs/live.md')
+    session_options(sp)
     sp.add_argument('--use-sim-time', action='store_true',
                     help='follow /clock of a simulator started apart')
     sp.set_defaults(func=cmd_bringup)
