@@ -188,7 +188,9 @@ def main() -> None:
     bench_store(args.packets, max_packet, figure, peer)
     for megabytes in args.megabytes:
         bench_goodput(megabytes, max_packet, args.product_kib, figure, peer)
-    write_results('relay', figure, peer)
+    write_results('relay', figure, peer, setup={'store packets': args.packets,
+                                                'megabytes': args.megabytes,
+                                                'product KiB': args.product_kib})
 
 
 if __name__ == '__main__':

@@ -80,7 +80,8 @@ def main() -> None:
         figure[f'{label}: real-time factor'] = round(rate, 2)
         peer[f'{label}: raw mj_step real-time factor'] = round(raw, 2)
     rig.close()
-    write_results('sim', figure, peer)
+    write_results('sim', figure, peer, setup={'sim seconds per load': args.seconds,
+                                             'rock abundance': args.rock_abundance})
 
 if __name__ == '__main__':
     main()

@@ -134,18 +134,20 @@ def main() -> None:
     executor = os.environ.get('CHANG_E_ROVER_EXECUTOR', 'events')
     print(f'executor {executor}; peer: World.step alone, no ROS, {peer:.1f}x real time')
     print(f'{"stack":<34}{"real-time factor":>18}{"share of peer":>15}{"CPU s / sim s":>15}')
-    rows = {}
+    figure = {}
     for processes in (False, True):
         for cameras in (False, True):
             label = (f'{"processes" if processes else "one process"}, '
                      f'{"hazcams 1 Hz" if cameras else "no cameras"}')
             f = one_run(processes, cameras, args.seconds)
-            rows[label] = f
+            figure[f'{label}: real-time factor'] = round(f['rtf'], 2)
+            if 'cpu_s_per_sim_s' in f:
+                figure[f'{label}: CPU s per sim s'] = round(f['cpu_s_per_sim_s'], 2)
             cpu = f'{f["cpu_s_per_sim_s"]:.2f}' if 'cpu_s_per_sim_s' in f else '-'
             print(f'{label:<34}{f["rtf"]:>17.2f}x{100 * f["rtf"] / peer:>14.0f}%{cpu:>15}',
                   flush=True)
-    write_results('stack', {'executor': executor, 'runs': rows},
-                  peer={'physics_only_rtf': peer})
+    write_results('stack', figure, {'World.step alone, no ROS: real-time factor': round(peer, 2)},
+                  setup={'executor': executor, 'wall seconds per run': args.seconds})
 
 
 if __name__ == '__main__':

@@ -6,8 +6,8 @@ import sys
 import time
 
 from chang_e_rover import config, graph
+from chang_e_rover.campaign.plan import FAULT_KINDS as INJECTABLE
 from chang_e_rover.robot_description import WHEEL_IDS
-from chang_e_rover.sim.motor import FAULT_KINDS
 from chang_e_rover.sim.terrain import NAMED_TERRAINS
 
 
@@ -124,7 +124,8 @@ def cmd_mission(args) -> int:
     print('[mission] starting the simulator and the flight stack in one process, the space '
           'link and the ground station', flush=True)
     try:
-        runner.spin_in_process(graph.all_nodes(), overrides,
+        specs, overrides = _session(graph.all_nodes(), overrides, args)
+        runner.spin_in_process(specs, overrides,
                                keep_going=lambda: not (mission and mission[0].finished),
                                extra_nodes=(make_mission,))
     finally:
@@ -134,6 +135,27 @@ def cmd_mission(args) -> int:
     arrived = report is not None and report['goal_drive']['arrived'] and (
         report['crossing'] is None or report['crossing']['arrived'])
     return 0 if arrived else 1
+
+
+def cmd_campaign(args) -> int:
+    from pathlib import Path
+
+    from chang_e_rover.campaign import campaign, plan
+    try:
+        runs = plan.make_runs(plan.parse_seeds(args.seeds), args.k, tuple(args.faults),
+                              args.goal_m, args.cap_s, args.rock_abundance)
+        out = Path(args.out or config.state_path(time.strftime('campaign/%Y%m%d-%H%M%S')))
+        client = campaign.connect(args.scheduler, args.workers)
+    except (plan.CampaignError, config.ConfigError) as exc:
+        raise SystemExit(f'campaign: {exc}') from None
+    print(f'[campaign] {len(runs)} runs of the flown stack (k {args.k}, seeds {args.seeds}) on '
+          f'{client.dashboard_link if args.scheduler else f"{args.workers} local workers"}; '
+          f'rows to {out}/runs.csv', flush=True)
+    try:
+        campaign.run_campaign(runs, out, client, say=lambda line: print(line, flush=True))
+    finally:
+        client.close()
+    return 0
 
 
 def cmd_node(args) -> int:
@@ -184,12 +206,27 @@ def parser() -> argparse.ArgumentParser:
     sim_options(sp)
     sp.add_argument('--fault-wheel', choices=WHEEL_IDS, default='lm',
                     help='the wheel that fails during the goal drive')
-    sp.add_argument('--fault', choices=[f for f in FAULT_KINDS if f != 'none'], default='stall')
+    sp.add_argument('--fault', choices=INJECTABLE, default='stall')
     sp.add_argument('--rock-field', action=argparse.BooleanOptionalAction, default=True,
                     help='rocks beyond the open ground around the lander, and a last leg '
                          'through them after the ground resets the failed wheel (default; '
                          '--no-rock-field: flat ground and no last leg)')
+    session_options(sp)
     sp.set_defaults(func=cmd_mission)
+    sp = sub.add_parser('campaign', help='Monte Carlo runs of the flown stack on Dask '
+                        '(docs/campaign.md)')
+    sp.add_argument('--seeds', default='1-30', help='seeds and ranges, e.g. 1-30 or 3,7,40-45')
+    sp.add_argument('--k', type=int, nargs='+', default=[0, 1, 2, 3],
+                    help='numbers of failed wheels (0 to 6)')
+    sp.add_argument('--faults', nargs='+', default=list(INJECTABLE),
+                    help='the fault kinds drawn from')
+    sp.add_argument('--goal-m', type=float, default=20.0, help='goal distance ahead, m')
+    sp.add_argument('--cap-s', type=float, default=1200.0, help='sim seconds per run')
+    sp.add_argument('--rock-abundance', type=float, default=0.03)
+    sp.add_argument('--workers', type=int, default=2, help='local worker processes')
+    sp.add_argument('--scheduler', help='a Dask scheduler address (tcp://host:8786)')
+    sp.add_argument('--out', help='output folder (default: the state folder\'s campaign/)')
+    sp.set_defaults(func=cmd_campaign)
     sp = sub.add_parser('node', help='run one node of the graph, e.g. /rover/wheel_lf')
     sp.add_argument('name')
     sp.set_defaults(func=cmd_node)

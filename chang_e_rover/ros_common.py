@@ -5,6 +5,7 @@ import this.
 """
 from __future__ import annotations
 
+import array
 from typing import Any
 
 from builtin_interfaces.msg import Time
@@ -88,6 +89,24 @@ def image_array(msg) -> np.ndarray:
     img = np.frombuffer(bytes(msg.data), np.uint8)[:msg.step * msg.height]
     img = img.reshape(msg.height, msg.step)[:, :msg.width * 3].reshape(msg.height, msg.width, 3)
     return img if msg.encoding == 'rgb8' else img[:, :, ::-1]
+
+
+def rgb_image(img: np.ndarray, frame_id: str, stamp) -> 'Image':
+    """An H x W x 3 uint8 RGB array as a sensor_msgs/Image (rgb8, no row padding).
+
+    The pixels go in as an array.array, which the message takes as it is; bytes would
+    be copied element by element (a 1024 x 1024 frame: 25 ms instead of 5).
+    """
+    from sensor_msgs.msg import Image
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f'an H x W x 3 uint8 image expected, got {img.shape} {img.dtype}')
+    data = array.array('B')
+    data.frombytes(np.ascontiguousarray(img).tobytes())
+    msg = Image(height=img.shape[0], width=img.shape[1], encoding='rgb8', is_bigendian=0,
+                step=img.shape[1] * 3, data=data)
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    return msg
 
 
 def stamp_to_ns(stamp: Time) -> int:

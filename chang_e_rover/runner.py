@@ -109,7 +109,8 @@ def spin_in_process(specs: list[NodeSpec], overrides=None,
     finally:
         stop.set()
         for thread in threads:
-            thread.join(timeout=5.0)
+            if thread.ident is not None:      # started (building a node can fail first)
+                thread.join(timeout=5.0)
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()

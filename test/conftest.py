@@ -9,9 +9,16 @@ import time
 
 import pytest
 
+from isolation import domain, port_shift, share_with_own_ports  # noqa: E402
+
 # Before rclpy or mujoco load: own DDS domain, this host only, large-data transport
-# so that 1 MP images arrive, headless rendering.
-os.environ['ROS_DOMAIN_ID'] = str(100 + os.getpid() % 100)
+# so that 1 MP images arrive, headless rendering; a parallel worker's own relay ports.
+os.environ['ROS_DOMAIN_ID'] = str(domain(0))
+if port_shift() and 'CHANG_E_ROVER_SHARE' not in os.environ:
+    import tempfile
+    from pathlib import Path
+    os.environ['CHANG_E_ROVER_SHARE'] = str(share_with_own_ports(
+        Path(tempfile.mkdtemp(prefix='chang_e_rover_share_')), port_shift()))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
@@ -23,6 +30,18 @@ if 'CHANG_E_ROVER_STATE' not in os.environ:
     from chang_e_rover import config as _config
     from chang_e_rover.relay.keys import write_key as _write_key
     _write_key(_config.state_path(_config.load_params('relay.yaml', 'relay')['key_file']))
+
+
+# The files that take longest go first, so that the two workers finish together
+# (pytest-xdist hands out files in the order collected).
+LONGEST_FIRST = ('test_mission.py', 'test_hazard_stack.py', 'test_rock_field.py',
+                 'test_determinism.py', 'test_deployment.py', 'test_lander_camera.py',
+                 'test_relay_node.py', 'test_visual_odometry.py')
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 class RosSession:

@@ -198,7 +198,12 @@ class Rover:
         self._next_heartbeat = 0.0
         self._next_temperature = 0.0
         self._next_control = 0.0
-        self.world.step(1.0)    # settle on the ground
+        # Settle on the ground; the attitude estimate takes the IMU meanwhile, and the
+        # gyro's bias once the rover stands still (as it does at rest before any drive).
+        for _ in range(int(round(1.0 / self.period))):
+            self.world.step(self.period)
+            gyro, accel = self.world.imu()
+            self.core.imu(self.world.time, gyro, accel)
         if odom_from_truth:
             # Odom is the terrain frame: the odometry starts from the pose the rover settled
             # to, as a mission starts from the ground's fix of the rover. Settling on rough
@@ -250,15 +255,11 @@ class Rover:
                 self.core.wheel_status(wid, unit.state, unit.fault, t)
         names, q, _, _ = w.joint_state('rover')
         self.core.steering({n[6:8]: a for n, a in zip(names, q) if n.startswith('steer_')})
-        quat, gyro, _ = w.imu()
-        self.core.yaw_rate(float(gyro[2]), float(gyro[0]), float(gyro[1]))
-        self.core.attitude(*(float(v) for v in quat))
+        gyro, accel = w.imu()
+        self.core.imu(t, gyro, accel)
         raw = None
         if self.hazcams is not None:
-            qw, qx, qy, qz = (float(v) for v in quat)
-            raw = self.hazcams.step(self.core, math.atan2(2 * (qw * qx + qy * qz),
-                                                          1 - 2 * (qx * qx + qy * qy)),
-                                    self.core.pitch)
+            raw = self.hazcams.step(self.core, self.core.roll, self.core.pitch)
         if self.visual is not None and (raw is not None or self.hazcams is None):
             self.visual.step(self.core, raw)
         if self.truth_map is not None:

@@ -3,43 +3,23 @@
 It is isolated from the test session as a second simulation session on the
 same machine would be: its own DDS domain, its own run-time state (relay
 queue, telecommand key, ground archive) and its own UDP ports for the relay,
-the link and the ground (a copy of config/ with every relay port moved up by
-PORT_OFFSET; nothing else in it changes).
+the link and the ground (a copy of config/ with every relay port moved up;
+nothing else in it changes). See isolation.py.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-import yaml
+from isolation import domain as isolation_domain, MISSION_PORT_OFFSET, port_shift, \
+    share_with_own_ports
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT_OFFSET = 100
-
-
-def _share_with_own_ports(folder: Path) -> Path:
-    """Copy config/, urdf/ and launch/ to folder, the relay file's ports moved by PORT_OFFSET."""
-    for name in ('config', 'urdf', 'launch'):
-        shutil.copytree(ROOT / name, folder / name)
-    relay = folder / 'config' / 'relay.yaml'
-    data = yaml.safe_load(relay.read_text())
-    moved = 0
-    for node in data.values():
-        params = node['ros__parameters']
-        for key, value in params.items():
-            if key == 'port' or key.endswith('_port'):
-                params[key] = int(value) + PORT_OFFSET
-                moved += 1
-    if moved == 0:
-        raise RuntimeError(f'{relay}: no port keys found to move')
-    relay.write_text(yaml.safe_dump(data, sort_keys=False))
-    return folder
 
 
 class BackgroundMission:
@@ -52,10 +32,10 @@ class BackgroundMission:
 
     def start(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix='chang_e_rover_mission_'))
-        share = _share_with_own_ports(self.folder / 'share')
+        share = share_with_own_ports(self.folder / 'share', port_shift() + MISSION_PORT_OFFSET)
         state = self.folder / 'state'
         state.mkdir()
-        domain = 100 + (int(os.environ.get('ROS_DOMAIN_ID', '100')) - 100 + 50) % 100
+        domain = isolation_domain(10)
         env = {**os.environ, 'PYTHONPATH': str(ROOT), 'CHANG_E_ROVER_SHARE': str(share),
                'CHANG_E_ROVER_STATE': str(state), 'ROS_DOMAIN_ID': str(domain)}
         self._out = open(self.folder / 'stdout.txt', 'w')

@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+import isolation
+
 SCRIPT = Path(__file__).resolve().parent / 'scenario_run.py'
 PERIOD_S = 0.05
 
@@ -51,7 +53,7 @@ def agree(idle: dict, loaded: dict, pose_m: float) -> None:
 
 @pytest.mark.timeout(1200)
 def test_one_process_same_outcome_idle_and_beside_two_busy_cores():
-    domain = 160 + os.getpid() % 20
+    domain = isolation.domain(20)
     idle, loaded = run(False, domain, burn=False), run(False, domain, burn=True)
     agree(idle, loaded, pose_m=0.001)
     assert math.dist(idle['truth'], (0.0, 0.0)) > 1.0, 'the rover drove'
@@ -62,6 +64,6 @@ def test_processes_same_outcome_idle_and_beside_two_busy_cores():
     """One process per node: a wheel unit and the controller take the same reading at
     once, and the unit answers it with the controller's setpoint of the reading before,
     waited for if it is not in yet; so the scheduling of the processes changes nothing."""
-    domain = 180 + os.getpid() % 20
+    domain = isolation.domain(30)
     idle, loaded = run(True, domain, burn=False), run(True, domain, burn=True)
     agree(idle, loaded, pose_m=0.001)

@@ -20,12 +20,14 @@ from chang_e_rover.relay.link import ChannelConfig, LinkSimulator
 from chang_e_rover.relay.packets import Product
 from chang_e_rover.relay.store import Store
 from chang_e_rover.relay.telecommands import ArgLimits
+from isolation import port_shift
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = bytes(range(32))
 LIMITS = ArgLimits(100.0, {'pancam': (-3.1, 3.1), 'tcam': (-3.14, 3.14)},
                    {'pancam': (-1.2, 1.2), 'tcam': (-0.6, 1.2)})
-PORTS = dict(relay=47230, link_relay=47231, link_ground=47232, ground=47233)
+PORTS = {k: v + port_shift() for k, v in
+         dict(relay=47230, link_relay=47231, link_ground=47232, ground=47233).items()}
 PRODUCTS = 300              # ~2.5 KB each: 3 packets, ~11 s of a 555 kbit/s link
 GROUND = f"""
 import sys, time

@@ -87,6 +87,7 @@ def test_mission_drives_the_traverse_and_reports():
     assert rocks['touched'] == [], 'and it touches none of them'
     hazard_map = r['hazard_map']
     assert hazard_map['untraversable'] > 0 and (folder / hazard_map['file']).is_file()
+    assert (folder / 'report.html').is_file(), 'the report page is written beside summary.json'
     assert tcs['crossing']['name'] == 'drive_goal'
     assert tcs['crossing']['reports'] == ['accepted', 'started', 'completed']
 

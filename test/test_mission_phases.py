@@ -6,6 +6,7 @@ import pytest
 from chang_e_rover.mission.phases import (AIM_TIMEOUT_S, PHASES, RESET_RETRY_S, Inputs,
                                           MissionPhases)
 from chang_e_rover.mission.plan import Crossing, FaultDrive, PlanClock, SetHeading
+from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
 
 DT = 0.1
 
@@ -36,13 +37,14 @@ class FakeMutual:
 class World:
     """A rover that follows velocity commands and reaches a goal drive_s after it is up."""
 
-    def __init__(self, phases: MissionPhases, drive_s: float = 60.0, sequencer_s: float = 50.0):
+    def __init__(self, phases: MissionPhases, drive_s: float = 60.0, sequencer_s: float = 50.0,
+                 short_m: float = 0.0):
         self.m, self.inp, self.t = phases, Inputs(), 100.0
         self.inp.truth = (0.0, 0.0, 0.0)
         self.inp.odom_pose = (8.0, -2.0, -0.5)
         self.inp.ready = frozenset({'sequencer', 'panorama', 'capture', 'reset_lm'})
         self.inp.healthy = '6'
-        self.drive_s, self.sequencer_s = drive_s, sequencer_s
+        self.drive_s, self.sequencer_s, self.short_m = drive_s, sequencer_s, short_m
         self.cmd = (0.0, 0.0)
         self.goal: tuple[float, float, float] | None = None    # x, y, sent at
         self.log: list = []
@@ -60,7 +62,10 @@ class World:
         if self.goal is not None:
             gx, gy, sent = self.goal
             done = self.t - sent >= self.drive_s
-            self.inp.controller_goal = f'({gx:.2f}, {gy:.2f}) {"reached" if done else "active"}'
+            state = GoalState.ACTIVE if not done else \
+                GoalState.REACHED_SHORT if self.short_m else GoalState.REACHED
+            self.inp.goal_status = GoalStatus(state, gx, gy, 0, math.dist((x, y), (gx, gy)),
+                                              self.short_m if done else 0.0)
             if done:
                 self.inp.odom_pose = (gx, gy, yaw)
         if 'deploy_asked' in self.m.results and \
@@ -158,6 +163,24 @@ def test_the_fault_is_injected_after_the_controller_takes_the_goal_up():
     active = m.results['goal_active']
     assert m.results['injected'] - active == pytest.approx(fd.inject_after_s, abs=DT + 1e-9)
     assert m.results['detected'] == (fd.wheel, fd.fault, m.results['injected'])
+
+
+def test_a_goal_leg_ends_on_its_own_goal_reached_and_keeps_how_short():
+    m = MissionPhases(FaultDrive(inject_after_s=5.0, timeout_s=300.0))
+    m.phase, m.start_t, m.phase_t = 'fault_drive', 0.0, 0.0
+    m.results['goal_odom'] = (5.0, 1.0)
+    inp = Inputs(truth=(0.0, 0.0, 0.0), odom_pose=(0.0, 1.0, 0.0), healthy='6')
+    for t, status in enumerate([
+            GoalStatus(GoalState.REACHED, 4.0, 1.0, 0, 0.05),          # another goal
+            GoalStatus(GoalState.HELD, 5.0, 1.0, 0, 3.0, reason='backing off'),
+            GoalStatus(GoalState.FAILED, 5.0, 1.0, 0, 3.0, reason='cancelled')], 1):
+        inp.goal_status = status
+        m.update(inp, float(t))
+        assert m.phase == 'fault_drive', status
+    assert m.results['goal_active'] == 2.0, 'HELD is under way: the goal was taken up'
+    inp.goal_status = GoalStatus(GoalState.REACHED_SHORT, 5.0, 1.0, 0, 0.18, 0.18)
+    m.update(inp, 4.0)
+    assert m.phase == 'done' and m.results['reached'] and m.results['short'] == 0.18
 
 
 def test_a_fault_before_the_injection_or_on_another_wheel_is_not_the_detection():

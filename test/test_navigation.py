@@ -11,6 +11,7 @@ from chang_e_rover.drive.odometry import Odometry2D
 from chang_e_rover.hazard.gate import Footprint, Grid, Vote
 from chang_e_rover.navigation import arcs
 from chang_e_rover.navigation.arcs import ArcVoter, BlockedSearch, FaceGoal
+from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
 from chang_e_rover.navigation.guard import HazardGuard
 from chang_e_rover.navigation.navigator import Goal, Navigator
 from chang_e_rover.navigation.recovery import BackOff, end_short, keep_out, no_headway
@@ -223,6 +224,31 @@ def test_held_on_its_arc_the_drive_backs_off_and_the_hold_is_taken():
     assert [k.wheel for k in nav.goal.keep_outs] == ['lm'] and nav.goal.backoffs == 1
     nav.step(0.1, pose_at(), ALL, lambda t: asked.append(t) or 0.2)
     assert asked == [0.0], 'not asked while backing off'
+
+
+def test_the_goal_status_follows_the_drive_and_keeps_how_it_ended():
+    nav = Navigator(GEOMETRY, P, P['max_speed_m_s'], Notes())
+    assert nav.status(pose_at()) == GoalStatus(GoalState.NONE)
+    nav.set_goal(5.0, 0.0, 0.0, stamp_ns=123)
+    assert nav.status(pose_at(1.0)) == GoalStatus(GoalState.ACTIVE, 5.0, 0.0, 123, 4.0)
+    assert not nav.held_stall(10.0, pose_at(1.0), ['lf'])            # it backs off
+    held = nav.status(pose_at(1.0))
+    assert held.state is GoalState.HELD and held.reason == 'lf stalled and the rover held'
+    nav.cancel(11.0)
+    assert nav.status(pose_at(0.5)) == GoalStatus(GoalState.FAILED, 5.0, 0.0, 123, 4.5,
+                                                  reason='cancelled by a velocity command')
+    nav.set_goal(0.05, 0.0, 12.0, stamp_ns=124)
+    assert nav.step(12.1, pose_at(), ALL, no_hold) == (0.0, 0.0)
+    assert nav.status(pose_at()) == GoalStatus(GoalState.REACHED, 0.05, 0.0, 124, 0.05)
+    nav.cancel(13.0)
+    assert nav.status(pose_at()).state is GoalState.REACHED, 'a stop after arriving is no news'
+    nav.set_goal(0.2, 0.0, 14.0, stamp_ns=125)
+    assert nav.held_stall(15.0, pose_at(), ['lf'])                    # held near: ends short
+    short = nav.status(pose_at())
+    assert short.state is GoalState.REACHED_SHORT and short.short_by_m == pytest.approx(0.2)
+    assert Navigator.refused(math.nan, 0.0, 1, pose_at(), 'not finite') is None
+    assert Navigator.refused(3.0, 4.0, 9, pose_at(), "frame 'map'") == GoalStatus(
+        GoalState.FAILED, 3.0, 4.0, 9, 5.0, reason="frame 'map'")
 
 
 def imported(folder: str) -> set[str]:

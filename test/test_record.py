@@ -49,3 +49,16 @@ def test_a_path_that_cannot_be_written_is_named_and_nothing_else_stops(ros, tmp_
         assert node.bag is None and not node.subs, said
         ros.spin_for(0.2)
     assert taken.read_bytes() == b'keep'
+
+
+def test_sim_mission_and_bringup_each_take_record_and_foxglove(tmp_path):
+    from chang_e_rover import cli
+    for command in ('sim', 'mission', 'bringup'):
+        args = cli.parser().parse_args([command, '--record', str(tmp_path / 'run.mcap'),
+                                        '--foxglove', '8790'])
+        specs, overrides = cli._session(graph.flight_nodes(), {}, args)
+        names = [s.name for s in specs]
+        assert 'recorder' in names and 'live' in names, (command, names)
+        assert overrides['live']['port'] == 8790, command
+        args = cli.parser().parse_args([command])
+        assert cli._session(graph.flight_nodes(), {}, args)[0] == graph.flight_nodes()

@@ -10,12 +10,14 @@ from chang_e_rover.relay.link import ChannelConfig, LinkSimulator
 from chang_e_rover.relay.packets import Product
 from chang_e_rover.relay.store import Store
 from chang_e_rover.relay.telecommands import ArgLimits
+from isolation import port_shift
 
 KEY = bytes(range(32))
 LIMITS = ArgLimits(100.0, {'pancam': (-3.1, 3.1), 'tcam': (-3.14, 3.14)},
                    {'pancam': (-1.2, 1.2), 'tcam': (-0.6, 1.2)})
 RELAY = config.load_params('relay.yaml', 'relay')
-PORTS = dict(relay=47210, link_relay=47211, link_ground=47212, ground=47213)
+PORTS = {k: v + port_shift() for k, v in
+         dict(relay=47210, link_relay=47211, link_ground=47212, ground=47213).items()}
 
 
 def test_link_defaults_are_the_icd_figures():

@@ -9,7 +9,8 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 
 from chang_e_rover import graph, runner
-from chang_e_rover.relay.endpoint import COMPLETED, STARTED
+from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
+from chang_e_rover.relay.endpoint import ACCEPT_FAILED, ACCEPTED, CODES, COMPLETED, STARTED
 from chang_e_rover.relay.ground_cli import make_ground, make_link
 from chang_e_rover.ros_common import SENSOR_QOS, STATE_QOS
 from chang_e_rover.science.instruments import LPR_SAMPLES
@@ -95,7 +96,7 @@ def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, l
         wait(ros, lambda: ground.pending[seq].finished or any(
             r.kind == COMPLETED for r in ground.pending[seq].reports), 240, 'completion')
         kinds = [r.kind for r in ground.pending[seq].reports]
-        assert kinds[:3] == [1, STARTED, COMPLETED], ground.pending[seq].reports
+        assert kinds[:3] == [ACCEPTED, STARTED, COMPLETED], ground.pending[seq].reports
         pos = sim.world.ground_truth().position
         assert math.hypot(pos[0] - 1.0, pos[1]) < 0.25
         # Point the lander's terrain camera and enter safe mode: both complete.
@@ -105,9 +106,10 @@ def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, l
         for seq in (point, mode, bad):
             wait(ros, lambda: ground.pending[seq].finished or any(
                 r.kind == COMPLETED for r in ground.pending[seq].reports), 120, f'TC {seq}')
-        assert [r.kind for r in ground.pending[point].reports] == [1, STARTED, COMPLETED]
-        assert [r.kind for r in ground.pending[mode].reports] == [1, STARTED, COMPLETED]
-        assert [(r.kind, r.code) for r in ground.pending[bad].reports] == [(2, 8)]
+        assert [r.kind for r in ground.pending[point].reports] == [ACCEPTED, STARTED, COMPLETED]
+        assert [r.kind for r in ground.pending[mode].reports] == [ACCEPTED, STARTED, COMPLETED]
+        assert [(r.kind, r.code) for r in ground.pending[bad].reports] == [
+            (ACCEPT_FAILED, CODES['bad_arguments'])]
         relay = next(n for n in nodes if n.get_name() == 'relay')
         assert relay.endpoint.mode == 1
         wait(ros, lambda: ground.status.mode == 1, 30, 'safe mode in the relay status')
@@ -115,8 +117,9 @@ def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, l
         refused = ground.status.tc_refused
         before = list(ground.pending[point].reports)
         ground._uplink.append(ground.pending[point].raw)
-        wait(ros, lambda: any(r.kind == 2 and r.code == 5 and r.seq == point
-                              for r in ground.reports), 60, 'the replay refused and reported')
+        wait(ros, lambda: any(r.kind == ACCEPT_FAILED and r.code == CODES['replay']
+                              and r.seq == point for r in ground.reports), 60,
+             'the replay refused and reported')
         wait(ros, lambda: ground.status.tc_refused > refused, 30, 'the refusal counted')
         new = ground.pending[point].reports[len(before):]
         assert not new, f'the replay executed something, or was taken for a verdict: {new}'
@@ -126,28 +129,42 @@ def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, l
         ground.stop()
 
 
-def _controller_status(goal: str, short: str) -> 'DiagnosticArray':
-    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-    return DiagnosticArray(status=[DiagnosticStatus(
-        name='rover/drive_controller',
-        values=[KeyValue(key='goal', value=goal), KeyValue(key='goal_short_m', value=short)])])
+def _goal_status(state: GoalState, x: float, stamp_ns: int, short: float = 0.0,
+                 reason: str = '') -> 'DiagnosticStatus':
+    from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+    status = GoalStatus(state, x, 0.0, stamp_ns, 0.1, short, reason)
+    return DiagnosticStatus(name='rover/goal_status',
+                            values=[KeyValue(key=k, value=v) for k, v in status.to_values()])
 
 
 def test_drive_goal_completes_on_the_controllers_verdict_and_says_how_short_it_ended(ros):
+    from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
     from chang_e_rover.relay.telecommands import BY_NAME, Telecommand
     relay = ros.add(graph.find('/lander/relay').load_factory()(
         namespace='lander', context=ros.context))
     check = relay._tc_drive_goal(Telecommand(1, BY_NAME['drive_goal'], {'x_m': 5.0, 'y_m': 0.0}))
+    x, y, stamp = relay.goal_target
+    assert (x, y) == (5.0, 0.0)
     assert check() is None, 'no verdict before the controller gives one'
-    relay.diagnostics_callback(_controller_status('(5.00, 0.00) active', '0.00'))
+    relay.goal_status_callback(_goal_status(GoalState.ACTIVE, 5.0, stamp))
     assert check() is None
-    relay.diagnostics_callback(_controller_status('(4.00, 0.00) reached', '0.00'))
+    relay.goal_status_callback(_goal_status(GoalState.REACHED, 4.0, stamp))
     assert check() is None, 'another goal reached is not this one'
-    relay.diagnostics_callback(_controller_status('(5.00, 0.00) reached', '0.00'))
+    relay.goal_status_callback(_goal_status(GoalState.REACHED, 5.0, stamp - 1))
+    assert check() is None, 'an earlier goal to the same point (a latched status) is not this one'
+    relay.goal_status_callback(_goal_status(GoalState.HELD, 5.0, stamp, reason='backing off'))
+    assert check() is None, 'held, it is still under way'
+    relay.goal_status_callback(_goal_status(GoalState.REACHED, 5.0, stamp))
     assert check() == (True, 'goal (5.00, 0.00) reached')
     # Held within goal_held_tolerance_m, the drive ends there: the report says how short.
-    relay.diagnostics_callback(_controller_status('(5.00, 0.00) reached', '0.18'))
+    relay.goal_status_callback(_goal_status(GoalState.REACHED_SHORT, 5.0, stamp, 0.18))
     assert check() == (True, 'goal (5.00, 0.00) reached, held 0.18 m short')
-    for bad in ('nan', 'inf', 'x'):
-        relay.diagnostics_callback(_controller_status('(5.00, 0.00) reached', bad))
-        assert check() == (True, 'goal (5.00, 0.00) reached'), bad
+    # A status that is not one (the old formatted string, an unknown state) changes nothing.
+    for bad in ([KeyValue(key='goal', value='(5.00, 0.00) reached')],
+                [KeyValue(key=k, value='DONE' if k == 'state' else v)
+                 for k, v in GoalStatus(GoalState.ACTIVE, 5.0, 0.0, stamp).to_values()]):
+        relay.goal_status_callback(DiagnosticStatus(name='rover/goal_status', values=bad))
+        assert check() == (True, 'goal (5.00, 0.00) reached, held 0.18 m short')
+    relay.goal_status_callback(_goal_status(GoalState.FAILED, 5.0, stamp,
+                                            reason='cancelled by a velocity command'))
+    assert check() == (False, 'goal (5.00, 0.00) failed: cancelled by a velocity command')

@@ -48,6 +48,10 @@ def test_sim_publishes_the_icd_topics(ros):
     z = truth[-1].pose.pose.position.z
     assert z == pytest.approx(0.55, abs=0.02)   # standing on its wheels on flat ground
     assert imu[-1].linear_acceleration.z == pytest.approx(1.62, abs=0.05)   # lunar gravity
+    # a strapdown IMU: no orientation (REP 145), rates with their sample noise
+    assert imu[-1].orientation_covariance[0] == -1.0 and imu[-1].orientation.w == 0.0
+    assert imu[-1].angular_velocity_covariance[0] == pytest.approx(
+        sim.world.imu_model.sample_sigma[0] ** 2)
     assert motors['rr'][-1].name == ['wheel_rr_joint']
     assert temps[-1].temperature == pytest.approx(20.0, abs=0.5)
     del sim

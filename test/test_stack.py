@@ -94,3 +94,50 @@ def test_rover_stops_when_commands_stop(ros):
     stopped = [t for t, _, _, s in stack.truth if t > last_command and s < 0.002]
     assert stopped, 'the rover never stopped'
     assert stopped[0] - last_command <= 1.0 + braking + 0.3
+
+
+def test_a_goal_drive_reports_active_then_reached_on_goal_status(ros):
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from geometry_msgs.msg import PoseStamped
+
+    from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
+    from chang_e_rover.ros_common import LATCHED_QOS, ns_to_stamp
+    stack = Stack(ros)
+    heard: list[tuple[int, GoalStatus]] = []      # level, status
+    stack.probe.create_subscription(DiagnosticStatus, 'rover/goal_status', lambda m: heard.append(
+        (ord(m.level), GoalStatus.from_values((kv.key, kv.value) for kv in m.values))),
+        LATCHED_QOS)
+    goal_pub = stack.probe.create_publisher(PoseStamped, 'rover/goal', STATE_QOS)
+    stack.idle(1.0)
+    assert heard and heard[-1][1] == GoalStatus(GoalState.NONE), 'latched: no goal yet'
+    stamp_ns = 12_000_000_345               # any stamp: the status echoes it
+
+    def send(x: float, frame: str = 'odom') -> None:
+        goal = PoseStamped()
+        goal.header.frame_id, goal.header.stamp = frame, ns_to_stamp(stamp_ns)
+        goal.pose.position.x, goal.pose.orientation.w = x, 1.0
+        goal_pub.publish(goal)
+
+    send(0.5, frame='map')
+    ros.spin_until(lambda: heard[-1][1].state is GoalState.FAILED, 30, 'the refusal')
+    assert heard[-1][1].is_for(0.5, 0.0, stamp_ns) and 'map' in heard[-1][1].reason
+    assert heard[-1][0] == ord(DiagnosticStatus.ERROR)
+    send(0.5)
+    end = stack.time + 60.0
+    ros.spin_until(lambda: heard[-1][1].state is GoalState.REACHED or stack.time > end, 240,
+                   'the goal reached')
+    stack.idle(3.0)
+    ours = [(level, s) for level, s in heard if s.is_for(0.5, 0.0, stamp_ns)
+            and s.state is not GoalState.FAILED]
+    states = [s.state for _, s in ours]
+    assert states[0] is GoalState.ACTIVE and states[-1] is GoalState.REACHED, states
+    assert states.count(GoalState.REACHED) == 1, 'once, at the change; no 1 Hz after it'
+    assert set(states[:-1]) <= {GoalState.ACTIVE, GoalState.HELD}
+    active = [s.distance_m for _, s in ours if s.state is GoalState.ACTIVE]
+    assert len(active) >= 3 and active[-1] < active[0], '1 Hz while active, nearer each time'
+    level, reached = ours[-1]
+    assert level == ord(DiagnosticStatus.OK) and reached.short_by_m == 0.0
+    assert reached.distance_m <= config.load_params('rover.yaml', 'drive_controller')[
+        'goal_tolerance_m']
+    _, x, y, _ = stack.truth[-1]
+    assert math.hypot(x - 0.5, y) < 0.25

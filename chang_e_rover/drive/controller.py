@@ -8,20 +8,24 @@ The parts, each with one job (docs/drive.md, Structure):
 - wheel_view (wheel_view.py): each unit's state and speed, and node_lost;
 - navigator (navigation/): goal following, the hazard gate, recovery;
 - odometer (odometry.py): gyro heading, wheel travel, visual odometry's steps;
+- attitude_estimator (attitude.py): roll, pitch and the gyro's bias from the IMU;
 - stall_retry, corners, arc_check (monitors.py): watches on the drive itself.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 
 from chang_e_rover.drive.allocation import Allocator
+from chang_e_rover.drive.attitude import AttitudeEstimator
 from chang_e_rover.drive.governor import Governor, Limits
 from chang_e_rover.drive.monitors import ArcCheck, CornerTrust, StallRetry
 from chang_e_rover.drive.odometry import Odometry2D, OdometryFusion
 from chang_e_rover.drive.wheel_view import BACK_IN_SERVICE, STALLED, WheelView, WheelViews
 from chang_e_rover.hazard.gate import Grid
+from chang_e_rover.navigation.goal_status import GoalStatus
 from chang_e_rover.navigation.navigator import Goal, Navigator
-from chang_e_rover.robot_description import RoverGeometry
+from chang_e_rover.robot_description import RoverGeometry, WHEEL_IDS
 
 
 @dataclass
@@ -57,6 +61,7 @@ class DriveCore:
         self.wheel_view = WheelViews(p, start_t, self._note)
         self.navigator = Navigator(geometry, p, top_speed, self._note)
         self.odometer = OdometryFusion(geometry, p)
+        self.attitude_estimator = AttitudeEstimator(p)
         self.stall_retry = StallRetry(p, self._note)
         self.corners = CornerTrust(geometry, p, self._note)
         self.arc_check = ArcCheck(p, top_speed)
@@ -70,9 +75,12 @@ class DriveCore:
         self.governor.command(v, omega, t)
         self.navigator.cancel(t)
 
-    def set_goal(self, x: float, y: float, t: float) -> None:
-        """Drive to (x, y) in odom; raises ValueError for a goal that is not finite."""
-        self.navigator.set_goal(x, y, t)
+    def set_goal(self, x: float, y: float, t: float, stamp_ns: int = 0) -> None:
+        """Drive to (x, y) in odom; raises ValueError for a goal that is not finite.
+
+        :param stamp_ns: the goal message's header stamp, which its status echoes.
+        """
+        self.navigator.set_goal(x, y, t, stamp_ns)
 
     def wheel_status(self, wheel: str, state: str, fault: str, t: float) -> None:
         """A wheel unit's diagnostics: state and fault at t."""
@@ -89,12 +97,31 @@ class DriveCore:
         """Measured corner angles (rad) by corner id."""
         self.corners.measure(angles)
 
+    def imu(self, t: float, gyro, accel) -> None:
+        """An IMU sample at t: body rates (rad/s) and specific force (m/s^2), x y z.
+
+        The attitude estimate takes it (drive/attitude.py), told whether the rover
+        stands still: no motion commanded or under way from the governor, and no wheel
+        whose encoder turns faster than attitude.rest_wheel_speed_rad_s. The odometry
+        then takes the bias-corrected rates and the estimate's roll and pitch.
+        """
+        slow = self.p['attitude.rest_wheel_speed_rad_s']
+        still = (self.governor.target == (0.0, 0.0) and self.governor.output == (0.0, 0.0)
+                 and all(not math.isfinite(v.speed) or abs(v.speed) <= slow
+                         for v in self.wheel_view.views.values()))
+        est = self.attitude_estimator
+        if not est.update(t, gyro, accel, still):
+            return
+        p, q, r = est.rates
+        self.odometer.yaw_rate(r, p, q)
+        self.odometer.tilt(est.roll, est.pitch)
+
     def yaw_rate(self, gyro_z: float, gyro_x: float = 0.0, gyro_y: float = 0.0) -> None:
-        """The IMU's body rates (rad/s); see OdometryFusion.yaw_rate."""
+        """Body rates (rad/s) given as they are, bias-free; see OdometryFusion.yaw_rate."""
         self.odometer.yaw_rate(gyro_z, gyro_x, gyro_y)
 
     def attitude(self, w: float, x: float, y: float, z: float) -> None:
-        """The IMU's orientation (quaternion); see OdometryFusion.attitude."""
+        """An orientation (quaternion) given whole; see OdometryFusion.attitude."""
         self.odometer.attitude(w, x, y, z)
 
     def hazard(self, grid: Grid, t: float) -> None:
@@ -158,6 +185,14 @@ class DriveCore:
     def goal(self) -> Goal | None:
         return self.navigator.goal
 
+    def goal_status(self) -> GoalStatus:
+        """The last goal's status (rover/goal_status), its distance from the odometry."""
+        return self.navigator.status(self.odometry)
+
+    def refused_goal(self, x: float, y: float, stamp_ns: int, why: str) -> GoalStatus | None:
+        """The FAILED status of a goal refused for why; None for a point not finite."""
+        return self.navigator.refused(x, y, stamp_ns, self.odometry, why)
+
     @property
     def hazard_map(self) -> Grid | None:
         return self.navigator.hazard_map
@@ -196,6 +231,10 @@ class DriveCore:
         return self.odometer.pitch
 
     @property
+    def roll(self) -> float:
+        return self.odometer.roll
+
+    @property
     def v_measured(self) -> float:
         return self.odometer.v_measured
 
@@ -214,3 +253,24 @@ class DriveCore:
     @property
     def wheel_slip(self) -> float | None:
         return self.odometer.visual.wheel_slip
+
+    def health(self, out: DriveOutput | None, rejected: int
+               ) -> tuple[str, str, list[tuple[str, str]]]:
+        """The rover/drive_controller diagnostics: level name (OK, WARN, ERROR), message
+        and key/value pairs, after the step that gave out; rejected: commands refused."""
+        healthy = out.healthy if out else []
+        lost = [w for w in WHEEL_IDS if w not in healthy]
+        level = 'OK' if not lost else 'WARN' if len(healthy) >= 4 else 'ERROR'
+        message = 'all wheels healthy' if not lost else \
+            f'isolated: {", ".join(f"{w} ({self.fault_of(w)})" for w in lost)}'
+        gate = self.gate_state if self.gate_where is None else \
+            f'{self.gate_state} at ({self.gate_where[0]:.2f}, {self.gate_where[1]:.2f})'
+        return level, message, [
+            ('mode', out.mode if out else 'velocity'), ('healthy_wheels', str(len(healthy))),
+            ('speed_limit_m_s', f'{out.speed_limit if out else 0.0:.4f}'),
+            ('isolated_wheels', ' '.join(lost)),
+            ('goal', self.goal_status().message),     # for people: rover/goal_status for programs
+            ('rejected_commands', str(rejected)), ('visual_steps', str(self.visual_steps)),
+            ('visual_refused', str(self.visual_refused)), ('visual_idle', str(self.visual_idle)),
+            ('wheel_slip', 'unknown' if self.wheel_slip is None else f'{self.wheel_slip:.3f}'),
+            ('hazard_gate', gate)]

@@ -39,6 +39,7 @@ from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.due_queue import DueQueue
 from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.hazard.gate import Grid
+from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
                                       LATCHED_QOS, ns_to_stamp, sensor_qos, spin_node,
@@ -75,6 +76,8 @@ class DriveControllerNode(Node):
         self.steer_pub = self.create_publisher(JointState, 'joint_commands', STATE_QOS)
         self.odom_pub = self.create_publisher(Odometry, 'odom', STATE_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
+        self.goal_status_pub = self.create_publisher(DiagnosticStatus, 'goal_status', LATCHED_QOS)
+        self._goal_status: GoalStatus | None = None     # the driven goal's, last published
         self.create_subscription(Twist, 'cmd_vel', self.cmd_vel_callback, STATE_QOS)
         self.create_subscription(PoseStamped, 'goal', self.goal_callback, STATE_QOS)
         self.create_subscription(JointState, 'joint_states', self.joint_states_callback, STATE_QOS)
@@ -102,6 +105,7 @@ class DriveControllerNode(Node):
             self.create_timer(RESET_CHECK_S, self._check_resets_due,
                               clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.create_timer(1.0, self.publish_diagnostics)
+        self.create_timer(1.0, lambda: self.publish_goal_status(periodic=True))
 
     def hazard_gate_callback(self, request: SetBool.Request,
                              response: SetBool.Response) -> SetBool.Response:
@@ -141,17 +145,20 @@ class DriveControllerNode(Node):
             self.control_callback()
 
     def goal_callback(self, msg: PoseStamped) -> None:
+        x, y, stamp_ns = msg.pose.position.x, msg.pose.position.y, stamp_to_ns(msg.header.stamp)
         if msg.header.frame_id not in ('odom', ''):
-            self.get_logger().error(f'goal in frame {msg.header.frame_id!r} refused: '
-                                    'goals are points in odom')
-            return
+            return self._goal_refused(x, y, stamp_ns, f'goal in frame {msg.header.frame_id!r} '
+                                      'refused: goals are points in odom')
         try:
-            self.core.set_goal(msg.pose.position.x, msg.pose.position.y, self._now())
+            self.core.set_goal(x, y, self._now(), stamp_ns)
         except ValueError as exc:
             self.rejected += 1
-            self.get_logger().error(f'{exc}; goal refused')
-            return
+            return self._goal_refused(x, y, stamp_ns, f'{exc}; goal refused')
         self._step_now()
+
+    def _goal_refused(self, x: float, y: float, stamp_ns: int, why: str) -> None:
+        self.get_logger().error(why)
+        self.publish_goal_status(refused=self.core.refused_goal(x, y, stamp_ns, why))
 
     def hazard_map_callback(self, msg: OccupancyGrid) -> None:
         if msg.header.frame_id != 'odom':
@@ -199,10 +206,10 @@ class DriveControllerNode(Node):
                             if name.startswith('steer_')})
 
     def imu_callback(self, msg: Imu) -> None:
-        self.core.yaw_rate(msg.angular_velocity.z, msg.angular_velocity.x,
-                           msg.angular_velocity.y)
-        q = msg.orientation
-        self.core.attitude(q.w, q.x, q.y, q.z)
+        """Rates and specific force to the attitude estimate; an orientation, if the IMU
+        gives one, is not used: the rover keeps its own (drive/attitude.py)."""
+        w, f = msg.angular_velocity, msg.linear_acceleration
+        self.core.imu(stamp_to_ns(msg.header.stamp) * 1e-9, (w.x, w.y, w.z), (f.x, f.y, f.z))
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
         if self.sim:   # heard at its stamp, in the step after it (the wheel stamps its reading)
@@ -274,6 +281,7 @@ class DriveControllerNode(Node):
             self.get_logger().warning(f't={e.t:.2f} s wheel {e.wheel}: {e.what}')
         if events:
             self.publish_diagnostics()
+        self.publish_goal_status()
         if self._resets_open == 0 or not self.sim:
             self._publish_odometry()
         else:
@@ -348,40 +356,36 @@ class DriveControllerNode(Node):
         msg.header.frame_id = 'odom'
         msg.child_frame_id = 'base_link'
         msg.pose.pose.position.x, msg.pose.pose.position.y = odo.x, odo.y
-        msg.pose.pose.orientation.z = math.sin(odo.yaw / 2)
-        msg.pose.pose.orientation.w = math.cos(odo.yaw / 2)
+        # the odometry's heading with the attitude estimate's roll and pitch (drive/attitude.py)
+        q = msg.pose.pose.orientation
+        q.w, q.x, q.y, q.z = transforms3d.euler.euler2quat(self.core.roll, self.core.pitch,
+                                                           odo.yaw, 'sxyz')
         msg.twist.twist.linear.x = self.core.v_measured
         if self.core.gyro is not None:
             msg.twist.twist.angular.z = self.core.gyro
         self.odom_pub.publish(msg)
 
+    def publish_goal_status(self, periodic: bool = False,
+                            refused: GoalStatus | None = None) -> None:
+        """rover/goal_status: at each change, 1 Hz (periodic) while a goal is under way, and
+        once for a goal refused (the driven goal's status follows at its next change)."""
+        status = refused or self.core.goal_status()
+        if refused is None:
+            if status.same_report(self._goal_status) and not (periodic and
+                                                              status.state.under_way):
+                return
+            self._goal_status = status
+        self.goal_status_pub.publish(DiagnosticStatus(
+            level=getattr(DiagnosticStatus, status.level), name=STATUS_NAME,
+            hardware_id='drive_controller', message=status.message,
+            values=[KeyValue(key=k, value=v) for k, v in status.to_values()]))
+
     def publish_diagnostics(self) -> None:
-        out = self._last_out
-        healthy = out.healthy if out else []
-        lost = [w for w in WHEEL_IDS if w not in healthy]
-        level = (DiagnosticStatus.OK if not lost else
-                 DiagnosticStatus.WARN if len(healthy) >= 4 else DiagnosticStatus.ERROR)
-        status = DiagnosticStatus(level=level, name='rover/drive_controller',
-                                  hardware_id='drive_controller',
-                                  message='all wheels healthy' if not lost else
-                                  f'isolated: {", ".join(f"{w} ({self.core.fault_of(w)})" for w in lost)}')
-        goal = self.core.goal
-        status.values = [KeyValue(key=k, value=v) for k, v in (
-            ('mode', out.mode if out else 'velocity'), ('healthy_wheels', str(len(healthy))),
-            ('speed_limit_m_s', f'{out.speed_limit if out else 0.0:.4f}'),
-            ('isolated_wheels', ' '.join(lost)),
-            ('goal', 'none' if goal is None else
-             f'({goal.x:.2f}, {goal.y:.2f}) {"reached" if goal.reached else "active"}'),
-            ('goal_short_m', f'{goal.short_m:.2f}' if goal is not None else '0.00'),
-            ('rejected_commands', str(self.rejected)),
-            ('visual_steps', str(self.core.visual_steps)),
-            ('visual_refused', str(self.core.visual_refused)),
-            ('visual_idle', str(self.core.visual_idle)),
-            ('wheel_slip', 'unknown' if self.core.wheel_slip is None else
-             f'{self.core.wheel_slip:.3f}'),
-            ('hazard_gate', self.core.gate_state if self.core.gate_where is None else
-             f'{self.core.gate_state} at ({self.core.gate_where[0]:.2f}, '
-             f'{self.core.gate_where[1]:.2f})'))]
+        level, message, values = self.core.health(self._last_out, self.rejected)
+        status = DiagnosticStatus(level=getattr(DiagnosticStatus, level),
+                                  name='rover/drive_controller', hardware_id='drive_controller',
+                                  message=message,
+                                  values=[KeyValue(key=k, value=v) for k, v in values])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self._stamp()
         self.diag_pub.publish(array)

@@ -1,7 +1,8 @@
 """The drive's odometry: gyro heading, wheel travel and visual odometry's steps. Pure Python.
 
-Odometry2D integrates a planar pose; OdometryFusion feeds it the heading from the IMU
-and the speed from the wheels least likely to slip; VisualSteps replaces the wheels'
+Odometry2D integrates a planar pose; OdometryFusion feeds it the heading from the
+gyro (bias-corrected and levelled by the attitude estimate, drive/attitude.py) and the
+speed from the wheels least likely to slip; VisualSteps replaces the wheels'
 count between camera frames by what the cameras measured.
 """
 from __future__ import annotations
@@ -50,8 +51,9 @@ def median(values: list[float]) -> float:
 class OdometryFusion:
     """The odometry: the gyro's heading, the wheels' travel, visual odometry's steps.
 
-    pose is the Odometry2D integrated; gyro (body z rate) and heading_rate (levelled),
-    roll and pitch (IMU) and v_measured (the wheels' speed, m/s) are what it last took.
+    pose is the Odometry2D integrated; gyro (body z rate, bias-corrected) and heading_rate
+    (levelled), roll and pitch (the attitude estimate) and v_measured (the wheels' speed,
+    m/s) are what it last took.
     """
 
     def __init__(self, geometry: RoverGeometry, p: dict):
@@ -68,7 +70,7 @@ class OdometryFusion:
 
         On tilted ground the body's z rate is not the heading's rate: the heading, in
         the level odom frame, turns at (y sin roll + z cos roll) / cos pitch, with roll
-        and pitch from the IMU's attitude (observable from gravity, drift-free).
+        and pitch from the attitude estimate (observable from gravity, drift-free).
         """
         if not (math.isfinite(gyro_z) and math.isfinite(gyro_x) and math.isfinite(gyro_y)):
             return
@@ -76,20 +78,24 @@ class OdometryFusion:
         self.heading_rate = (gyro_y * math.sin(self.roll) + gyro_z * math.cos(self.roll)) / \
             max(0.1, math.cos(self.pitch))
 
+    def tilt(self, roll: float, pitch: float) -> None:
+        """The attitude estimate's roll and pitch (rad, drive/attitude.py): the pitch
+        projects wheel travel onto the level, both turn body rates into the heading's rate."""
+        if math.isfinite(roll) and math.isfinite(pitch):
+            self.roll, self.pitch = roll, pitch
+
     def attitude(self, w: float, x: float, y: float, z: float) -> None:
-        """IMU orientation (quaternion): its pitch projects wheel travel onto the level,
-        its roll and pitch turn body rates into the heading's rate."""
+        """An orientation (quaternion) given whole: its roll and pitch, as tilt."""
         sin_pitch = 2.0 * (w * y - z * x)
         roll = math.atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
-        if math.isfinite(sin_pitch) and math.isfinite(roll):
-            self.pitch = math.asin(max(-1.0, min(1.0, sin_pitch)))
-            self.roll = roll
+        if math.isfinite(sin_pitch):
+            self.tilt(roll, math.asin(max(-1.0, min(1.0, sin_pitch))))
 
     def update(self, dt: float, wheels: dict, healthy: list[str], steer: dict[str, float],
                arc_share: float | None) -> None:
         """Dead reckoning over dt that trusts the wheels least likely to slip.
 
-        Yaw rate comes from the gyro, levelled with the IMU's roll and pitch (see
+        Yaw rate comes from the gyro, levelled with the estimate's roll and pitch (see
         yaw_rate), and is integrated whether or not a wheel can be read. Each
         wheel with a working encoder implies a body speed v_i = s_i cos(a_i) +
         omega y_i (omega the body's z rate). An isolated wheel that
@@ -102,7 +108,7 @@ class OdometryFusion:
         wheels read 7 % short, the faster of two free wheels 6 % long (Monte
         Carlo seed 7, k = 2); of an even count the median is the mean of the
         middle two. Stalled and dropped-out wheels are left out.
-        The speed is projected onto the level with the IMU pitch.
+        The speed is projected onto the level with the estimated pitch.
 
         :param wheels: the wheel views (speed, lost, fault); healthy: the wheels driven.
         :param steer: the measured corner angles (rad).
@@ -140,7 +146,7 @@ class OdometryFusion:
         v = median(free or list(implied.values()))
         if arc_share is not None:
             v *= max(0.0, arc_share)
-        # wheels measure travel along the slope; odom is planar: project with the IMU pitch
+        # wheels measure travel along the slope; odom is planar: project with the pitch
         self.pose.update(v * math.cos(self.pitch), omega, dt)
         self.v_measured = v
 
@@ -159,7 +165,7 @@ class VisualSteps:
     wheel, held by a rock): as on the Mars rovers, the visual step replaces the
     wheels' count between the two frames. The odometry's position at t1 is moved to
     its position at t0 plus the step, turned by the attitude at t0 (yaw from the
-    odometry, roll and pitch from the IMU), and what the wheels counted since t1 is
+    odometry, roll and pitch estimated), and what the wheels counted since t1 is
     kept on top. The heading stays the gyro's. A step from before the track kept
     (visual_odometry.history_s), one over which no wheel was driven, or one that would
     move the odometry more than visual_odometry.max_correction_m, is refused.

@@ -2,10 +2,11 @@
 
 A thin wrapper around the flight cores `hazard/mapper.py` (HazardMapper) and
 `hazard/visual_odometry.py` (VisualOdometry): it feeds the mapper camera_info,
-rover/odom, IMU attitude and steering angles, hands each stereo pair (matched
-by stamp) to visual odometry and then to the mapper, and publishes the visual
-odometry's pose and the GESTALT cost of the square around the rover. Runs on its
-own executor in one-process mode: a pair takes ~0.2 s.
+rover/odom (its pose, with the drive's roll and pitch estimate) and steering
+angles, hands each stereo pair (matched by stamp) to visual odometry and then to
+the mapper, and publishes the visual odometry's pose and the GESTALT cost of the
+square around the rover. Runs on its own executor in one-process mode: a pair
+takes ~0.2 s.
 
 A pair is mapped with the odometry, attitude and steering stamped before it
 (the newest of each older than the pair), and the map carries the pair's stamp.
@@ -26,7 +27,7 @@ import numpy as np
 import rclpy
 import transforms3d
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper
@@ -77,13 +78,12 @@ class HazardCameraNode(Node):
         self.vo_failed = 0
         self.vo_ms = math.nan
         # The pose inputs by stamp: a pair uses the newest of each older than itself.
-        self.poses: dict[str, deque] = {k: deque(maxlen=64) for k in ('odom', 'imu', 'steer')}
+        self.poses: dict[str, deque] = {k: deque(maxlen=64) for k in ('odom', 'steer')}
         self.last_pair_ns = -1
         # Subscriptions in the order their messages are sent (the pose inputs, then the
         # pair): an executor takes messages that wait together in creation order.
         self.create_subscription(Odometry, 'odom', self.odom_callback, STATE_QOS)
         sensors = sensor_qos(bool(self.get_parameter('use_sim_time').value))
-        self.create_subscription(Imu, 'imu', self.imu_callback, sensors)
         self.create_subscription(JointState, 'joint_states', self.joint_callback, STATE_QOS)
         for side in ('left', 'right'):
             self.create_subscription(CameraInfo, f'hazcam/{side}/camera_info',
@@ -126,25 +126,18 @@ class HazardCameraNode(Node):
                                          self.mapper.base_from_cam, vo_params(self.p))
 
     def odom_callback(self, msg: Odometry) -> None:
-        """Integrate the height at every odometry pose (with the attitude of its time) and
-        keep the mapper's pose, height and attitude by stamp."""
+        """Integrate the height at every odometry pose (with its attitude: the odometry's
+        heading, the drive's roll and pitch estimate, docs/drive.md, Attitude) and keep the
+        mapper's pose, height and attitude by stamp."""
         stamp = stamp_to_ns(msg.header.stamp)
         q = msg.pose.pose.orientation
         yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-        attitude = [v for s, v in self.poses['imu'] if s <= stamp]
-        if attitude:
-            self.mapper.attitude(*attitude[-1])
+        self.mapper.attitude(
+            math.atan2(2 * (q.w * q.x + q.y * q.z), 1 - 2 * (q.x * q.x + q.y * q.y)),
+            math.asin(max(-1.0, min(1.0, 2 * (q.w * q.y - q.z * q.x)))))
         self.mapper.odometry(msg.pose.pose.position.x, msg.pose.pose.position.y, yaw)
         m = self.mapper
         self.poses['odom'].append((stamp, (m.pose, m.z, m.roll, m.pitch)))
-
-    def imu_callback(self, msg: Imu) -> None:
-        q = msg.orientation
-        sin_pitch = 2.0 * (q.w * q.y - q.z * q.x)
-        if math.isfinite(sin_pitch):
-            self.poses['imu'].append((stamp_to_ns(msg.header.stamp), (
-                math.atan2(2 * (q.w * q.x + q.y * q.z), 1 - 2 * (q.x * q.x + q.y * q.y)),
-                math.asin(max(-1.0, min(1.0, sin_pitch))))))
 
     def _state_before(self, stamp_ns: int):
         """The mapper's odometry state and steering of the newest poses older than the pair

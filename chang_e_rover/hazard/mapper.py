@@ -3,7 +3,7 @@
 Per stereo pair: colour correction (the response estimated from regolith over
 the first frames), semi-global matching, triangulation, the rover's own body
 and front wheels filtered out, transformation to odom (camera pose from the
-URDF, rover pose from odometry with roll and pitch from the IMU and height
+URDF, rover pose from odometry with roll and pitch as the drive estimates them and height
 integrated from the pitch), and the height-map update. `window` gives the
 GESTALT cost of the square around the rover. Plain Python, numpy and OpenCV:
 /rover/hazard_camera wraps it, and the flight-core harness drives it without

@@ -27,7 +27,8 @@ from chang_e_rover import config
 from chang_e_rover.lander.panorama import (
     Campaign, Frame, Layout, PanoramaError, reduce, rotation, stitch)
 from chang_e_rover.ros_common import (
-    declare_from_config, image_array, LATCHED_QOS, sensor_qos, spin_node, STATE_QOS, stamp_to_ns)
+    declare_from_config, image_array, LATCHED_QOS, rgb_image, sensor_qos, spin_node, STATE_QOS,
+    stamp_to_ns)
 
 PAN, TILT = 'tcam_pan_joint', 'tcam_tilt_joint'
 IDLE, SLEWING, EXPOSING, STITCHING = 'IDLE', 'SLEWING', 'EXPOSING', 'STITCHING'
@@ -203,11 +204,8 @@ class LanderCameraNode(Node):
             return
         self.last_seconds = time.perf_counter() - self._t0
         img = result.image
-        msg = Image(height=img.shape[0], width=img.shape[1], encoding='rgb8', is_bigendian=0,
-                    step=img.shape[1] * 3, data=img.tobytes())
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = 'tcam_pan'   # cylinder axis: the pan axis; column 0 at azimuth 0
-        self.panorama_pub.publish(msg)
+        # cylinder axis: the pan axis; column 0 at azimuth 0
+        self.panorama_pub.publish(rgb_image(img, 'tcam_pan', self.get_clock().now().to_msg()))
         folder = config.state_path(self.p['output_dir'])
         folder.mkdir(parents=True, exist_ok=True)
         self.campaigns += 1

@@ -7,6 +7,8 @@ is one), service calls, camera pointing. The simulator's levers and instruments 
 wheel fault injected and cleared, ground truth, the rocks touched) go through the
 simulator operator (mission/operator_node.py). At the end, the mission report
 (mission/report.py) is written as summary.json beside the PNGs and printed as text.
+The report page (mission/html_report.py) follows as report.html, drawn from the time
+series kept as the mission runs (mission/timeline.py).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import math
 from pathlib import Path
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import OccupancyGrid, Odometry
 import numpy as np
@@ -24,11 +26,14 @@ from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
 
 from chang_e_rover.lander.mutual import MutualImaging
+from chang_e_rover.mission import html_report
 from chang_e_rover.mission import products, report as mission_report
 from chang_e_rover.mission.ground_link import GroundLink, relative
 from chang_e_rover.mission.operator_node import SimOperator
 from chang_e_rover.mission.phases import Action, Inputs, MissionPhases
 from chang_e_rover.mission.plan import Crossing, FaultDrive
+from chang_e_rover.mission.timeline import Timeline
+from chang_e_rover.navigation.goal_status import GoalStatus, GoalStatusError
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import image_array, LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
@@ -64,11 +69,21 @@ class MissionNode(Node):
         self.cmd_pub = self.create_publisher(Twist, 'rover/cmd_vel', STATE_QOS)
         self.goal_pub = self.create_publisher(PoseStamped, 'rover/goal', STATE_QOS)
         self.operator = SimOperator(self, contacts, tall_rocks)
+        # The report page's time series (mission/timeline.py), fed beside the phases' inputs.
+        self.timeline = Timeline()
+        self.timeline.rocks = self.operator.tall_rocks
+        if self.phases.mutual is not None:
+            self.timeline.lander_xy = tuple(float(v)
+                                            for v in self.phases.mutual.lander_centre[:2])
+        self.create_subscription(DiagnosticArray, '/diagnostics', self.timeline_callback,
+                                 STATE_QOS)
         self.create_subscription(Odometry, 'rover/odom', self.odom_callback, STATE_QOS)
         self.create_subscription(OccupancyGrid, 'rover/hazard/map', self.hazard_map_callback,
                                  LATCHED_QOS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
                                  STATE_QOS)
+        self.create_subscription(DiagnosticStatus, 'rover/goal_status', self.goal_status_callback,
+                                 LATCHED_QOS)
         self.create_subscription(Image, 'lander/panorama', self.panorama_callback, LATCHED_QOS)
         self.triggers = {'panorama': self.create_client(Trigger, 'lander/camera/take_panorama'),
                         'sequencer': self.create_client(Trigger, 'lander/sequencer/start')}
@@ -103,6 +118,10 @@ class MissionNode(Node):
         if not self.path or math.dist(self.path[-1], (p.x, p.y)) > ODOM_PATH_STEP_M:
             self.path.append((p.x, p.y))
 
+    def timeline_callback(self, msg: DiagnosticArray) -> None:
+        self.timeline.diagnostics(self._now(), [(s.name, {kv.key: kv.value for kv in s.values})
+                                                for s in msg.status])
+
     def joint_callback(self, msg: JointState) -> None:
         for i, name in enumerate(msg.name):
             if i < len(msg.position):
@@ -133,14 +152,20 @@ class MissionNode(Node):
                     self.say(f'[mission] lander sequencer: {status.message}')
                 inp.sequencer = values
             elif status.name == 'rover/drive_controller':
-                inp.controller_goal = values.get('goal', '')
-                inp.goal_short_m = values.get('goal_short_m', '0.00')
                 inp.healthy = values.get('healthy_wheels', '?')
+
+    def goal_status_callback(self, msg: DiagnosticStatus) -> None:
+        try:
+            self.inputs.goal_status = GoalStatus.from_values((kv.key, kv.value)
+                                                             for kv in msg.values)
+        except GoalStatusError as exc:
+            self.say(f'[mission] rover/goal_status ignored: {exc}')
 
     # ---- the phases ------------------------------------------------------------------------
     def timer_callback(self) -> None:
         inp, op = self.inputs, self.operator
         inp.truth, inp.distance_m = op.truth, op.meter.length
+        self.timeline.poses(self._now(), op.truth, inp.odom_pose)
         if inp.truth is None or self.finished:
             return
         inp.ready = frozenset([name for name, c in self.triggers.items() if c.service_is_ready()]
@@ -155,6 +180,11 @@ class MissionNode(Node):
         if self.phases.phase == 'crossing':
             op.sample_crossing()
         self._carry_out(self.phases.update(inp, self._now()))
+        self.timeline.phase(self.phases.phase_t, self.phases.phase)
+        if self.ground is not None:
+            self.timeline.ground(self._now(), {leg: self.ground.state(leg)
+                                               for leg in self.ground.sent},
+                                 self.ground.station.payload_bytes)
 
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
@@ -182,6 +212,8 @@ class MissionNode(Node):
 
     def _do_reset_tc(self, wheel: str) -> None:
         seq = self.ground.send('wheel_reset', 'wheel_reset', wheel=WHEEL_IDS.index(wheel))
+        self.timeline.telecommand(self._now(), 'wheel_reset', 'wheel_reset', seq,
+                                  f'wheel {wheel}')
         self.say(f'[mission] ground sent telecommand {seq}: wheel_reset {wheel}')
 
     def _do_aim(self, commands: dict[str, dict[str, float]]) -> None:
@@ -206,6 +238,7 @@ class MissionNode(Node):
     def _do_request_panorama(self) -> None:
         if self.ground is not None:
             seq = self.ground.send('panorama', 'take_panorama')
+            self.timeline.telecommand(self._now(), 'panorama', 'take_panorama', seq)
             self.say(f'[mission] ground sent telecommand {seq}: take_panorama (80 frames of the '
                      'lander terrain camera)')
         else:
@@ -216,11 +249,14 @@ class MissionNode(Node):
         self.operator.restart_meter()
 
     def _do_goal(self, x: float, y: float, leg: str) -> None:
+        self.timeline.goal(self._now(), x, y, leg)
         if leg == 'crossing':
             self.operator.begin_crossing()
         if self.ground is not None:
             # As flown: the goal goes up from the ground through the relay.
             seq = self.ground.send(leg, 'drive_goal', x_m=x, y_m=y)
+            self.timeline.telecommand(self._now(), leg, 'drive_goal', seq,
+                                      f'x_m={x:.2f}, y_m={y:.2f}')
             where = (f', {self.phases.results["crossing_distance"]:.1f} m through the rock field'
                      if leg == 'crossing' else '')
             self.say(f'[mission] ground sent telecommand {seq}: drive_goal ({x:.2f}, {y:.2f}) '
@@ -274,3 +310,19 @@ class MissionNode(Node):
             path = mission_report.write(self.report, self.folder)
             text += f'\nmission report: written to {path}'
         self.say(text)
+        if self.folder is not None:
+            self.say(self._write_report_page())
+
+    def _write_report_page(self) -> str:
+        """Write report.html beside summary.json; return the line saying where, or why not."""
+        grid = None
+        if self.hazard_map is not None:
+            info = self.hazard_map.info
+            grid = (np.asarray(self.hazard_map.data, dtype=np.int8).reshape(info.height,
+                                                                            info.width),
+                    (info.origin.position.x, info.origin.position.y), info.resolution)
+        try:
+            path = html_report.write(self.folder, self.report, self.timeline, grid)
+        except html_report.ReportPageError as exc:
+            return f'mission report page: NOT written: {exc}'
+        return f'mission report page: written to {path}'

@@ -25,6 +25,7 @@ import math
 from typing import Any
 
 from chang_e_rover.mission.plan import Crossing, FaultDrive, PlanClock, SetHeading
+from chang_e_rover.navigation.goal_status import GoalStatus, state_of
 
 PHASES = ('deploy', 'mutual', 'panorama', 'heading', 'traverse', 'fault_drive', 'recover',
           'crossing', 'downlink', 'done')
@@ -48,8 +49,7 @@ class Inputs:
     odom_pose: tuple[float, float, float] | None = None   # x, y (m), yaw (rad) in odom
     sequencer: dict[str, str] = field(default_factory=dict)   # lander/sequencer diagnostics
     healthy: str | None = None       # the drive controller's healthy_wheels, as it gives it
-    controller_goal: str = ''        # the drive controller's goal status, '(x, y) reached'...
-    goal_short_m: str = '0.00'       # the drive controller's goal_short_m
+    goal_status: GoalStatus | None = None    # the drive controller's, rover/goal_status
     ready: frozenset[str] = frozenset()   # ready: sequencer, panorama, capture, reset_<id>
     link_up: bool = False            # the ground station hears the relay
     panorama: bool = False           # the lander's panorama has arrived
@@ -275,7 +275,7 @@ class MissionPhases:
         # The goal reaches the rover through the relay seconds to tens of seconds after it
         # is sent: the failure comes inject_after_s into the drive itself, mid-traverse.
         gx, gy = r['goal_odom']
-        if 'goal_active' not in r and inp.controller_goal == f'({gx:.2f}, {gy:.2f}) active':
+        if 'goal_active' not in r and state_of(inp.goal_status, gx, gy).under_way:
             r['goal_active'] = t
         active = r.get('goal_active')
         if active is not None and t - active >= fd.inject_after_s and 'injected' not in r:
@@ -283,10 +283,10 @@ class MissionPhases:
             self._emit('inject_fault', fd.wheel, fd.fault)
             self._say(f't={t - self.start_t:6.1f} s  injected {fd.fault} on wheel {fd.wheel}')
         self._progress(inp, t, 'goal drive', min(1.0, elapsed / fd.timeout_s))
-        reached = inp.controller_goal == f'({gx:.2f}, {gy:.2f}) reached'
+        reached = state_of(inp.goal_status, gx, gy).arrived
         if reached or elapsed > fd.timeout_s:
             r['reached'] = reached
-            r['short'] = inp.goal_short_m if reached else '0.00'
+            r['short'] = inp.goal_status.short_by_m if reached else 0.0
             r['goal_drive_end'] = inp.truth
             r['goal_drive_distance'] = inp.distance_m
             r['healthy_at_arrival'] = inp.healthy or '?'
@@ -358,10 +358,10 @@ class MissionPhases:
         elapsed = t - self.phase_t
         self._progress(inp, t, 'rock field', min(1.0, elapsed / cr.timeout_s))
         gx, gy = r['crossing_goal_odom']
-        reached = inp.controller_goal == f'({gx:.2f}, {gy:.2f}) reached'
+        reached = state_of(inp.goal_status, gx, gy).arrived
         if reached or elapsed > cr.timeout_s:
             r['crossing_reached'] = reached
-            r['crossing_short'] = inp.goal_short_m if reached else '0.00'
+            r['crossing_short'] = inp.goal_status.short_by_m if reached else 0.0
             r['crossing_s'] = elapsed
             self._end_drives(inp, t)
 

@@ -14,11 +14,13 @@ import math
 
 from chang_e_rover.hazard.gate import Footprint, Grid, KeepOut
 from chang_e_rover.navigation.arcs import ArcVoter, BlockedSearch, FaceGoal
+from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
 from chang_e_rover.navigation.guard import HazardGuard
 from chang_e_rover.navigation.recovery import BackOff, end_short, keep_out, no_headway
 from chang_e_rover.robot_description import RoverGeometry, WHEEL_IDS
 
 Note = Callable[[float, str, str], None]
+CANCELLED = 'cancelled by a velocity command'
 # Asked when a held arc would be acted on: the share of the arc's yaw rate the gyro saw
 # if the rover has not followed its arc for arc_check.held_s (asking starts the watch
 # again), else None. The drive's arc check (drive/monitors.py ArcCheck.take_hold).
@@ -35,6 +37,8 @@ class Goal:
     best_t: float = 0.0               # when it last came recovery.progress_m nearer
     backoffs: int = 0
     keep_outs: list[KeepOut] = field(default_factory=list)   # places wheels held the rover
+    stamp_ns: int = 0                 # header stamp of the message that set it
+    cancelled: bool = False           # dropped by a velocity command before it was reached
 
 
 class Navigator:
@@ -44,6 +48,7 @@ class Navigator:
         """:param top_speed: the drive's top speed (m/s); note(t, wheel, what) records events."""
         self.geometry, self.p, self.top_speed, self.note = geometry, p, top_speed, note
         self.goal: Goal | None = None
+        self.last: Goal | None = None        # the last goal set, kept after a cancel
         self.hazard_map: Grid | None = None
         self.hazard_t = -math.inf            # when the last map came
         # Off only for egress from the lander: the ramp is steeper than the limits the
@@ -58,11 +63,14 @@ class Navigator:
         self.backoff = BackOff(p, note)
 
     # ---- inputs ------------------------------------------------------------------------
-    def set_goal(self, x: float, y: float, t: float) -> None:
-        """Drive to (x, y) in odom; raises ValueError for a goal that is not finite."""
+    def set_goal(self, x: float, y: float, t: float, stamp_ns: int = 0) -> None:
+        """Drive to (x, y) in odom; raises ValueError for a goal that is not finite.
+
+        :param stamp_ns: the header stamp of the goal message, echoed in its status.
+        """
         if not (math.isfinite(x) and math.isfinite(y)):
             raise ValueError(f'goal ({x}, {y}) is not finite')
-        self.goal = Goal(x, y, best_t=t)
+        self.goal = self.last = Goal(x, y, best_t=t, stamp_ns=stamp_ns)
         self.voter.new_goal()
         self.backoff.reset()
         self.face_goal.turning = False
@@ -72,7 +80,8 @@ class Navigator:
     def cancel(self, t: float) -> None:
         """Drop the goal: the operator drives."""
         if self.active:
-            self.note(t, '-', 'goal cancelled by a velocity command')
+            self.note(t, '-', f'goal {CANCELLED}')
+            self.goal.cancelled = True
         self.goal = None
 
     def hazard(self, grid: Grid, t: float) -> None:
@@ -90,6 +99,31 @@ class Navigator:
     def advancing(self) -> bool:
         """A goal is being driven to, and not by backing off."""
         return self.active and not self.backoff.active
+
+    def status(self, pose) -> GoalStatus:
+        """The last goal's status, its distance from pose (odometry x, y)."""
+        g = self.last
+        if g is None:
+            return GoalStatus(GoalState.NONE)
+        distance = math.hypot(g.x - pose.x, g.y - pose.y)
+        state, short, reason = GoalState.ACTIVE, 0.0, ''
+        if g.reached:
+            state = GoalState.REACHED_SHORT if g.short_m > 0 else GoalState.REACHED
+            short = g.short_m
+        elif g.cancelled:
+            state, reason = GoalState.FAILED, CANCELLED
+        elif self.backoff.active:
+            state, reason = GoalState.HELD, self.backoff.why or 'backing off'
+        return GoalStatus(state, g.x, g.y, g.stamp_ns, distance, short, reason)
+
+    @staticmethod
+    def refused(x: float, y: float, stamp_ns: int, pose, why: str) -> GoalStatus | None:
+        """The FAILED status of a goal refused for why, or None for a point not finite
+        (a status names its goal by its point)."""
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        return GoalStatus(GoalState.FAILED, x, y, stamp_ns, math.hypot(x - pose.x, y - pose.y),
+                          reason=why)
 
     # ---- the control step --------------------------------------------------------------
     def step(self, t: float, pose, healthy: list[str], arc_hold: ArcHold

@@ -33,6 +33,7 @@ class BackOff:
         self.p, self.note = p, note
         self.began: tuple[float, float, float] | None = None   # x, y, t where it began
         self.held_at: tuple[float, float] | None = None        # where one ended held
+        self.why = ''                                           # why the last one began
 
     @property
     def active(self) -> bool:
@@ -41,7 +42,7 @@ class BackOff:
     def start(self, t: float, pose, goal, why: str) -> tuple[float, float]:
         """Begin a back-off from pose; return the twist to drive."""
         goal.backoffs += 1
-        self.began = (pose.x, pose.y, t)
+        self.began, self.why = (pose.x, pose.y, t), why
         self.note(t, '-', f'{why}: backing off {self.p["recovery.backoff_m"]:.1f} m')
         return self.twist()
 

@@ -34,7 +34,8 @@ from chang_e_rover.relay import packets
 from chang_e_rover.relay.archive import Archive
 from chang_e_rover.relay.custody import Journal
 from chang_e_rover.relay.endpoint import (
-    ACCEPT_FAILED, CODE_NAMES, CODES, REPORT_NAMES, Verification, VERIFICATION_TYPE)
+    ACCEPT_FAILED, ACCEPTED, CODE_NAMES, CODES, COMPLETE_FAILED, COMPLETED, REPORT_NAMES,
+    START_FAILED, Verification, VERIFICATION_TYPE)
 from chang_e_rover.relay.packets import AckRange, PacketError, Product, RelayStatus
 from chang_e_rover.relay.telecommands import encode_args
 
@@ -74,11 +75,12 @@ class PendingTc:
 
     @property
     def accepted(self) -> bool:
-        return any(r.kind == 1 for r in self.reports)
+        return any(r.kind == ACCEPTED for r in self.reports)
 
     @property
     def finished(self) -> bool:
-        return any(r.kind in (ACCEPT_FAILED, 4, 7, 8) for r in self.reports)
+        return any(r.kind in (ACCEPT_FAILED, START_FAILED, COMPLETED, COMPLETE_FAILED)
+                   for r in self.reports)
 
 
 class GroundStation:
@@ -154,7 +156,7 @@ class GroundStation:
         while time.monotonic() < end:
             with self._lock:
                 for r in self.pending[seq].reports:
-                    if r.kind in kinds or r.kind in (ACCEPT_FAILED, 4, 8):
+                    if r.kind in kinds or r.kind in (ACCEPT_FAILED, START_FAILED, COMPLETE_FAILED):
                         return r
             time.sleep(0.05)
         return None

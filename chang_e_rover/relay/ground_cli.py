@@ -22,7 +22,7 @@ from typing import Any
 
 from chang_e_rover import config
 from chang_e_rover.relay.archive import Archive
-from chang_e_rover.relay.endpoint import REPORT_NAMES
+from chang_e_rover.relay.endpoint import COMPLETED, REPORT_NAMES
 from chang_e_rover.relay.ground import GroundStation
 from chang_e_rover.relay.keys import read_key, write_key
 from chang_e_rover.relay.link import ChannelConfig, LinkSimulator
@@ -143,7 +143,7 @@ def cmd_run(args) -> int:
                 print(status_line(ground), flush=True)
                 last = time.monotonic()
             if args.until_complete and sent and all(ground.pending[s].finished or any(
-                    r.kind == 7 for r in ground.pending[s].reports) for s in sent):
+                    r.kind == COMPLETED for r in ground.pending[s].reports) for s in sent):
                 break
     except KeyboardInterrupt:
         pass

@@ -28,6 +28,7 @@ from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
+from chang_e_rover.navigation.goal_status import GoalState, GoalStatus, GoalStatusError
 from chang_e_rover.relay.endpoint import (
     COMPLETE_FAILED, COMPLETED, RelayEndpoint, STARTED)
 from chang_e_rover.relay.keys import load_key_ring
@@ -36,7 +37,7 @@ from chang_e_rover.relay.store import Store
 from chang_e_rover.relay.telecommands import ArgLimits, CAMERAS, MODES, Telecommand
 from chang_e_rover.robot_description import load_urdf, WHEEL_IDS
 from chang_e_rover.ros_common import (
-    declare_from_config, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS)
+    declare_from_config, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 from chang_e_rover.science.instruments import VALIDATORS
 
 CAMERA_JOINTS = {'pancam': ('/rover/joint_commands', '/rover/joint_states',
@@ -69,15 +70,6 @@ class PlanEntry:
         # Images are subscribed only when one is due: a subscriber makes the camera
         # (in simulation, the renderer) produce every frame, and the plan wants few.
         return bool(self.compress)
-
-
-def _finite_or_zero(text: str) -> float:
-    """A diagnostics number as a float; 0.0 for one that does not parse or is not finite."""
-    try:
-        value = float(text)
-    except ValueError:
-        return 0.0
-    return value if math.isfinite(value) else 0.0
 
 
 def message_class(type_name: str) -> type:
@@ -160,19 +152,22 @@ class RelayNode(Node):
         # Inputs of completion checks, subscribed only while a telecommand needs them
         # (the relay shares the lander's computer; idle subscriptions cost deserializing).
         self.joints: dict[str, float] = {}
+        # The goal status is latched: a watch begun late still hears the verdict.
         self.watches = {
-            'pancam': (JointState, CAMERA_JOINTS['pancam'][1], self.joint_states_callback),
-            'tcam': (JointState, CAMERA_JOINTS['tcam'][1], self.joint_states_callback),
-            'goal': (DiagnosticArray, '/diagnostics', self.diagnostics_callback),
-            'speed': (Odometry, '/rover/odom', self.odom_callback)}
+            'pancam': (JointState, CAMERA_JOINTS['pancam'][1], self.joint_states_callback,
+                       STATE_QOS),
+            'tcam': (JointState, CAMERA_JOINTS['tcam'][1], self.joint_states_callback, STATE_QOS),
+            'goal': (DiagnosticStatus, '/rover/goal_status', self.goal_status_callback,
+                     LATCHED_QOS),
+            'speed': (Odometry, '/rover/odom', self.odom_callback, STATE_QOS)}
         self.watching: dict[str, Any] = {}
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
         self.wheel_clients = {w: (self.create_client(SetBool, f'/rover/wheel_{w}/enable'),
                                   self.create_client(Trigger, f'/rover/wheel_{w}/reset'))
                               for w in WHEEL_IDS}
         self.panorama_client = self.create_client(Trigger, '/lander/camera/take_panorama')
-        self.goal_status = ''
-        self.goal_short = 0.0                # m: a goal drive held short of its goal ends there
+        self.goal_target: tuple[float, float, int] | None = None   # x, y, stamp ns of ours
+        self.goal_status: GoalStatus | None = None    # the controller's status of goal_target
         self.speed = math.nan
         self.active: list[tuple[Telecommand, float, float, Callable[[], tuple[bool, str] | None]]] = []
         self.needs: dict[int, str] = {}      # telecommand seq -> the watch its check reads
@@ -306,8 +301,8 @@ class RelayNode(Node):
     def _watch(self, tc: Telecommand, name: str) -> None:
         self.needs[tc.seq] = name
         if name not in self.watching:
-            msg_type, topic, callback = self.watches[name]
-            self.watching[name] = self.create_subscription(msg_type, topic, callback, STATE_QOS)
+            msg_type, topic, callback, qos = self.watches[name]
+            self.watching[name] = self.create_subscription(msg_type, topic, callback, qos)
 
     def _update_watches(self) -> None:
         live = {tc.seq for tc, *_ in self.active}
@@ -315,7 +310,7 @@ class RelayNode(Node):
         for name in [n for n in self.watching if n not in self.needs.values()]:
             self.destroy_subscription(self.watching.pop(name))
             if name == 'goal':
-                self.goal_status, self.goal_short = '', 0.0
+                self.goal_target = self.goal_status = None
             elif name == 'speed':
                 self.speed = math.nan
 
@@ -333,15 +328,24 @@ class RelayNode(Node):
         msg = PoseStamped()
         msg.header.frame_id = 'odom'
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.pose.position.x, msg.pose.position.y = tc.args['x_m'], tc.args['y_m']
+        x, y = tc.args['x_m'], tc.args['y_m']
+        msg.pose.position.x, msg.pose.position.y = x, y
         msg.pose.orientation.w = 1.0
-        self.goal_status, self.goal_short = '', 0.0
+        self.goal_target, self.goal_status = (x, y, stamp_to_ns(msg.header.stamp)), None
         self._watch(tc, 'goal')
         self.goal_pub.publish(msg)
-        target = f'({tc.args["x_m"]:.2f}, {tc.args["y_m"]:.2f})'
-        return lambda: ((True, f'goal {target} reached' + (
-            f', held {self.goal_short:.2f} m short' if self.goal_short > 0 else ''))
-            if self.goal_status == f'{target} reached' else None)
+        target = f'({x:.2f}, {y:.2f})'
+
+        def check():
+            s = self.goal_status
+            if s is None or s.state.under_way:
+                return None
+            if s.state is GoalState.FAILED:
+                return False, f'goal {target} failed: {s.reason}'
+            short = s.short_by_m if s.state is GoalState.REACHED_SHORT else 0.0
+            return True, f'goal {target} reached' + (
+                f', held {short:.2f} m short' if short else '')
+        return check
 
     def _tc_stop(self, tc: Telecommand):
         self._supersede(('drive_goal',), f'stopped by telecommand {tc.seq}')
@@ -405,14 +409,16 @@ class RelayNode(Node):
     def joint_states_callback(self, msg: JointState) -> None:
         self.joints.update(zip(msg.name, msg.position))
 
-    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.name == 'rover/drive_controller':
-                for kv in status.values:
-                    if kv.key == 'goal':
-                        self.goal_status = kv.value
-                    elif kv.key == 'goal_short_m':
-                        self.goal_short = _finite_or_zero(kv.value)
+    def goal_status_callback(self, msg: DiagnosticStatus) -> None:
+        """The drive controller's goal status; kept when it is about our goal."""
+        try:
+            status = GoalStatus.from_values((kv.key, kv.value) for kv in msg.values)
+        except GoalStatusError as exc:
+            self.get_logger().error(f'rover/goal_status ignored: {exc}',
+                                    throttle_duration_sec=10.0)
+            return
+        if self.goal_target is not None and status.is_for(*self.goal_target):
+            self.goal_status = status
 
     def odom_callback(self, msg: Odometry) -> None:
         self.speed = math.hypot(msg.twist.twist.linear.x, msg.twist.twist.angular.z)

@@ -14,12 +14,28 @@ from chang_e_rover.sim.model import CAMERA_GROUPS, CameraSpec
 
 def detector_response(scene_rgb: np.ndarray, response_rgb, noise_dn: float,
                       rng: np.random.Generator) -> np.ndarray:
-    """Apply per-channel response and read noise to a rendered uint8 RGB image."""
-    gain = np.asarray(response_rgb, dtype=np.float32)
-    out = scene_rgb.astype(np.float32) * gain
-    if noise_dn > 0:
-        out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(noise_dn)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    """Apply per-channel response and read noise to a rendered uint8 RGB image.
+
+    The read noise is drawn by OpenCV's generator, seeded from rng for each frame (so a
+    run repeats exactly), in single precision; scaling, noise and the rounding to 8 bits
+    with saturation are one OpenCV call each. A 1024 x 1024 frame takes about a quarter
+    of the time numpy's float generator needs for the same noise.
+    """
+    import cv2      # noqa: PLC0415 - the simulator's cameras only
+    if scene_rgb.ndim != 3 or scene_rgb.shape[2] != 3 or scene_rgb.dtype != np.uint8:
+        raise ValueError(f'an H x W x 3 uint8 image expected, got {scene_rgb.shape} '
+                         f'{scene_rgb.dtype}')
+    gain = tuple(float(g) for g in response_rgb)
+    if len(gain) != 3:
+        raise ValueError(f'response_rgb needs 3 gains, got {response_rgb!r}')
+    scaled = cv2.multiply(np.ascontiguousarray(scene_rgb), (*gain, 0.0), dtype=cv2.CV_32F)
+    if noise_dn <= 0:
+        return cv2.add(scaled, 0.0, dtype=cv2.CV_8U)
+    cv2.setRNGSeed(int(rng.integers(2 ** 31)))
+    h, w, _ = scene_rgb.shape
+    noise = np.empty((h, w * 3), np.float32)    # one channel: randn's sigma is per channel
+    cv2.randn(noise, 0.0, float(noise_dn))
+    return cv2.add(scaled, noise.reshape(h, w, 3), dtype=cv2.CV_8U)
 
 
 def intrinsics(cam: CameraSpec) -> np.ndarray:

@@ -26,8 +26,8 @@ from std_srvs.srv import Trigger
 from chang_e_rover import config
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
-                                      LATCHED_QOS, ns_to_stamp, SIM_SENSOR_QOS, spin_node,
-                                      STATE_QOS, stamp_to_ns)
+                                      LATCHED_QOS, ns_to_stamp, rgb_image, SIM_SENSOR_QOS,
+                                      spin_node, STATE_QOS, stamp_to_ns)
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
 from chang_e_rover.sim.lockstep import Lockstep, LockstepStalled
 from chang_e_rover.sim.motor import FAULT_KINDS
@@ -406,18 +406,19 @@ class SimNode(Node):
                 pub.publish(msg)
         if t + 1e-9 >= self._next_state['imu']:
             self._next_state['imu'] = t + 1.0 / float(self.params['imu.rate_hz'])
-            quat, gyro, accel = w.imu()
+            gyro, accel = w.imu()
             imu = Imu()
             imu.header.stamp = stamp
             imu.header.frame_id = 'imu_link'
-            imu.orientation = _quaternion(quat)
-            imu.angular_velocity.x, imu.angular_velocity.y, imu.angular_velocity.z = map(float, gyro)
-            a = imu.linear_acceleration
+            # a strapdown IMU gives no orientation: all zeros, covariance[0] -1 (REP 145)
+            imu.orientation = Quaternion(x=0.0, y=0.0, z=0.0, w=0.0)
+            imu.orientation_covariance[0] = -1.0
+            r, a = imu.angular_velocity, imu.linear_acceleration
+            r.x, r.y, r.z = map(float, gyro)
             a.x, a.y, a.z = map(float, accel)
-            g, acc = self.params['imu.gyro_noise_rad_s'], self.params['imu.accel_noise_m_s2']
+            g, acc = w.imu_model.sample_sigma     # the white noise of a sample
             imu.angular_velocity_covariance[0::4] = [g * g] * 3
             imu.linear_acceleration_covariance[0::4] = [acc * acc] * 3
-            imu.orientation_covariance[0::4] = [1e-6] * 3
             self.imu_pub.publish(imu)
         if t + 1e-9 >= self._next_state['battery']:
             self._next_state['battery'] = t + 1.0 / float(self.params['power.rate_hz'])
@@ -465,13 +466,8 @@ class SimNode(Node):
             scene = self.rig.render(self.world.data, cam)
             raw = detector_response(scene, self.params['camera.response_rgb'],
                                     float(self.params['camera.noise_dn']), self.rng)
-            spec = self.world.cameras[cam]
-            msg = Image(height=spec.height, width=spec.width, encoding='rgb8', is_bigendian=0,
-                        step=spec.width * 3, data=raw.tobytes())
-            msg.header.stamp = stamp
-            msg.header.frame_id = frame
-            info_pub.publish(camera_info(spec, frame, stamp))
-            image_pub.publish(msg)
+            info_pub.publish(camera_info(self.world.cameras[cam], frame, stamp))
+            image_pub.publish(rgb_image(raw, frame, stamp))
             if cam == 'hazcam_right':     # the pair is complete: the pipeline owes a map
                 self.lockstep.sent('hazard_camera', round(t * 1e9))
             elif cam == 'tcam':             # the lander camera owes the frame's answer

@@ -14,6 +14,7 @@ import numpy as np
 from chang_e_rover import config
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.sim import model as mjmodel
+from chang_e_rover.sim.imu import ImuModel
 from chang_e_rover.sim.motor import FaultError, MotorBank, MotorParams
 from chang_e_rover.sim.terrain import generate
 
@@ -154,8 +155,7 @@ class World:
             mjmodel.add_camera(spec, self.cameras[cam], ROVER if robot == 'rover' else LANDER)
         imu = spec.body(f'{ROVER}imu_link').add_site(name=f'{ROVER}imu')
         for kind, name in ((mujoco.mjtSensor.mjSENS_GYRO, 'gyro'),
-                           (mujoco.mjtSensor.mjSENS_ACCELEROMETER, 'accel'),
-                           (mujoco.mjtSensor.mjSENS_FRAMEQUAT, 'imu_quat')):
+                           (mujoco.mjtSensor.mjSENS_ACCELEROMETER, 'accel')):
             spec.add_sensor(name=name, type=kind, objtype=mujoco.mjtObj.mjOBJ_SITE,
                             objname=imu.name)
         # The hold-down mechanism (pyrotechnic bolts): the rover welded to the deck
@@ -204,7 +204,7 @@ class World:
         self.torque_command = np.zeros(len(WHEEL_IDS))
         self._command_t = np.zeros(len(WHEEL_IDS))
         self._root_body = m.body(ROVER + 'base_link').id
-        self._imu_noise = (float(p['imu.gyro_noise_rad_s']), float(p['imu.accel_noise_m_s2']))
+        self.imu_model = ImuModel(config.section(p, 'imu'), self.rng)
         self.steps = 0
         self.driver_period_s = float(p['physics.driver_period_s'])
         self.battery = Battery(config.section(p, 'power'))
@@ -340,11 +340,13 @@ class World:
         effort = d.qfrc_actuator[m.jnt_dofadr[ids]]
         return names, q.copy(), v.copy(), effort.copy()
 
-    def imu(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return orientation (w x y z), angular velocity (rad/s) and linear acceleration."""
-        gyro = self.data.sensor('gyro').data + self.rng.normal(0, self._imu_noise[0], 3)
-        accel = self.data.sensor('accel').data + self.rng.normal(0, self._imu_noise[1], 3)
-        return self.data.sensor('imu_quat').data.copy(), gyro, accel
+    def imu(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the IMU's reading now: body rates (rad/s) and specific force (m/s^2).
+
+        With the part's errors (sim/imu.py); no orientation, as a strapdown IMU gives none.
+        """
+        return self.imu_model.measure(self.time, self.data.sensor('gyro').data,
+                                      self.data.sensor('accel').data)
 
     def ground_truth(self) -> GroundTruth:
         b = self._root_body

@@ -1,0 +1,61 @@
+"""How the suite's parallel workers keep out of each other's way.
+
+The suite runs on pytest-xdist workers (`-n`, README). Each worker is isolated as a
+second simulation session on the same machine would be:
+
+- DDS domains: worker k owns 100 + 50 k .. 149 + 50 k. Inside that block, offset 0 is
+  the test session's own domain, 10 the mission's, 20 and 30 the determinism runs';
+  each adds the process id modulo 10, so that two suites on one machine rarely meet.
+- UDP ports: worker k's relay, link and ground ports are config/'s moved up by
+  PORT_STEP k (a copy of config/, urdf/ and launch/ through CHANG_E_ROVER_SHARE).
+  The mission moves its own by MISSION_PORT_OFFSET more; tests that bind fixed ports
+  of their own add port_shift().
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import shutil
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT_STEP = 500
+MISSION_PORT_OFFSET = 100
+
+
+def worker_index() -> int:
+    """0 without xdist, else the N of the worker's name gwN."""
+    name = os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
+    return int(name[2:]) if name.startswith('gw') and name[2:].isdigit() else 0
+
+
+def domain(offset: int) -> int:
+    """A DDS domain id of this worker's block (offset 0, 10, 20 or 30)."""
+    if offset not in (0, 10, 20, 30):
+        raise ValueError(f'domain offset {offset}: expected 0, 10, 20 or 30')
+    return 100 + 50 * worker_index() + offset + os.getpid() % 10
+
+
+def port_shift() -> int:
+    """How far this worker's UDP ports lie above config/'s."""
+    return PORT_STEP * worker_index()
+
+
+def share_with_own_ports(folder: Path, shift: int) -> Path:
+    """Copy config/, urdf/ and launch/ to folder, the relay file's ports moved by shift."""
+    for name in ('config', 'urdf', 'launch'):
+        shutil.copytree(ROOT / name, folder / name)
+    relay = folder / 'config' / 'relay.yaml'
+    data = yaml.safe_load(relay.read_text())
+    moved = 0
+    for node in data.values():
+        params = node['ros__parameters']
+        for key, value in params.items():
+            if key == 'port' or key.endswith('_port'):
+                params[key] = int(value) + shift
+                moved += 1
+    if moved == 0:
+        raise RuntimeError(f'{relay}: no port keys found to move')
+    relay.write_text(yaml.safe_dump(data, sort_keys=False))
+    return folder

@@ -1,0 +1,255 @@
+"""One drive controller node (/rover/drive_controller) in its own context, no simulator and no
+wheel units: commands and wheel health in, setpoints, corner targets and diagnostics asserted
+(docs/interfaces.md: rover/cmd_vel, rover/wheel_<id>/setpoint, rover/joint_commands,
+Diagnostics).
+
+The test stands in for what the controller hears: the six wheel units' diagnostics (their
+heartbeat, well inside node_lost_s), their motor readings, and the steering servos (the
+corners follow their targets at once, as rover/joint_states). The controller runs as on
+hardware (use_sim_time false): its control step is a wall-clock timer, and every setpoint is
+stamped with the step's clock, which the timing assertions read.
+"""
+from __future__ import annotations
+
+import math
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist
+import pytest
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Header
+
+from chang_e_rover import config, graph
+from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
+from chang_e_rover.ros_common import (CONTROL_QOS, DIAGNOSTICS_QOS, STATE_QOS, stamp_to_ns)
+from chang_e_rover.runner import build_nodes
+
+P = config.load_params('rover.yaml', 'drive_controller')
+RADIUS = rover_geometry(load_urdf(config.urdf_path('rover.urdf'))).wheel_radius
+ICD_TOP_SPEED = 0.0556                                  # m/s, ICD vehicle figures
+TOP = P['max_speed_m_s'] * (1.0 - P['speed_margin'])    # what the controller commands at most
+TIMEOUT_NS = round(P['cmd_timeout_s'] * 1e9)
+HEARTBEAT_S = P['node_lost_s'] / 4       # the units' reports, well inside node_lost_s
+COMMAND_S = 0.1                          # an operator's command stream, 10 Hz
+SLOW = 0.5 * TOP                         # a safe command under the top speed (m/s)
+
+assert P['max_speed_m_s'] == pytest.approx(ICD_TOP_SPEED)
+
+
+class Bench:
+    """The controller under test, and the wheel units, servos and operator around it."""
+
+    def __init__(self, ros):
+        self.ros = ros
+        [self.node] = build_nodes([graph.find('/rover/drive_controller')], sim_time=False,
+                                  context=ros.context)
+        ros.add(self.node)
+        self.probe = probe = ros.node('controller_bench')
+        self.clock = probe.get_clock()
+        self.command: tuple[float, float] | None = None   # streamed at 10 Hz; None: silent
+        self.last_accepted_ns: int | None = None          # when a finite command was last sent
+        self.units = {w: ('ENABLED', 'none') for w in WHEEL_IDS}
+        self.silent: set[str] = set()
+        self.setpoints = {w: [] for w in WHEEL_IDS}       # (stamp ns, velocity list)
+        self.steer: dict[str, float] = {w: 0.0 for w in STEERED_IDS}
+        self.encoders = {w: 0.0 for w in WHEEL_IDS}
+        self.reports: list[tuple[int, DiagnosticStatus]] = []   # the controller's own
+        self.cmd_pub = probe.create_publisher(Twist, 'rover/cmd_vel', STATE_QOS)
+        self.diag_pub = probe.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
+        self.joint_pub = probe.create_publisher(JointState, 'rover/joint_states', STATE_QOS)
+        self.motor_pubs = {w: probe.create_publisher(JointState, f'rover/wheel_{w}/motor/state',
+                                                     CONTROL_QOS) for w in WHEEL_IDS}
+        subs = [probe.create_subscription(JointState, f'rover/wheel_{w}/setpoint',
+                                          lambda msg, w=w: self._setpoint(w, msg), CONTROL_QOS)
+                for w in WHEEL_IDS]
+        subs.append(probe.create_subscription(JointState, 'rover/joint_commands',
+                                              self._joint_commands, STATE_QOS))
+        subs.append(probe.create_subscription(DiagnosticArray, '/diagnostics',
+                                              self._diagnostics, DIAGNOSTICS_QOS))
+        probe.create_timer(HEARTBEAT_S, self._heartbeat)
+        probe.create_timer(COMMAND_S, self._operator)
+        pubs = [self.cmd_pub, self.joint_pub, *self.motor_pubs.values()]
+        ros.spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs)
+                       and self.diag_pub.get_subscription_count() >= 2     # and the probe's
+                       and all(s.get_publisher_count() > 0 for s in subs), 15,
+                       'the controller on the graph')
+        # standing still, six wheels heard and healthy
+        self.wait_report(lambda v: v['healthy_wheels'] == '6', 'six healthy wheels')
+
+    # ---- what the controller hears ----------------------------------------------------------
+    def _heartbeat(self) -> None:
+        stamp = self.clock.now().to_msg()
+        for w in WHEEL_IDS:
+            if w in self.silent:
+                continue
+            state, fault = self.units[w]
+            status = DiagnosticStatus(
+                level=DiagnosticStatus.OK if state == 'ENABLED' else DiagnosticStatus.ERROR,
+                name=f'rover/wheel_{w}', hardware_id=f'wheel_{w}', message=state.lower(),
+                values=[KeyValue(key=k, value=v) for k, v in (
+                    ('state', state), ('fault', fault), ('speed_rad_s', '0.0'),
+                    ('current_a', '0.1'), ('temperature_c', '20.0'))])
+            self.diag_pub.publish(DiagnosticArray(header=Header(stamp=stamp), status=[status]))
+            # the encoder turns as last asked (an ideal wheel)
+            last = self.setpoints[w][-1][1] if self.setpoints[w] else []
+            self.encoders[w] += (last[0] if last else 0.0) * HEARTBEAT_S
+            self.motor_pubs[w].publish(JointState(
+                header=Header(stamp=stamp), name=[f'wheel_{w}_joint'],
+                position=[self.encoders[w]], velocity=[last[0] if last else 0.0],
+                effort=[0.5]))
+
+    def _operator(self) -> None:
+        if self.command is None:
+            return
+        v, omega = self.command
+        msg = Twist()
+        msg.linear.x, msg.angular.z = v, omega
+        if math.isfinite(v) and math.isfinite(omega):
+            self.last_accepted_ns = self.clock.now().nanoseconds
+        self.cmd_pub.publish(msg)
+
+    def _joint_commands(self, msg: JointState) -> None:
+        """The steering servos: each corner at its target at once."""
+        targets = {n[len('steer_'):-len('_joint')]: q for n, q in zip(msg.name, msg.position)
+                   if n.startswith('steer_')}
+        self.steer.update(targets)
+        self.joint_pub.publish(JointState(
+            header=Header(stamp=self.clock.now().to_msg()),
+            name=[f'steer_{w}_joint' for w in STEERED_IDS],
+            position=[self.steer[w] for w in STEERED_IDS]))
+
+    # ---- what the controller says -----------------------------------------------------------
+    def _setpoint(self, wheel: str, msg: JointState) -> None:
+        assert list(msg.name) == [f'wheel_{wheel}_joint']
+        self.setpoints[wheel].append((stamp_to_ns(msg.header.stamp), list(msg.velocity)))
+
+    def _diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name == 'rover/drive_controller':
+                self.reports.append((stamp_to_ns(msg.header.stamp), status))
+
+    def latest(self) -> dict[str, list[float]]:
+        return {w: (s[-1][1] if s else [math.nan]) for w, s in self.setpoints.items()}
+
+    def speeds(self) -> dict[str, float]:
+        """The newest setpoint of each wheel, as ground speed (m/s)."""
+        return {w: v[0] * RADIUS for w, v in self.latest().items() if v}
+
+    def wait_speeds(self, ok, what: str, timeout: float = 6.0) -> dict[str, float]:
+        self.ros.spin_until(lambda: len(self.speeds()) == len(WHEEL_IDS) and ok(self.speeds()),
+                            timeout, what)
+        return self.speeds()
+
+    def values(self) -> dict[str, str]:
+        return {kv.key: kv.value for kv in self.reports[-1][1].values}
+
+    def wait_report(self, ok, what: str, timeout: float = 5.0) -> DiagnosticStatus:
+        self.ros.spin_until(lambda: self.reports and ok(self.values()), timeout, what)
+        return self.reports[-1][1]
+
+    def all_since(self, t_ns: int) -> list[tuple[int, str, list[float]]]:
+        return sorted((t, w, v) for w, s in self.setpoints.items() for t, v in s if t >= t_ns)
+
+
+def test_forward_drives_all_wheels_ahead_clamped_and_a_turn_drives_the_sides_opposite(ros):
+    bench = Bench(ros)
+    start = bench.clock.now().nanoseconds
+    bench.command = (1.0, 0.0)                 # far over the top speed: clamped
+    speeds = bench.wait_speeds(lambda s: all(x == pytest.approx(TOP) for x in s.values()),
+                               'all six wheels at the top speed')
+    assert all(abs(bench.steer[w]) < 1e-9 for w in STEERED_IDS), 'straight: corners straight'
+    driven = bench.all_since(start)
+    assert all(0.0 <= v[0] * RADIUS <= ICD_TOP_SPEED for _, _, v in driven), \
+        'forward, and never past the ICD top speed'
+    assert speeds == {w: pytest.approx(TOP) for w in WHEEL_IDS}
+    assert bench.values()['mode'] == 'velocity'
+    assert float(bench.values()['speed_limit_m_s']) == pytest.approx(TOP, abs=1e-4)
+
+    bench.command = (0.0, P['max_yaw_rate_rad_s'])      # turn in place, to the left
+    speeds = bench.wait_speeds(lambda s: s['lm'] < 0 < s['rm'] and s['lf'] < 0 < s['rf']
+                               and abs(s['lm'] + s['rm']) < 1e-9, 'a turn in place')
+    for left, right in (('lf', 'rf'), ('lm', 'rm'), ('lr', 'rr')):
+        assert speeds[left] < 0 < speeds[right]
+        assert speeds[left] == pytest.approx(-speeds[right])
+    # the corners turn tangent to the circle about the centre: front and rear opposite,
+    # left and right mirrored
+    steer = bench.steer
+    assert all(abs(steer[w]) > 0.5 for w in STEERED_IDS)
+    assert steer['lf'] == pytest.approx(-steer['rf']) and steer['lr'] == pytest.approx(-steer['rr'])
+    assert steer['lf'] == pytest.approx(-steer['lr'])
+    assert max(abs(x) for x in speeds.values()) <= TOP + 1e-9
+
+
+def test_a_non_finite_command_is_refused_and_the_last_safe_one_stands_until_the_timeout(ros):
+    bench = Bench(ros)
+    bench.command = (SLOW, 0.0)
+    bench.wait_speeds(lambda s: all(x == pytest.approx(SLOW) for x in s.values()),
+                      'all six wheels at the commanded speed')
+    ros.spin_for(2 * COMMAND_S)
+    bench.command = (math.nan, 0.0)
+    ros.spin_for(2 * COMMAND_S)
+    bench.command = (SLOW, math.inf)
+    last_accepted = bench.last_accepted_ns
+    bench.wait_report(lambda v: int(v['rejected_commands']) >= 2, 'the refusals counted')
+    # no setpoint may fall before the timeout counted from the last accepted command
+    # (accepted no earlier than it was sent), and they all stop after it
+    bench.wait_speeds(lambda s: all(x == 0.0 for x in s.values()), 'the rover stopped')
+    after = bench.all_since(last_accepted)
+    slowed = min(t for t, _, v in after if v[0] * RADIUS < SLOW - 1e-9)
+    assert slowed > last_accepted + TIMEOUT_NS, 'the last safe command stands until the timeout'
+    assert all(v and math.isfinite(v[0]) for _, _, v in after)
+    ros.spin_for(0.5)
+    assert all(x == 0.0 for x in bench.speeds().values()), 'and stays stopped'
+
+
+def test_without_a_command_for_the_timeout_the_rover_stops(ros):
+    bench = Bench(ros)
+    sent = bench.clock.now().nanoseconds
+    msg = Twist()
+    msg.linear.x = SLOW
+    bench.cmd_pub.publish(msg)                 # one command, then silence
+    bench.wait_speeds(lambda s: all(x > 0.0 for x in s.values()), 'the wheels driven')
+    bench.wait_speeds(lambda s: all(x == 0.0 for x in s.values()), 'the rover stopped')
+    # the command was taken no earlier than it was sent: no wheel slows down before
+    # cmd_timeout_s after that
+    peak = {w: 0.0 for w in WHEEL_IDS}
+    slowed = []
+    for t, w, v in bench.all_since(sent):
+        if v[0] < peak[w]:
+            slowed.append(t)
+        peak[w] = max(peak[w], v[0])
+    assert min(peak.values()) * RADIUS > 0.5 * SLOW, 'it drove before it stopped'
+    assert min(slowed) > sent + TIMEOUT_NS, 'nothing slows before cmd_timeout_s'
+
+
+def test_a_wheel_in_fault_is_no_longer_driven_and_the_controller_reports_five_healthy(ros):
+    bench = Bench(ros)
+    bench.command = (1.0, 0.0)
+    bench.wait_speeds(lambda s: all(x == pytest.approx(TOP) for x in s.values()),
+                      'all six wheels at the top speed')
+    assert bench.values()['isolated_wheels'] == ''
+    bench.units['lm'] = ('FAULT', 'stall')
+    status = bench.wait_report(lambda v: v['healthy_wheels'] == '5', 'five healthy wheels')
+    values = bench.values()
+    assert status.level == DiagnosticStatus.WARN and 'lm (stall)' in status.message
+    assert values['isolated_wheels'] == 'lm'
+    derated = TOP * (1.0 - P['derate_per_lost_wheel'])
+    assert float(values['speed_limit_m_s']) == pytest.approx(derated, abs=1e-4)
+    fault_seen = bench.reports[-1][0]
+    # no demand to the isolated wheel (an empty setpoint), the others at the derated limit
+    speeds = bench.wait_speeds(lambda s: 'lm' not in s and all(
+        x == pytest.approx(derated) for x in s.values()), 'five wheels at the derated limit')
+    assert set(speeds) == set(WHEEL_IDS) - {'lm'}
+    ros.spin_for(0.3)
+    assert all(v == [] for t, v in bench.setpoints['lm'] if t >= fault_seen)
+    assert bench.latest()['lm'] == []
+    # back in service: driven again, six healthy
+    bench.units['lm'] = ('ENABLED', 'none')
+    bench.wait_report(lambda v: v['healthy_wheels'] == '6', 'six healthy wheels again')
+    bench.wait_speeds(lambda s: all(x == pytest.approx(TOP) for x in s.values()),
+                      'all six wheels at the top speed again')
+    # a unit that falls silent is lost after node_lost_s, as a fault is
+    bench.silent.add('rr')
+    status = bench.wait_report(lambda v: v['healthy_wheels'] == '5', 'rr lost')
+    assert 'rr (node_lost)' in status.message and bench.values()['isolated_wheels'] == 'rr'
+    bench.wait_speeds(lambda s: 'rr' not in s, 'no demand to the lost wheel')
