@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 
-from harness import CONTROLLER, Rover, TruthMap  # noqa: E402
+from harness import CONTROLLER, GEOMETRY, Rover, TruthMap  # noqa: E402
 import numpy as np  # noqa: E402
 
 from chang_e_rover.hazard.gate import Grid  # noqa: E402
@@ -67,7 +67,9 @@ def benign_goal(truth: TruthMap, veto_cost: float) -> tuple[float, float]:
     bad = truth.cost >= veto_cost
     from_start = navigation_function(
         Grid(truth.cost, truth.origin, truth.origin, res), (0.0, 0.0), CONTROLLER['planner.cell_m'],
-        CONTROLLER['hazard.footprint_half_width_m'], veto_cost, CONTROLLER['arcs.hazard_weight'],
+        GEOMETRY.outline(CONTROLLER['hazard.footprint_end_margin_m'],
+                         CONTROLLER['hazard.footprint_side_margin_m'])[1],
+        veto_cost, CONTROLLER['arcs.hazard_weight'],
         CONTROLLER['arcs.unknown_cost'])
     for r in np.arange(0.0, 5.0 + 1e-9, res):
         for a in np.linspace(0.0, 2 * math.pi, max(1, int(2 * math.pi * r / res)), endpoint=False):
@@ -155,7 +157,9 @@ def main() -> None:
                   f'{"ended %.2f m short, held, " % r["short_m"] if r["short_m"] else ""}'
                   f'{r["sim_s"]:.0f} s sim, drift {100 * r["drift"]:.1f} %, '
                   f'{r["visual_steps"]} visual steps ({r["visual_unlinked"]} unlinked), '
-                  f'{time.monotonic() - t0:.0f} s wall', flush=True)
+                  f'{time.monotonic() - t0:.0f} s wall, about '
+                  f'{(time.monotonic() - t0) / len(done) * (len(jobs) - len(done)):.0f} s left',
+                  flush=True)
 
     if args.jobs > 1:
         with multiprocessing.get_context('spawn').Pool(args.jobs) as pool:

@@ -37,8 +37,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from chang_e_rover import config  # noqa: E402
+from chang_e_rover.imaging.caltarget import load_target  # noqa: E402
 from chang_e_rover.lander.panorama import (  # noqa: E402
-    Campaign, Frame, Layout, psnr, reduce, rotation, seam_misalignment, stitch)
+    Campaign, Frame, Layout, psnr, reduce, rotation, seam_misalignment, stitch, TargetView)
+from chang_e_rover.robot_description import load_urdf  # noqa: E402
 
 
 def peak_mib() -> float:
@@ -99,11 +101,9 @@ def run_ours(folder: Path) -> dict:
         reduce_s += time.perf_counter() - t0
         frames.append(Frame(small, kk, rotation(pan, tilt), pan, tilt))
         del raw
-    calibration = -math.radians(p['campaign.calibration_elevation_deg'])
-    regolith = config.load_params('rover.yaml', 'hazard_camera')['colour.regolith_rgb']
+    target = TargetView.from_urdf(load_urdf(config.urdf_path('lander.urdf')), load_target())
     t0 = time.perf_counter()
-    out = stitch(frames, layout, regolith, p['panorama.feather_px'],
-                 calibration_tilts=(calibration,))
+    out = stitch(frames, layout, target, p['panorama.feather_px'])
     stitch_s = time.perf_counter() - t0
     peak = peak_mib()
     truth = np.load(folder / 'truth.npy')

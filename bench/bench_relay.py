@@ -28,6 +28,7 @@ from chang_e_rover import config  # noqa: E402
 from chang_e_rover.relay import packets  # noqa: E402
 from chang_e_rover.relay.endpoint import RelayEndpoint  # noqa: E402
 from chang_e_rover.relay.ground import GroundStation  # noqa: E402
+from chang_e_rover.relay.ground_cli import link_config  # noqa: E402
 from chang_e_rover.relay.link import ChannelConfig, LinkSimulator  # noqa: E402
 from chang_e_rover.relay.packets import Product  # noqa: E402
 from chang_e_rover.relay.store import Store  # noqa: E402
@@ -73,10 +74,12 @@ def bench_store(n: int, max_packet: int, figure: dict, peer: dict) -> None:
                     sent += 1
                 out_rate = sent / (time.perf_counter() - t0)
                 store.close()
-            link_rate = 555000 / 8 / max_packet
+            link_bps = link_config()['down.rate_bps']
+            link_rate = link_bps / 8 / max_packet
             print(f'store enqueue, synchronous={sync:<6} {batch:2d} packets/product: '
                   f'{rate:8.0f} packets/s ({rate / raw_rate:5.2f} x raw encode, '
-                  f'{rate / link_rate:6.0f} x the 555 kbit/s link); dequeue {out_rate:7.0f}/s')
+                  f'{rate / link_rate:6.0f} x the {link_bps / 1000:g} kbit/s link); '
+                  f'dequeue {out_rate:7.0f}/s')
             name = f'store {sync}, {batch} packets/product'
             figure[f'{name}: enqueue packets/s'] = round(rate)
             figure[f'{name}: dequeue packets/s'] = round(out_rate)
@@ -92,10 +95,11 @@ def repeats(ground: GroundStation) -> tuple[int, int]:
 def bench_goodput(megabytes: float, max_packet: int, product_kib: int, figure: dict,
                   peer: dict) -> None:
     ports = (47310, 47311, 47312, 47313)
-    rate = config.load_params('relay.yaml', 'link')['down.rate_bps']
+    lk = link_config()
+    rate, up_rate, light_s = lk['down.rate_bps'], lk['up.rate_bps'], lk['down.delay_s']
     relay_p = config.load_params('relay.yaml', 'relay')
-    link = LinkSimulator(ChannelConfig(rate, 1.7), ChannelConfig(125.0, 1.7), ports[0],
-                         ports[3], ports[1], ports[2]).start()
+    link = LinkSimulator(ChannelConfig(rate, light_s), ChannelConfig(up_rate, lk['up.delay_s']),
+                         ports[0], ports[3], ports[1], ports[2]).start()
     with tempfile.TemporaryDirectory() as d:
         rss0 = rss_mib()
         store = Store(Path(d) / 'relay.sqlite', 'FULL', relay_p['retransmit_timeout_s'],
@@ -109,7 +113,7 @@ def bench_goodput(megabytes: float, max_packet: int, product_kib: int, figure: d
             done['bytes'] += len(product.body)
             done['products'] += 1
             done['t_last'] = time.monotonic()
-        ground = GroundStation(KEY, ports[3], ('127.0.0.1', ports[2]), 125.0, Path(d) / 'g',
+        ground = GroundStation(KEY, ports[3], ('127.0.0.1', ports[2]), up_rate, Path(d) / 'g',
                                on_product=on_product)
         n = int(megabytes * 1e6 / (product_kib * 1024))
         body = os.urandom(product_kib * 1024)
@@ -123,14 +127,14 @@ def bench_goodput(megabytes: float, max_packet: int, product_kib: int, figure: d
         relay.start()
         while done['products'] < n and time.monotonic() - t0 < 600:
             time.sleep(0.1)
-        elapsed = done['t_last'] - t0 - 1.7          # the light time is not link time
+        elapsed = done['t_last'] - t0 - light_s      # the light time is not link time
         kept, dups = repeats(ground)
         # Then until the relay holds nothing unacknowledged, and the last copies have landed.
         t_done = time.monotonic()
         while store.stats()[0] and time.monotonic() - t_done < 120:
             time.sleep(0.1)
         t_acked = time.monotonic() - t_done
-        time.sleep(2 * 1.7)
+        time.sleep(2 * light_s)
         kept_all, dups_all = repeats(ground)
         capacity = rate / 8 * elapsed
         goodput = 100 * done['bytes'] / capacity

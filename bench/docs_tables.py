@@ -40,6 +40,9 @@ PEERS: dict[str, tuple[tuple[str, str], ...]] = {
     'stack': (
         (r'^.*: real-time factor$', 'World.step alone, no ROS: real-time factor'),
     ),
+    'board': (
+        (r'^.*: CPU s per s$', 'simulator process: CPU s per s'),
+    ),
 }
 
 REGION = re.compile(r'(<!-- bench:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)',

@@ -125,6 +125,17 @@ def live(port: int | None = None) -> tuple[NodeSpec, dict[str, dict[str, Any]]]:
             {'live': {'port': port}} if port is not None else {})
 
 
+def robot_state_publisher_node(use_sim_time) -> dict[str, Any]:
+    """What the launch files give ROS 2's robot_state_publisher (a system ROS has it; the
+    pip wheels do not): urdf/rover.urdf as /robot_description, the link frames on /tf and
+    /tf_static from /rover/joint_states. The drive controller adds odom -> base_link."""
+    return {'package': 'robot_state_publisher', 'executable': 'robot_state_publisher',
+            'name': 'robot_state_publisher', 'output': 'screen',
+            'parameters': [{'robot_description': config.urdf_path('rover.urdf').read_text(),
+                            'use_sim_time': use_sim_time}],
+            'remappings': [('joint_states', '/rover/joint_states')]}
+
+
 def all_nodes() -> list[NodeSpec]:
     return sim_nodes() + flight_nodes()
 

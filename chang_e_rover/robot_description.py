@@ -240,6 +240,24 @@ class RoverGeometry:
     def wheelbase(self) -> float:
         return self.wheel_xy['lf'][0] - self.wheel_xy['lr'][0]
 
+    @property
+    def half_length(self) -> float:
+        """Return base_link to the wheels' outer edge ahead or behind, corners straight (m)."""
+        return max(abs(x) for x, _ in self.wheel_xy.values()) + self.wheel_radius
+
+    @property
+    def half_width(self) -> float:
+        """Return base_link to the wheels' outer side, corners straight (m)."""
+        return max(abs(y) for _, y in self.wheel_xy.values()) + self.wheel_width / 2
+
+    def outline(self, end_margin: float, side_margin: float) -> tuple[float, float]:
+        """Return the wheels' outline grown by the margins: (half length, half width), m.
+
+        To the micrometre: the URDF gives millimetres, and the noise a sum of them carries
+        in its last digits must not change a count of grid cells.
+        """
+        return (round(self.half_length + end_margin, 6), round(self.half_width + side_margin, 6))
+
 
 def rover_geometry(robot: Robot) -> RoverGeometry:
     """Derive the drive geometry from the rover description."""

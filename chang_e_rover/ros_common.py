@@ -109,6 +109,37 @@ def rgb_image(img: np.ndarray, frame_id: str, stamp) -> 'Image':
     return msg
 
 
+def log_outcome(logger, ok: bool, text: str) -> None:
+    """Log text as info when ok, else as a warning. rclpy's loggers refuse a call site
+    whose severity changes between calls, so the two severities have a line each here."""
+    if ok:
+        logger.info(text)
+    else:
+        logger.warning(text)
+
+
+def odom_tf_broadcaster(node: Node):
+    """A function that sends an Odometry's pose on /tf (odom -> base_link), as ROS users
+    expect beside robot_state_publisher's link frames; None when tf2_msgs is not installed
+    (the pip wheels do not have it: the live view then sends frames through Foxglove's own
+    schema, docs/live.md)."""
+    try:
+        from geometry_msgs.msg import TransformStamped
+        from tf2_msgs.msg import TFMessage
+    except ImportError:
+        return None
+    pub = node.create_publisher(TFMessage, '/tf', 100)
+
+    def send(odom) -> None:
+        t = TransformStamped(header=odom.header, child_frame_id=odom.child_frame_id)
+        p = odom.pose.pose.position
+        t.transform.translation.x, t.transform.translation.y = p.x, p.y
+        t.transform.translation.z = p.z
+        t.transform.rotation = odom.pose.pose.orientation
+        pub.publish(TFMessage(transforms=[t]))
+    return send
+
+
 def stamp_to_ns(stamp: Time) -> int:
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 

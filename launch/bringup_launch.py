@@ -23,4 +23,6 @@ def generate_launch_description():
                             namespace=spec.namespace or None, arguments=list(spec.arguments),
                             parameters=[params], output='screen', respawn=True,
                             respawn_delay=1.0))
+    # The robot's description and link frames, as ROS tools (RViz, Foxglove) expect them.
+    actions.append(Node(**graph.robot_state_publisher_node(ParameterValue(LaunchConfiguration('use_sim_time'), value_type=bool))))
     return LaunchDescription(actions)

@@ -41,4 +41,6 @@ def generate_launch_description():
         actions.append(Node(package=graph.PACKAGE, executable=helper.executable,
                             name=helper.name, arguments=list(helper.arguments), output='screen',
                             respawn=True, respawn_delay=1.0))
+    # The robot's description and link frames, as ROS tools (RViz, Foxglove) expect them.
+    actions.append(Node(**graph.robot_state_publisher_node(True)))
     return LaunchDescription(actions)

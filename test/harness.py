@@ -316,8 +316,9 @@ def map_quality(hm, limits, world, path, radius: float = 5.0, views=None, K=None
 
     Cells within radius of any point of the path (true positions) count. Truth is the
     simulator's heightfield with its rocks; odom is base_link at the start, so the
-    ground there is the base height below it. A rock of 0.20 m or more counts as found
-    when a cell on it has cost 90 or more (its step at least 0.18 m), among rocks with
+    ground there is the base height below it. A rock as tall as the step limit
+    (hazard_camera max_step_m) or taller counts as found when a cell on it has cost 90 or
+    more (its step at least 90 % of the limit), among rocks with
     at least one cell seen. Which rocks are asked for: with the true left-camera poses
     of the hazcam frames (views, with intrinsics K and the image size), those whose top
     was in a frame within radius of the camera ('recall': within the cameras' 5 m);
@@ -354,8 +355,9 @@ def map_quality(hm, limits, world, path, radius: float = 5.0, views=None, K=None
         return False
 
     found, missed, near_found, near_missed = 0, [], 0, []
+    tall = HAZARD['max_step_m']
     for x, y, d, base in world.terrain.rocks:
-        if 0.5 * d < 0.20 or np.min(np.hypot(pts[:, 0] - x, pts[:, 1] - y)) > radius:
+        if 0.5 * d < tall or np.min(np.hypot(pts[:, 0] - x, pts[:, 1] - y)) > radius:
             continue
         on = (np.hypot(X - x, Y - y) < d / 2) & (cost >= 0)
         if not on.any():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from chang_e_rover import cli
+from chang_e_rover import cli, config
 from chang_e_rover.campaign import campaign, plan
 from chang_e_rover.campaign.plan import CampaignError, Fault, RunSpec
 
@@ -52,12 +52,14 @@ def test_the_command_refuses_bad_input_at_once_and_runs_nothing(tmp_path, capsys
 def test_goals_go_to_open_ground():
     craters = [(20.0, 0.0, 4.0, 0.5)]
     rocks = [(22.0, 3.0, 0.6, 0.0), (18.0, -3.0, 0.1, 0.0)]     # tall; short (ignored)
-    x, y = plan.open_goal(20.0, rocks, craters)
+    tall = config.load_params('rover.yaml', 'hazard_camera')['max_step_m']
+    assert 0.1 / 2 < tall < 0.6 / 2
+    x, y = plan.open_goal(20.0, rocks, craters, tall)
     assert (x - 20.0) ** 2 + y ** 2 >= (2.0 + 1.6) ** 2 - 1e-9
     assert (x - 22.0) ** 2 + (y - 3.0) ** 2 >= (0.3 + 1.6) ** 2 - 1e-9
-    assert plan.open_goal(20.0, [], []) == (20.0, 0.0)
+    assert plan.open_goal(20.0, [], [], tall) == (20.0, 0.0)
     with pytest.raises(CampaignError):
-        plan.open_goal(20.0, [], [(20.0, 0.0, 30.0, 2.0)])
+        plan.open_goal(20.0, [], [(20.0, 0.0, 30.0, 2.0)], tall)
 
 
 def _fake(spec: dict) -> dict:

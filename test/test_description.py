@@ -64,6 +64,38 @@ def test_geometry_fits_the_icd_envelope():
     assert g.wheel_xy['lm'][0] == pytest.approx(0.0)
 
 
+def test_config_holds_the_icd_vehicle_limits():
+    """The ICD's vehicle limits, stated here once against config/; code and other tests read
+    config (the link's figures: test_relay_link.py)."""
+    drive = config.load_params('rover.yaml', 'drive_controller')
+    hazard = config.load_params('rover.yaml', 'hazard_camera')
+    assert drive['max_speed_m_s'] == 0.0556
+    assert (hazard['max_slope_deg'], hazard['max_step_m']) == (20.0, 0.20)
+
+
+def test_footprint_and_self_filter_box_are_the_urdf_wheels_grown_by_config_margins():
+    """The gate's footprint and the hazard cameras' own-body box follow the URDF's wheels:
+    as they stood when set by hand in config (0.80 m ahead and behind, 0.60 m half-width;
+    a box of 0.85 by 0.75 m half-sizes), and wider when the URDF's track is wider."""
+    import dataclasses
+
+    from chang_e_rover.hazard.gate import Footprint
+    from chang_e_rover.hazard.mapper import HazardMapper
+    from chang_e_rover.navigation.navigator import Navigator
+    drive = config.load_params('rover.yaml', 'drive_controller')
+    hazard = config.load_params('rover.yaml', 'hazard_camera')
+    robot = load_urdf(ROVER)
+    g = rover_geometry(robot)
+    assert (g.half_length, g.half_width) == pytest.approx((0.75, 0.50))
+    navigator = Navigator(g, drive, 0.05, lambda *_: None)
+    assert navigator.guard.footprint == navigator.voter.footprint == Footprint(-0.80, 0.80, 0.60)
+    assert HazardMapper(hazard, robot).own_box == (0.85, 0.75)
+    wide = dataclasses.replace(g, wheel_xy={w: (x, 1.1 * y) for w, (x, y) in g.wheel_xy.items()})
+    grown = Footprint.of_rover(wide, drive['hazard.footprint_end_margin_m'],
+                               drive['hazard.footprint_side_margin_m'])
+    assert grown.front == 0.80 and grown.half_width == pytest.approx(0.60 + 0.1 * 0.425)
+
+
 def test_rocker_differential_is_declared_as_mimic():
     joint = load_urdf(ROVER).joints['rocker_right_joint']
     assert joint.mimic == ('rocker_left_joint', -1.0, 0.0)

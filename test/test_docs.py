@@ -4,10 +4,22 @@ import importlib.util
 from pathlib import Path
 import re
 
+import pytest
+
 from chang_e_rover import config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / 'docs' / 'interfaces.md').read_text()
+
+
+@pytest.fixture(autouse=True)
+def repository_config(monkeypatch):
+    """The docs describe the repository's config/, not a test worker's copy of it with its
+    ports moved (test/isolation.py)."""
+    monkeypatch.setenv('CHANG_E_ROVER_SHARE', str(ROOT))
+    config.load_params.cache_clear()
+    yield
+    config.load_params.cache_clear()
 
 
 def _documented(name: str) -> bool:

@@ -3,9 +3,13 @@ import math
 
 import numpy as np
 
+from chang_e_rover import config
 from chang_e_rover.hazard.gate import arc_poses, Footprint, gate, Grid, KeepOut, vote_arcs
+from chang_e_rover.robot_description import load_urdf, rover_geometry
 
-FOOT = Footprint(-0.8, 0.8, 0.6)
+P = config.load_params('rover.yaml', 'drive_controller')
+FOOT = Footprint.of_rover(rover_geometry(load_urdf(config.urdf_path('rover.urdf'))),
+                          P['hazard.footprint_end_margin_m'], P['hazard.footprint_side_margin_m'])
 
 
 def grid_with(cells=()):

@@ -10,18 +10,26 @@ import numpy as np
 import pytest
 
 from chang_e_rover import config
-from chang_e_rover.hazard.stereo import CameraModel, StereoParams, StereoPipeline
-from chang_e_rover.hazard.traversability import analyse, HeightMap, Limits, UNTRAVERSABLE
-from chang_e_rover.imaging.colour import chromaticity, correct, estimate_response
+from chang_e_rover.hazard.mapper import HazardMapper, limits_from
+from chang_e_rover.hazard.stereo import CameraModel, seen_through, StereoParams, StereoPipeline
+from chang_e_rover.hazard.traversability import analyse, HeightMap, UNTRAVERSABLE
+from chang_e_rover.imaging.caltarget import calibrate, patch_medians
+from chang_e_rover.imaging.colour import CalibrationError, chromaticity, correct
+from chang_e_rover.robot_description import load_urdf, rover_geometry
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
 from chang_e_rover.sim.model import REGOLITH_RGBA
 from chang_e_rover.sim.world import World
 
 SIM = config.load_params('sim.yaml', 'sim')
-LIMITS = Limits(max_slope_deg=20.0, max_step_m=0.20, max_roughness_m=0.10,
-                slope_margin_deg=2.5, step_margin_m=0.025, patch_m=1.0, step_window_m=0.45,
-                min_coverage=0.3)
+HAZARD = config.load_params('rover.yaml', 'hazard_camera')
+LIMITS = limits_from(HAZARD)
+# The rover's own points: the box the flight core drops (HazardMapper.own_box).
+OWN_BOX = rover_geometry(load_urdf(config.urdf_path('rover.urdf'))).outline(
+    HAZARD['self_filter.end_margin_m'], HAZARD['self_filter.side_margin_m'])
 COLOUR_TOLERANCE = 0.01       # chromaticity units (r, g, b summing to 1)
+RESPONSE_TOLERANCE = 0.02     # per channel, of the strongest channel's response
+# The flight core's line-of-sight filter around the calibration target (HazardMapper).
+TARGET_FILTER = HazardMapper(HAZARD, load_urdf(config.urdf_path('rover.urdf')))
 
 
 class Scene:
@@ -64,7 +72,9 @@ class Scene:
         xyz = pts @ rot.T + w.data.cam_xpos[cid]
         body = w._root_body
         local = (xyz - w.data.xpos[body]) @ w.data.xmat[body].reshape(3, 3)
-        own = (np.abs(local[:, 0]) < 0.85) & (np.abs(local[:, 1]) < 0.75)   # the rover itself
+        own = (np.abs(local[:, 0]) < OWN_BOX[0]) & (np.abs(local[:, 1]) < OWN_BOX[1])
+        for eye in TARGET_FILTER.eyes:     # seen past the calibration target: mismatches
+            own |= seen_through(local, eye, TARGET_FILTER.target_box[None])
         hm = HeightMap(20.0, 0.1)
         hm.add(xyz[~own], weights[~own])
         return hm
@@ -75,29 +85,57 @@ def step25():
     return Scene('step25', dx=1.3)
 
 
-def test_raw_frames_are_red_and_the_correction_restores_regolith(step25):
+def test_the_calibration_target_measures_the_response_and_removes_the_red_cast(step25):
+    """The flight core's estimate from the target alone, against the simulator's configured
+    response (read here only): within 2 % per channel (docs/hazard.md: 8-bit rendering and
+    read noise put about 0.5 % on a patch median); the corrected grey patch is grey and the
+    corrected regolith the material's colour."""
     raw = step25.raw['hazcam_left']
     ground = raw.min(axis=2) > 8                     # not sky
     raw_chroma = chromaticity(raw[ground].mean(axis=0))
     true_chroma = chromaticity(REGOLITH_RGBA[:3])
     assert raw_chroma[0] / raw_chroma[1] > 1.3 * true_chroma[0] / true_chroma[1], 'raw is red'
-    response = estimate_response(raw, REGOLITH_RGBA[:3], ground)
-    expected = np.asarray(SIM['camera.response_rgb']) / max(SIM['camera.response_rgb'])
-    assert response == pytest.approx(expected, abs=0.02)
-    fixed = correct(raw, response)
+    mapper = HazardMapper(HAZARD, load_urdf(config.urdf_path('rover.urdf')))
+    k = step25.models()[0].K
+    cal = calibrate(raw, mapper.target, mapper.cam_from_target, k)
+    truth = np.asarray(SIM['camera.response_rgb']) / max(SIM['camera.response_rgb'])
+    residual = np.abs(cal.response - truth)
+    print(f'response {cal.response.round(4)} truth {truth.round(4)} residual '
+          f'{residual.round(4)}; grey fit {cal.grey_error:.4f}, colour {cal.colour_error:.4f}')
+    assert residual.max() < RESPONSE_TOLERANCE
+    fixed = correct(raw, cal.response)
+    grey = patch_medians(fixed, mapper.target, mapper.cam_from_target, k)[
+        mapper.target.names.index('grey')]
+    print(f'corrected grey patch {grey}: chromaticity {chromaticity(grey).round(4)}')
+    assert np.abs(chromaticity(grey) - 1 / 3).max() < 0.005, f'grey patch corrected: {grey}'
+    raw_grey = patch_medians(raw, mapper.target, mapper.cam_from_target, k)[
+        mapper.target.names.index('grey')]
+    assert raw_grey[0] / raw_grey[2] > 1.7, 'the raw grey patch is red'
     error = np.abs(chromaticity(fixed[ground].mean(axis=0)) - true_chroma).max()
     assert error < COLOUR_TOLERANCE
     # The same correction serves the other camera of the pair.
-    other = correct(step25.raw['hazcam_right'], response)
+    other = correct(step25.raw['hazcam_right'], cal.response)
     other_ground = step25.raw['hazcam_right'].min(axis=2) > 8
     assert np.abs(chromaticity(other[other_ground].mean(axis=0)) - true_chroma).max() < \
         COLOUR_TOLERANCE
 
 
-def test_calibration_refuses_a_frame_without_regolith():
-    from chang_e_rover.imaging.colour import CalibrationError
+def test_a_frame_without_the_target_is_refused_with_the_reason(step25):
+    mapper = HazardMapper(HAZARD, load_urdf(config.urdf_path('rover.urdf')))
+    k = step25.models()[0].K
+    t, pose = mapper.target, mapper.cam_from_target
+    # the right camera's frame where the left one sees the target: regolith, not patches
+    with pytest.raises(CalibrationError, match='not uniform'):
+        calibrate(step25.raw['hazcam_right'], t, pose, k)
+    away = pose.copy()
+    away[:3, 3] += pose[:3, :3] @ np.array([0.0, 0.5, 0.0])      # half a metre aside
+    with pytest.raises(CalibrationError, match='not in view'):
+        calibrate(step25.raw['hazcam_left'], t, away, k)
+    bright = np.clip(step25.raw['hazcam_left'].astype(int) * 3, 0, 255).astype(np.uint8)
+    with pytest.raises(CalibrationError, match='saturated'):
+        calibrate(bright, t, pose, k)
     with pytest.raises(CalibrationError):
-        estimate_response(np.zeros((100, 100, 3), np.uint8), REGOLITH_RGBA[:3])
+        calibrate(np.zeros((1024, 1024, 3), np.uint8), t, pose, k)    # nothing in view
 
 
 def test_height_map_within_5_m_against_the_true_heightfield(step25):

@@ -13,6 +13,8 @@ from chang_e_rover.robot_description import load_urdf, rover_geometry, WHEEL_IDS
 GEOMETRY = rover_geometry(load_urdf(config.urdf_path('rover.urdf')))
 P = config.load_params('rover.yaml', 'drive_controller')
 PERIOD = 1.0 / P['control_rate_hz']
+HALF_WIDTH = GEOMETRY.outline(P['hazard.footprint_end_margin_m'],
+                              P['hazard.footprint_side_margin_m'])[1]
 
 
 def grid_with(cells=(), unknown=()):
@@ -25,7 +27,7 @@ def grid_with(cells=(), unknown=()):
 
 
 def nav_of(grid, goal):
-    return navigation_function(grid, goal, P['planner.cell_m'], P['hazard.footprint_half_width_m'],
+    return navigation_function(grid, goal, P['planner.cell_m'], HALF_WIDTH,
                                P['arcs.veto_cost'], P['arcs.hazard_weight'], P['arcs.unknown_cost'])
 
 
@@ -47,7 +49,7 @@ def test_a_wall_is_closed_with_the_rovers_half_width_and_the_way_goes_round_it()
     # a wall across the straight line from 1 m below it to far above, the goal behind it
     nav = nav_of(grid_with([(2.0, 2.3, -1.0, 10.0)]), (5.0, 0.0))
     assert math.isinf(nav.to_go[100 // 2, 115 // 2])              # on the wall
-    half = P['hazard.footprint_half_width_m']
+    half = HALF_WIDTH
     y_gap = -1.0 - half - 0.25                                     # just past the closed band
     assert math.isfinite(nav.value(2.15, y_gap))
     # from the start the cost to go is the way round the wall's lower end, not through it

@@ -5,13 +5,17 @@ import numpy as np
 import pytest
 
 from chang_e_rover import config
+from chang_e_rover.imaging.caltarget import load_target
 from chang_e_rover.imaging.colour import chromaticity
 from chang_e_rover.lander.panorama import (
-    Campaign, Frame, Layout, psnr, reduce, rotation, seam_misalignment, stitch)
+    Campaign, Frame, Layout, psnr, reduce, rotation, seam_misalignment, stitch, TargetView)
+from chang_e_rover.robot_description import load_urdf
+from chang_e_rover.sim.model import REGOLITH_RGBA
 
 LANDER = config.load_params('lander.yaml', 'camera')
 SIM = config.load_params('sim.yaml', 'sim')
-REGOLITH = config.load_params('rover.yaml', 'hazard_camera')['colour.regolith_rgb']
+# The simulator's regolith material: the truth the corrected colour is checked against.
+REGOLITH = REGOLITH_RGBA[:3]
 
 
 @pytest.fixture(scope='module')
@@ -57,9 +61,10 @@ def test_panorama_of_80_simulated_frames_against_the_true_panorama(world):
         assert raw.shape == (1728, 2352, 3)
         small, kk = reduce(raw, k, factor)
         frames.append(Frame(small, kk, rotation(pan, tilt), pan, tilt))
-    calibration = -math.radians(LANDER['campaign.calibration_elevation_deg'])
-    out = stitch(frames, layout, REGOLITH, LANDER['panorama.feather_px'],
-                 calibration_tilts=(calibration,))
+    target = TargetView.from_urdf(load_urdf(config.urdf_path('lander.urdf')), load_target())
+    out = stitch(frames, layout, target, LANDER['panorama.feather_px'])
+    truth_response = np.asarray(SIM['camera.response_rgb']) / max(SIM['camera.response_rgb'])
+    assert np.abs(out.response - truth_response).max() < 0.02, 'response from the deck target'
     truth = truth_panorama(rig, w.data, optical_centre(w, 'tcam'), float(SIM['lander.yaw']),
                            layout)
     assert out.image.shape == truth.shape == (layout.height, layout.width, 3)
@@ -73,7 +78,7 @@ def test_panorama_of_80_simulated_frames_against_the_true_panorama(world):
     # The red cast: raw frames red, the panorama's regolith neutral as the truth's.
     below = np.s_[int(layout.height * 0.4):]     # ground only, no sky
     raw_c = chromaticity(np.mean([f.image.reshape(-1, 3).mean(axis=0) for f in frames
-                                  if abs(f.tilt - calibration) < 1e-3], axis=0))
+                                  if abs(f.tilt - campaign.tilts[1]) < 1e-3], axis=0))
     assert raw_c[0] / raw_c[2] > 1.5
     c = chromaticity(out.image[below].reshape(-1, 3).mean(axis=0))
     t = chromaticity(truth[below].reshape(-1, 3).mean(axis=0))

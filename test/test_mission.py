@@ -7,7 +7,7 @@ import pytest
 
 from chang_e_rover import config
 from chang_e_rover.mission import report
-from chang_e_rover.mission.plan import Crossing, FaultDrive, SetHeading, TRAVERSE
+from chang_e_rover.mission.plan import Crossing, FaultDrive, SetHeading, traverse
 from mission_run import MISSION
 
 
@@ -56,7 +56,7 @@ def test_mission_drives_the_traverse_and_reports():
     assert abs(math.radians(heading['yaw_deg']) - SetHeading().heading_rad) <= \
         SetHeading().tolerance_rad + 0.01
     distance = r['goal_drive']['distance_from_traverse_start_m']
-    planned = sum(abs(leg.v_m_s) * leg.duration_s for leg in TRAVERSE) + FaultDrive().distance_m
+    planned = sum(abs(leg.v_m_s) * leg.duration_s for leg in traverse()) + FaultDrive().distance_m
     assert 0.9 * planned < distance <= planned * 1.05
     assert r['traverse']['odometry_error_percent'] < 2.0
     failure = r['wheel_failure']

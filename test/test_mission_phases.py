@@ -5,6 +5,7 @@ import pytest
 
 from chang_e_rover.mission.phases import (AIM_TIMEOUT_S, PHASES, RESET_RETRY_S, Inputs,
                                           MissionPhases)
+from chang_e_rover.mission import plan
 from chang_e_rover.mission.plan import Crossing, FaultDrive, PlanClock, SetHeading
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
 
@@ -306,3 +307,18 @@ def test_the_downlink_wait_ends_on_wall_time():
 def test_bad_timeouts_are_refused(name, value):
     with pytest.raises(ValueError, match=name):
         MissionPhases(**{name: value})
+
+
+def test_progress_lines_carry_an_estimate_of_what_is_left():
+    m = MissionPhases(FaultDrive(inject_after_s=5.0))
+    assert m.phase == 'panorama'
+    whole = m.remaining_s(0.0)
+    assert whole == pytest.approx(sum(plan.USUAL_S[p] for p in
+                                      ('panorama', 'heading', 'fault_drive')) + m.plan.total_s)
+    assert m.remaining_s(0.5) == pytest.approx(whole - 0.5 * plan.USUAL_S['panorama'])
+    w = World(m)
+    w.run()
+    progress = [a for _, a in w.log if a.kind == 'progress']
+    assert len(progress) >= 5 and all(a.value[0].startswith('[mission] t=') for a in progress)
+    left = [a.value[1] for a in progress]
+    assert left[0] > left[-1] >= 0.0 and left[0] <= whole, left

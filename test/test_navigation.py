@@ -19,8 +19,8 @@ from chang_e_rover.robot_description import load_urdf, rover_geometry, WHEEL_IDS
 
 GEOMETRY = rover_geometry(load_urdf(config.urdf_path('rover.urdf')))
 P = config.load_params('rover.yaml', 'drive_controller')
-FOOTPRINT = Footprint(P['hazard.footprint_rear_m'], P['hazard.footprint_front_m'],
-                      P['hazard.footprint_half_width_m'])
+FOOTPRINT = Footprint.of_rover(GEOMETRY, P['hazard.footprint_end_margin_m'],
+                               P['hazard.footprint_side_margin_m'])
 ALL = list(WHEEL_IDS)
 PACKAGE = Path(__file__).resolve().parent.parent / 'chang_e_rover'
 

@@ -1,28 +1,60 @@
 """Panorama stitching from known pointing, on an analytic scene (no simulator)."""
+import dataclasses
 import math
 
 import cv2
 import numpy as np
 import pytest
 
+from chang_e_rover.imaging.caltarget import load_target
 from chang_e_rover.lander.panorama import (
-    Campaign, Frame, Layout, PanoramaError, psnr, reduce, rotation, seam_misalignment, stitch)
+    Campaign, Frame, Layout, PanoramaError, psnr, reduce, rotation, seam_misalignment, stitch,
+    TargetView)
+from chang_e_rover.robot_description import origin_matrix
 
 REGOLITH = np.array([0.55, 0.53, 0.50])
 RESPONSE = np.array([1.0, 0.72, 0.55])        # red-heavy, as the simulated detectors
 CAMPAIGN = {'azimuths': 20, 'first_azimuth_deg': 0.0,
             'elevations_deg': [4.0, -10.0, -24.0, -38.0]}
+# The calibration target 1.5 m out at azimuth -36 deg, elevation -38 deg, facing the
+# camera (whose centre is the origin here); 2.5 times the flight target's size for the
+# test's small frames.
+_T = load_target()
+TARGET = dataclasses.replace(_T, centres=2.5 * _T.centres, patch_m=2.5 * _T.patch_m)
+_AZ, _EL = math.radians(-36.0), math.radians(-38.0)
+VIEW = TargetView(TARGET, origin_matrix(
+    1.5 * np.array([math.cos(_EL) * math.cos(_AZ), math.cos(_EL) * math.sin(_AZ), math.sin(_EL)]),
+    (0.0, math.pi / 2 - _EL, _AZ + math.pi)), np.zeros(3))
+
+
+def target_colour(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, reflectance) of lander-frame directions that meet a patch of the target."""
+    inv = np.linalg.inv(VIEW.lander_from_target)
+    o, dt = inv[:3, 3], d @ inv[:3, :3].T
+    with np.errstate(divide='ignore', invalid='ignore'):
+        s = -o[2] / dt[..., 2]
+    p = o[:2] + s[..., None] * dt[..., :2]
+    hit, refl = np.zeros(d.shape[:-1], bool), np.zeros(d.shape)
+    for c, r in zip(TARGET.centres, TARGET.reflectance):
+        inside = (s > 0) & np.all(np.abs(p - c) <= TARGET.patch_m / 2, axis=-1)
+        hit |= inside
+        refl[inside] = r
+    return hit, refl
 
 
 def scene(d: np.ndarray) -> np.ndarray:
-    """True colour (0..255) of lander-frame directions: regolith grey with a texture."""
+    """True colour (0..255) of lander-frame directions: regolith grey with a texture, and
+    the calibration target's patches."""
     az = np.arctan2(d[..., 1], d[..., 0])
     el = np.arctan2(d[..., 2], np.hypot(d[..., 0], d[..., 1]))
     shade = (1.0 + 0.25 * np.sin(7 * az) * np.cos(5 * el) + 0.15 * np.sin(31 * az + 3 * el)
              + 0.1 * np.cos(53 * el - 11 * az)
              + 0.08 * np.sin(173 * az + 41 * el) + 0.08 * np.sin(157 * el - 97 * az)
              + 0.06 * np.sin(229 * az - 181 * el))
-    return np.clip(200.0 * shade[..., None] * REGOLITH, 0, 255)
+    out = np.clip(200.0 * shade[..., None] * REGOLITH, 0, 255)
+    hit, refl = target_colour(d)
+    out[hit] = 200.0 * refl[hit]
+    return out
 
 
 def frame_of(pan, tilt, width, height, hfov_deg, gain=1.0):
@@ -66,7 +98,7 @@ def test_layout_round_trip():
 def test_stitch_matches_the_scene_and_removes_the_red_cast(frames):
     camp, fr = frames
     layout = Layout(9.0, 10.0, -44.0)
-    out = stitch(fr, layout, REGOLITH, calibration_tilts=(camp.tilts[1],))
+    out = stitch(fr, layout, VIEW)
     assert out.coverage == 1.0, 'the 80 frames cover the whole panorama'
     truth = scene(layout.rays(*np.mgrid[0:layout.height, 0:layout.width].astype(np.float64)))
     value = psnr(out.image, np.clip(truth + 0.5, 0, 255).astype(np.uint8))
@@ -77,7 +109,9 @@ def test_stitch_matches_the_scene_and_removes_the_red_cast(frames):
     assert np.allclose(out.response, RESPONSE, atol=0.02)
     raw_mean = np.mean([f.image.reshape(-1, 3).mean(axis=0) for f in fr], axis=0)
     assert raw_mean[0] / raw_mean[2] > 1.5, 'raw frames are red'
-    chroma = out.image.reshape(-1, 3).mean(axis=0)
+    ground = ~target_colour(layout.rays(*np.mgrid[0:layout.height, 0:layout.width]
+                                        .astype(np.float64)))[0]
+    chroma = out.image[ground].mean(axis=0)
     assert np.allclose(chroma / chroma.sum(), REGOLITH / REGOLITH.sum(), atol=0.01)
 
 
@@ -107,4 +141,16 @@ def test_bad_input_is_refused():
     with pytest.raises(PanoramaError):
         Campaign.from_params({**CAMPAIGN, 'azimuths': 1})
     with pytest.raises(PanoramaError):
-        stitch([], Layout(10.0, 10.0, -40.0), REGOLITH)
+        stitch([], Layout(10.0, 10.0, -40.0), VIEW)
+
+
+def test_frames_without_the_calibration_target_are_refused(frames):
+    camp, fr = frames
+    layout = Layout(9.0, 10.0, -44.0)
+    with pytest.raises(PanoramaError, match='neither'):
+        stitch(fr, layout, None)
+    shows = [f for f in fr if abs(f.pan - math.radians(-36)) < 1e-6
+             and abs(f.tilt - math.radians(38)) < 1e-6]
+    assert len(shows) == 1
+    with pytest.raises(PanoramaError, match='calibration target'):
+        stitch([f for f in fr if f is not shows[0]], layout, VIEW)

@@ -16,6 +16,8 @@ KEY = bytes(range(32))
 LIMITS = ArgLimits(100.0, {'pancam': (-3.1, 3.1), 'tcam': (-3.14, 3.14)},
                    {'pancam': (-1.2, 1.2), 'tcam': (-0.6, 1.2)})
 RELAY = config.load_params('relay.yaml', 'relay')
+GROUND = config.load_params('relay.yaml', 'ground')
+LINK = link_config()
 PORTS = {k: v + port_shift() for k, v in
          dict(relay=47210, link_relay=47211, link_ground=47212, ground=47213).items()}
 
@@ -24,6 +26,21 @@ def test_link_defaults_are_the_icd_figures():
     p = link_config()
     assert p['down.rate_bps'] == 555000.0 and p['up.rate_bps'] == 125.0
     assert p['down.delay_s'] == p['up.delay_s'] == 1.7
+
+
+def test_the_link_takes_the_endpoints_ports_and_rates_and_refuses_them_repeated(monkeypatch):
+    import pytest
+    from chang_e_rover.relay import ground_cli
+    p = link_config()
+    assert (p['relay_side_port'], p['ground_side_port']) == (RELAY['link_port'],
+                                                             GROUND['link_port'])
+    assert (p['down.rate_bps'], p['up.rate_bps']) == (RELAY['downlink_rate_bps'],
+                                                      GROUND['uplink_rate_bps'])
+    load = config.load_params
+    monkeypatch.setattr(ground_cli.config, 'load_params', lambda f, n: (
+        {**load(f, n), 'up.rate_bps': 2000.0} if n == 'link' else load(f, n)))
+    with pytest.raises(config.ConfigError, match='link.up.rate_bps repeats'):
+        link_config()
 
 
 def test_channel_drops_during_outages_and_paces_to_its_rate():
@@ -36,9 +53,10 @@ def test_channel_drops_during_outages_and_paces_to_its_rate():
 
 
 def run_downlink(tmp_path, loss: float, outages, count: int = 1000, timeout: float = 480.0):
-    down = ChannelConfig(555000.0, 1.7, loss=loss, duplicate=loss, reorder=loss,
-                         bit_error=0.01, outages=outages)
-    up = ChannelConfig(125.0, 1.7, loss=loss, duplicate=loss, reorder=loss, outages=outages)
+    down = ChannelConfig(LINK['down.rate_bps'], LINK['down.delay_s'], loss=loss, duplicate=loss,
+                         reorder=loss, bit_error=0.01, outages=outages)
+    up = ChannelConfig(LINK['up.rate_bps'], LINK['up.delay_s'], loss=loss, duplicate=loss,
+                       reorder=loss, outages=outages)
     link = LinkSimulator(down, up, PORTS['relay'], PORTS['ground'], PORTS['link_relay'],
                          PORTS['link_ground'], seed=3).start()
     store = Store(tmp_path / 'relay.sqlite', 'FULL', rto_s=RELAY['retransmit_timeout_s'],
@@ -46,17 +64,20 @@ def run_downlink(tmp_path, loss: float, outages, count: int = 1000, timeout: flo
                   rto_min_s=RELAY['retransmit_timeout_min_s'],
                   rto_max_s=RELAY['retransmit_timeout_max_s'])
     relay = RelayEndpoint(store, KEY, LIMITS, PORTS['relay'], ('127.0.0.1', PORTS['link_relay']),
-                          555000.0, 1024, 64, 1024, lambda tc: None)
+                          RELAY['downlink_rate_bps'], RELAY['max_packet_bytes'],
+                          RELAY['tc_window_behind'], RELAY['tc_window_ahead'], lambda tc: None)
     got: dict[int, list[int]] = {}
-    ground = GroundStation(KEY, PORTS['ground'], ('127.0.0.1', PORTS['link_ground']), 125.0,
-                           tmp_path / 'ground', ack_max_runs=16,
+    ground = GroundStation(KEY, PORTS['ground'], ('127.0.0.1', PORTS['link_ground']),
+                           GROUND['uplink_rate_bps'], tmp_path / 'ground',
+                           ack_max_runs=GROUND['ack_max_runs'],
                            on_product=lambda apid, p, t: got.setdefault(apid, []).append(
                                struct.unpack('>I', p.body[:4])[0]))
     try:
         for i in range(count):          # three APIDs, three priorities, one packet each
             apid = 0x20 + i % 3
             body = struct.pack('>I', i) + bytes(100 + (i * 37) % 800)
-            store.enqueue(apid, i % 3, Product('/t', 'x/msg/Y', body), i, 1024)
+            store.enqueue(apid, i % 3, Product('/t', 'x/msg/Y', body), i,
+                          RELAY['max_packet_bytes'])
         relay.start()
         ground.start()
         end = time.monotonic() + timeout
@@ -86,7 +107,8 @@ def test_a_thousand_packets_through_loss_duplication_reordering_and_two_outages(
 
 def test_link_from_config_forwards_both_ways(tmp_path):
     link = make_link({'down.delay_s': 0.05, 'up.delay_s': 0.05})
-    assert link.down.cfg.rate_bps == 555000.0
+    assert link.down.cfg.rate_bps == RELAY['downlink_rate_bps']
+    assert link.up.cfg.rate_bps == GROUND['uplink_rate_bps']
     link.stop()
 
 

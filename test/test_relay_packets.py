@@ -240,3 +240,28 @@ def test_store_survives_reopening_and_frees_only_what_is_acknowledged(tmp_path):
 def test_store_refuses_bad_settings(tmp_path):
     with pytest.raises(ValueError):
         Store(tmp_path / 'x.sqlite', 'SOMETIMES')
+
+
+def test_the_downlink_plan_is_read_from_config_and_refuses_the_relays_own_apids():
+    from chang_e_rover import config
+    from chang_e_rover.relay.downlink import plan_from_params
+    p = config.load_params('relay.yaml', 'relay')
+    plan = plan_from_params(p)
+    assert [e.name for e in plan] == p['downlink.products']
+    assert all(e.apid == p[f'downlink.{e.name}.apid'] for e in plan)
+    for apid in (packets.APID_RELAY_STATUS, packets.APID_VERIFICATION, 0, 0x7FF):
+        with pytest.raises(config.ConfigError, match='not usable'):
+            plan_from_params({**p, f'downlink.{plan[0].name}.apid': apid})
+
+
+def test_a_downlinked_image_is_shrunk_and_compressed():
+    import cv2
+    import numpy as np
+    from chang_e_rover.relay.downlink import compress_image
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[..., 0] = 200                                  # red in rgb8
+    data = compress_image(rgb.tobytes(), 40, 60, 180, 'rgb8', 0.5, 'png')
+    out = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert out.shape == (20, 30, 3) and (out[..., 2] == 200).all() and not out[..., :2].any()
+    with pytest.raises(ValueError, match='not supported'):
+        compress_image(b'', 1, 1, 2, 'mono16', 1.0, 'png')

@@ -10,9 +10,9 @@ import math
 
 import pytest
 
-from harness import map_quality, Rover
+from harness import HAZARD, map_quality, Rover
 
-TALL = 0.20          # m: the rover's obstacle limit (ICD)
+TALL = HAZARD['max_step_m']     # m: the rover's step limit
 GOAL = (15.0, 0.0)
 
 

@@ -54,10 +54,16 @@ class Stack:
         end = self.time + seconds
         self.ros.spin_until(lambda: self.time >= end, 120, f'{seconds} s of sim time')
 
+    def ready(self) -> None:
+        """Wait, as an operator does, until the drive has aligned on its gyro (it holds the
+        rover still until then: attitude.align_s of rest)."""
+        self.idle(1.0)
+        self.ros.spin_until(lambda: not self.controller.core.aligning, 120, 'gyro alignment')
+
 
 def test_straight_drive_is_clamped_to_top_speed(ros):
     stack = Stack(ros)
-    stack.idle(1.0)
+    stack.ready()
     stack.drive(0.2, 0.0, 20.0)          # asks for 3.6 times the top speed
     speeds = [s for _, _, _, s in stack.truth]
     assert max(speeds) <= TOP_SPEED * 1.03
@@ -69,7 +75,7 @@ def test_straight_drive_is_clamped_to_top_speed(ros):
 
 def test_bad_commands_are_refused_and_the_last_safe_one_stands(ros):
     stack = Stack(ros)
-    stack.idle(1.0)
+    stack.ready()
     stack.drive(0.03, 0.0, 5.0)
     start = stack.time
     for v, omega in ((math.nan, 0.0), (math.inf, 0.0), (-math.inf, 0.0), (0.03, math.nan)):
@@ -86,7 +92,7 @@ def test_bad_commands_are_refused_and_the_last_safe_one_stands(ros):
 
 def test_rover_stops_when_commands_stop(ros):
     stack = Stack(ros)
-    stack.idle(1.0)
+    stack.ready()
     stack.drive(TOP_SPEED, 0.0, 4.0)
     last_command = stack.time
     stack.idle(4.0)

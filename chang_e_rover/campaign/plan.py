@@ -101,13 +101,14 @@ def make_runs(seeds: list[int], ks: list[int], kinds: tuple[str, ...] = FAULT_KI
     return runs
 
 
-def open_goal(goal_m: float, rocks, craters, clear_m: float = 1.6, tall_m: float = 0.20,
+def open_goal(goal_m: float, rocks, craters, tall_m: float, clear_m: float = 1.6,
               search_m: float = 5.0, step_m: float = 0.25) -> tuple[float, float]:
     """The nearest point to (goal_m, 0) with no crater rim or tall rock within clear_m.
 
     As a ground team places a goal from orbital images: on open ground, not in a crater
     or on a rock. rocks: rows of (x, y, diameter, ...); craters: rows of (x, y, diameter,
-    depth); a rock counts when its height (half its diameter) is over tall_m.
+    depth); a rock counts when its height (half its diameter) is over tall_m (the rover's
+    step limit, hazard_camera's max_step_m).
     """
     def free(x: float, y: float) -> bool:
         for cx, cy, d, *_ in craters:

@@ -24,7 +24,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 
-from chang_e_rover import graph, runner
+from chang_e_rover import config, graph, runner
 from chang_e_rover.campaign.plan import open_goal, RunSpec
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus, GoalStatusError
 from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS, stamp_to_ns
@@ -153,7 +153,9 @@ def run(spec: RunSpec) -> dict:
         sim = next(n for n in nodes if n.get_name() == 'sim')
         terrain = sim.world.terrain
         stage['sim'] = sim
-        probe.append(Probe(spec, open_goal(spec.goal_m, terrain.rocks, terrain.craters)))
+        tall_m = float(config.load_params('rover.yaml', 'hazard_camera')['max_step_m'])
+        probe.append(Probe(spec, open_goal(spec.goal_m, terrain.rocks, terrain.craters,
+                                           tall_m)))
         return probe[0]
 
     def keep_going() -> bool:

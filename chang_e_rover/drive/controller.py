@@ -106,8 +106,9 @@ class DriveCore:
         then takes the bias-corrected rates and the estimate's roll and pitch.
         """
         slow = self.p['attitude.rest_wheel_speed_rad_s']
-        still = (self.governor.target == (0.0, 0.0) and self.governor.output == (0.0, 0.0)
-                 and all(not math.isfinite(v.speed) or abs(v.speed) <= slow
+        idle = self.aligning or (self.governor.target == (0.0, 0.0)
+                                 and self.governor.output == (0.0, 0.0))
+        still = (idle and all(not math.isfinite(v.speed) or abs(v.speed) <= slow
                          for v in self.wheel_view.views.values()))
         est = self.attitude_estimator
         if not est.update(t, gyro, accel, still):
@@ -115,6 +116,14 @@ class DriveCore:
         p, q, r = est.rates
         self.odometer.yaw_rate(r, p, q)
         self.odometer.tilt(est.roll, est.pitch)
+
+    @property
+    def aligning(self) -> bool:
+        """An IMU is heard and its gyro bias is not yet averaged over attitude.align_s of
+        rest: the drive holds the rover still (motion commanded waits, it is not dropped),
+        since a heading integrated with the gyro's turn-on bias would drift from the start."""
+        est = self.attitude_estimator
+        return est.roll is not None and est.calibrated_s < self.p['attitude.align_s']
 
     def yaw_rate(self, gyro_z: float, gyro_x: float = 0.0, gyro_y: float = 0.0) -> None:
         """Body rates (rad/s) given as they are, bias-free; see OdometryFusion.yaw_rate."""
@@ -150,6 +159,9 @@ class DriveCore:
         if twist is not None:
             self.governor.command(*twist, t)
         v, omega = self.governor.update(t, dt)
+        if self.aligning:            # held at rest until the gyro's bias is known
+            self.governor.halt()
+            v, omega = 0.0, 0.0
         v = max(-limit, min(limit, v))
         v, omega, refused = self.navigator.gate(t, self.odometry, v, omega)
         if refused:
@@ -273,4 +285,4 @@ class DriveCore:
             ('rejected_commands', str(rejected)), ('visual_steps', str(self.visual_steps)),
             ('visual_refused', str(self.visual_refused)), ('visual_idle', str(self.visual_idle)),
             ('wheel_slip', 'unknown' if self.wheel_slip is None else f'{self.wheel_slip:.3f}'),
-            ('hazard_gate', gate)]
+            ('hazard_gate', gate), ('attitude', 'aligning' if self.aligning else 'aligned')]

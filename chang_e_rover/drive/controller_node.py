@@ -42,8 +42,8 @@ from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
-                                      LATCHED_QOS, ns_to_stamp, sensor_qos, spin_node,
-                                      STATE_QOS, stamp_to_ns)
+                                      LATCHED_QOS, log_outcome, ns_to_stamp, odom_tf_broadcaster,
+                                      sensor_qos, spin_node, STATE_QOS, stamp_to_ns)
 
 RESET_CHECK_S = 0.25    # sim: wall seconds between checks for answers owed by a unit now gone
 
@@ -75,6 +75,7 @@ class DriveControllerNode(Node):
                                                        CONTROL_QOS) for w in WHEEL_IDS}
         self.steer_pub = self.create_publisher(JointState, 'joint_commands', STATE_QOS)
         self.odom_pub = self.create_publisher(Odometry, 'odom', STATE_QOS)
+        self.send_tf = odom_tf_broadcaster(self) or (lambda odom: None)   # system ROS only
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
         self.goal_status_pub = self.create_publisher(DiagnosticStatus, 'goal_status', LATCHED_QOS)
         self._goal_status: GoalStatus | None = None     # the driven goal's, last published
@@ -341,11 +342,10 @@ class DriveControllerNode(Node):
             if self.sim:
                 self._reset_answered()
             r = future.result()
-            log = self.get_logger().info if r is not None and r.success else \
-                self.get_logger().warning
-            log(f'wheel {wheel}: automatic reset '
-                + (f'{"accepted" if r.success else "refused"}: {r.message}' if r is not None
-                   else 'failed: no answer'))
+            text = f'wheel {wheel}: automatic reset ' + (
+                f'{"accepted" if r.success else "refused"}: {r.message}' if r is not None
+                else 'failed: no answer')
+            log_outcome(self.get_logger(), r is not None and r.success, text)
 
         client.call_async(Trigger.Request()).add_done_callback(done)
 
@@ -364,6 +364,7 @@ class DriveControllerNode(Node):
         if self.core.gyro is not None:
             msg.twist.twist.angular.z = self.core.gyro
         self.odom_pub.publish(msg)
+        self.send_tf(msg)
 
     def publish_goal_status(self, periodic: bool = False,
                             refused: GoalStatus | None = None) -> None:

@@ -28,8 +28,8 @@ from std_srvs.srv import SetBool, Trigger
 from chang_e_rover.drive.setpoints import SetpointInbox
 from chang_e_rover.drive.wheel_health import DISABLED, ENABLED, make_wheel_unit
 from chang_e_rover.robot_description import WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, ns_to_stamp,
-                                      spin_node, STATE_QOS, stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, log_outcome,
+                                      ns_to_stamp, spin_node, STATE_QOS, stamp_to_ns)
 
 LEVEL = {ENABLED: DiagnosticStatus.OK, DISABLED: DiagnosticStatus.WARN}
 # A reading held for the controller's setpoint (sim) is answered without it once the
@@ -161,7 +161,7 @@ class WheelNode(Node):
 
     def reset_callback(self, request: Trigger.Request, response: Trigger.Response):
         response.success, response.message = self.unit.reset(self._now())
-        (self.get_logger().info if response.success else self.get_logger().warning)(response.message)
+        log_outcome(self.get_logger(), response.success, response.message)
         self._report_change()
         return response
 

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from chang_e_rover.hazard.costs import UNTRAVERSABLE
+from chang_e_rover.robot_description import RoverGeometry
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ class Footprint:
     rear: float
     front: float
     half_width: float
+
+    @classmethod
+    def of_rover(cls, geometry: RoverGeometry, end_margin: float,
+                 side_margin: float) -> Footprint:
+        """Return the wheels' outline (URDF, corners straight) grown by the margins (m)."""
+        half_length, half_width = geometry.outline(end_margin, side_margin)
+        return cls(-half_length, half_length, half_width)
 
     def samples(self, spacing: float) -> np.ndarray:
         xs = np.arange(self.rear, self.front + 1e-9, spacing)

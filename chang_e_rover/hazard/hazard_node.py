@@ -195,7 +195,8 @@ class HazardCameraNode(Node):
         self.failing = 0
         if not had_response and self.mapper.response is not None:
             self.get_logger().info(
-                f'detector response estimated: {self.mapper.response.round(3)}')
+                'detector response measured on the calibration target: '
+                f'{self.mapper.response.round(3)}')
 
     def visual_odometry(self, stamp_ns: int, left: np.ndarray, right: np.ndarray) -> None:
         """Track the pair against the last one and publish the chained pose on visual_odom.

@@ -1,8 +1,9 @@
 """The hazard cameras' flight core: stereo pairs and the rover's pose in, a height map out.
 
-Per stereo pair: colour correction (the response estimated from regolith over
-the first frames), semi-global matching, triangulation, the rover's own body
-and front wheels filtered out, transformation to odom (camera pose from the
+Per stereo pair: colour correction (the detectors' response measured on the
+calibration target in the left camera's view over the first frames, imaging/caltarget.py),
+semi-global matching, triangulation, the rover's own body, front wheels and
+calibration target filtered out, transformation to odom (camera pose from the
 URDF, rover pose from odometry with roll and pitch as the drive estimates them and height
 integrated from the pitch), and the height-map update. `window` gives the
 GESTALT cost of the square around the rover. Plain Python, numpy and OpenCV:
@@ -19,7 +20,8 @@ import numpy as np
 from chang_e_rover import config
 from chang_e_rover.hazard.stereo import CameraModel, seen_through, StereoParams, StereoPipeline
 from chang_e_rover.hazard.traversability import analyse, HeightMap, Limits
-from chang_e_rover.imaging.colour import correct, estimate_response
+from chang_e_rover.imaging.caltarget import calibrate, load_target
+from chang_e_rover.imaging.colour import correct
 from chang_e_rover.robot_description import rover_geometry, rpy_matrix
 
 
@@ -45,12 +47,30 @@ class HazardMapper:
         # mismatches. The box stops at the wheel's top with no margin above: the cameras
         # sit just over it, and far lines of sight pass there.
         self.geo = rover_geometry(robot)
+        # Points in this box about base_link are the rover itself: the wheels' outline grown
+        # by the margins.
+        self.own_box = self.geo.outline(p['self_filter.end_margin_m'],
+                                        p['self_filter.side_margin_m'])
         self.wheel_centres = {
             w: robot.transform_to_root(robot.joints[f'wheel_{w}_joint'].child)[:3, 3]
             for w in ('lf', 'rf')}
         self.steer: dict[str, float] = {}
+        # The calibration target (urdf/rover.urdf caltarget): where it lies in the left
+        # camera's frame, and a box around its plate whose lines of sight are mismatches
+        # (one camera sees the plate, the other the ground behind it).
+        self.target = load_target()
+        base_from_target = robot.transform_to_root('caltarget')
+        self.cam_from_target = np.linalg.inv(self.base_from_cam) @ base_from_target
+        plate = robot.links['caltarget'].visuals[0]
+        half = np.asarray(plate.size) / 2
+        corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1)
+                            for sz in (-1, 1)]) * half + np.asarray(plate.xyz)
+        corners = corners @ base_from_target[:3, :3].T + base_from_target[:3, 3]
+        margin = p['self_filter.margin_m']
+        self.target_box = np.array([corners.min(axis=0) - margin, corners.max(axis=0) + margin])
         self.map = HeightMap(p['map.size_m'], p['map.resolution_m'], int(p['map.min_points']))
         self.pipeline: StereoPipeline | None = None
+        self.left_camera: CameraModel | None = None
         self.response: np.ndarray | None = None
         self.estimates: list[np.ndarray] = []
         self.pose: tuple[float, float, float] | None = None     # x, y, yaw from odometry
@@ -64,6 +84,7 @@ class HazardMapper:
         """Set the pair's calibration (the first one given stands)."""
         if self.pipeline is None:
             self.pipeline = StereoPipeline(left, right, self.stereo_params)
+            self.left_camera = left
 
     def steering(self, wheel: str, angle: float) -> None:
         if wheel in self.wheel_centres and math.isfinite(angle):
@@ -111,16 +132,17 @@ class HazardMapper:
             raise RuntimeError('hazard mapper needs camera calibration and a pose first')
         t0 = time.perf_counter()
         if self.response is None:
-            self.estimates.append(estimate_response(left, self.p['colour.regolith_rgb']))
+            cam = self.left_camera
+            self.estimates.append(calibrate(left, self.target, self.cam_from_target, cam.K,
+                                            cam.D).response)
             if len(self.estimates) >= self.p['colour.frames']:
                 self.response = np.median(self.estimates, axis=0)
         response = self.response if self.response is not None else self.estimates[-1]
         left, right = correct(left, response), correct(right, response)
         pts, weights = self.pipeline.pair_points(left, right)
         base = pts @ self.base_from_cam[:3, :3].T + self.base_from_cam[:3, 3]
-        boxes = self.wheel_boxes()
-        own = ((np.abs(base[:, 0]) < self.p['self_filter.half_length_m'])
-               & (np.abs(base[:, 1]) < self.p['self_filter.half_width_m']))
+        boxes = np.concatenate([self.wheel_boxes(), self.target_box[None]])
+        own = ((np.abs(base[:, 0]) < self.own_box[0]) & (np.abs(base[:, 1]) < self.own_box[1]))
         for eye in self.eyes:
             own |= seen_through(base, eye, boxes)
         base, weights = base[~own], weights[~own]

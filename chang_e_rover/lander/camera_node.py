@@ -24,8 +24,10 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_srvs.srv import Trigger
 
 from chang_e_rover import config
+from chang_e_rover.imaging.caltarget import load_target
 from chang_e_rover.lander.panorama import (
-    Campaign, Frame, Layout, PanoramaError, reduce, rotation, stitch)
+    Campaign, Frame, Layout, PanoramaError, reduce, rotation, stitch, TargetView)
+from chang_e_rover.robot_description import load_urdf
 from chang_e_rover.ros_common import (
     declare_from_config, image_array, LATCHED_QOS, rgb_image, sensor_qos, spin_node, STATE_QOS,
     stamp_to_ns)
@@ -42,10 +44,9 @@ class LanderCameraNode(Node):
         self.campaign = Campaign.from_params(config.section(p, 'campaign'))
         self.layout = Layout(p['panorama.px_per_deg'], p['panorama.el_top_deg'],
                              p['panorama.el_bottom_deg'])
-        self.calibration_tilt = -math.radians(p['campaign.calibration_elevation_deg'])
-        # The regolith's true colour: one source, the hazard camera's calibration.
-        self.regolith_rgb = config.load_params('rover.yaml', 'hazard_camera')[
-            'colour.regolith_rgb']
+        # The colour calibration target on the deck, placed by the URDF.
+        lander = load_urdf(config.urdf_path('lander.urdf'))
+        self.target = TargetView.from_urdf(lander, load_target())
         self.state = IDLE
         self.reason = 'no campaign yet'
         self.joints: dict[str, tuple[float, float]] = {}
@@ -190,9 +191,8 @@ class LanderCameraNode(Node):
 
     def _stitch(self) -> None:
         try:
-            self.result = stitch(self.frames, self.layout, self.regolith_rgb,
-                                 self.p['panorama.feather_px'],
-                                 calibration_tilts=(self.calibration_tilt,))
+            self.result = stitch(self.frames, self.layout, self.target,
+                                 self.p['panorama.feather_px'])
         except (PanoramaError, ValueError) as exc:
             self.result = exc
 

@@ -67,12 +67,16 @@ class MutualImaging:
                     return False
         return True
 
-    def write(self, images: dict[str, np.ndarray], folder: Path | None) -> str:
-        """Write the frames (RGB arrays by camera; raw and colour-corrected) and return a
-        summary line."""
+    def write(self, images: dict[str, np.ndarray], folder: Path | None,
+              response=None) -> str:
+        """Write the frames (RGB arrays by camera) and return a summary line.
+
+        :param response: the detectors' response measured on a calibration target (the
+            hazard cameras', the same detectors): the frames are colour-corrected with it;
+            None (not measured yet, or not finite) writes them raw and says so.
+        """
         import cv2
-        from chang_e_rover.imaging.colour import CalibrationError, correct, estimate_response
-        regolith = config.load_params('rover.yaml', 'hazard_camera')['colour.regolith_rgb']
+        from chang_e_rover.imaging.colour import correct
         (pan_l, tilt_l), (pan_r, tilt_r) = self.aims['tcam'], self.aims['pancam']
         line = (f'lander terrain camera on the rover (pan {math.degrees(pan_l):.1f} deg, tilt '
                 f'{math.degrees(tilt_l):.1f} deg), rover pancam on the lander (pan '
@@ -81,12 +85,12 @@ class MutualImaging:
         if missing:
             return line + f'; NO FRAME from {", ".join(missing)}'
         frames = {c: images[c] for c in ('tcam', 'pancam')}
-        # The same detectors' response serves both (estimated on the terrain camera's
-        # frame, mostly regolith; the pancam's is mostly lander).
-        try:
-            response = estimate_response(frames['tcam'], regolith)
-        except CalibrationError:
-            response = None
+        if response is not None:
+            response = np.asarray(response, dtype=np.float64)
+            if response.shape != (3,) or not np.all(np.isfinite(response) & (response > 0)):
+                response = None
+        if response is None:
+            line += '; raw colour (no detector response measured yet)'
         if folder is None:
             return line
         paths = []

@@ -14,8 +14,8 @@ the weighted frames are averaged. Before that:
 - exposure is balanced by gain compensation (Brown and Lowe, 2007): one gain
   per frame minimising intensity differences over all pairwise overlaps (measured
   at a quarter of the panorama's scale), with a prior pulling gains to 1;
-- the red cast is removed with the detector response estimated from regolith
-  (imaging/colour.py).
+- the red cast is removed with the detectors' response measured on the
+  calibration target on the deck, in the frames that show it (imaging/caltarget.py).
 
 The mount must turn about the optical centre (a nodal mount, urdf/lander.urdf),
 else near terrain shows parallax at the seams.
@@ -33,7 +33,8 @@ import math
 import cv2
 import numpy as np
 
-from chang_e_rover.imaging.colour import correct, estimate_response
+from chang_e_rover.imaging.caltarget import calibrate, Target
+from chang_e_rover.imaging.colour import CalibrationError, correct
 
 
 class PanoramaError(ValueError):
@@ -247,6 +248,40 @@ def gain_compensation(warped, layout: Layout, sigma_n: float = 10.0,
     return np.linalg.solve(a, b)
 
 
+@dataclass(frozen=True)
+class TargetView:
+    """The calibration target as the terrain camera sees it: known geometry, no search."""
+
+    target: Target
+    lander_from_target: np.ndarray     # 4x4 (urdf/lander.urdf caltarget)
+    centre: np.ndarray                 # the optical centre in the lander frame (nodal mount)
+
+    @classmethod
+    def from_urdf(cls, lander, target: Target) -> TargetView:
+        return cls(target, lander.transform_to_root('caltarget'),
+                   lander.transform_to_root('tcam_optical_frame')[:3, 3])
+
+    def cam_from_target(self, frame: Frame) -> np.ndarray:
+        pose = np.eye(4)
+        pose[:3, :3] = frame.r.T
+        pose[:3, 3] = -frame.r.T @ self.centre
+        return pose @ self.lander_from_target
+
+
+def target_response(frames: list[Frame], view: TargetView) -> np.ndarray:
+    """The detectors' response: the median over the frames that show the whole target."""
+    found, reasons = [], set()
+    for f in frames:
+        try:
+            found.append(calibrate(f.image, view.target, view.cam_from_target(f), f.k).response)
+        except CalibrationError as exc:
+            reasons.add(str(exc).split(':')[0])
+    if not found:
+        raise PanoramaError('no frame shows the calibration target usable ('
+                            + '; '.join(sorted(reasons)) + ')')
+    return np.median(found, axis=0)
+
+
 @dataclass
 class Stitched:
     image: np.ndarray          # uint8 (height, width, 3), colour corrected
@@ -255,13 +290,12 @@ class Stitched:
     response: np.ndarray       # detector response used for the colour correction
 
 
-def stitch(frames: list[Frame], layout: Layout, regolith_rgb, feather_px: float = 12.0,
-           calibration_tilts: tuple[float, ...] | None = None,
-           response: np.ndarray | None = None) -> Stitched:
+def stitch(frames: list[Frame], layout: Layout, target: TargetView | None,
+           feather_px: float = 12.0, response: np.ndarray | None = None) -> Stitched:
     """Stitch frames into the cylindrical panorama of layout.
 
-    :param calibration_tilts: frames at these tilts see only regolith and give the
-        detector response (default: all frames); ignored when response is given.
+    :param target: where the calibration target is; the detectors' response is
+        measured on it (target_response), unless response is given.
     """
     if not frames:
         raise PanoramaError('no frames to stitch')
@@ -270,11 +304,9 @@ def stitch(frames: list[Frame], layout: Layout, regolith_rgb, feather_px: float 
     coarse = Layout(max(0.5, layout.px_per_deg / 4), layout.el_top_deg, layout.el_bottom_deg)
     gains = gain_compensation([warp(f, coarse, max(1.0, feather_px / 4)) for f in frames], coarse)
     if response is None:
-        pick = [f for f in frames if calibration_tilts is None
-                or any(abs(f.tilt - t) < 1e-3 for t in calibration_tilts)] or frames
-        sample = np.concatenate([np.clip(f.image, 0, 255).astype(np.uint8).reshape(-1, 3)
-                                 for f in pick])[:, None, :]
-        response = estimate_response(sample, regolith_rgb)
+        if target is None:
+            raise PanoramaError('neither a detector response nor a calibration target given')
+        response = target_response(frames, target)
     acc = np.zeros((layout.height, layout.width, 3), np.float32)
     wsum = np.zeros((layout.height, layout.width, 1), np.float32)
     for frame, g in zip(frames, gains):

@@ -64,6 +64,7 @@ class MissionNode(Node):
         self.panorama: Image | None = None
         self.path: list[tuple[float, float]] = []      # driven, odometry
         self.images: dict[str, Image] = {}
+        self.detector_response: list[float] | None = None   # from rover/hazard_camera
         self.mutual_files: list[str] = []
         self.wall_start = time.monotonic()
         self.cmd_pub = self.create_publisher(Twist, 'rover/cmd_vel', STATE_QOS)
@@ -153,6 +154,13 @@ class MissionNode(Node):
                 inp.sequencer = values
             elif status.name == 'rover/drive_controller':
                 inp.healthy = values.get('healthy_wheels', '?')
+            elif status.name == 'rover/hazard_camera':
+                # the detectors' response, measured on the rover's calibration target
+                try:
+                    self.detector_response = [float(v) for v in
+                                              values.get('response_rgb', '').split()]
+                except ValueError:
+                    pass
 
     def goal_status_callback(self, msg: DiagnosticStatus) -> None:
         try:
@@ -193,6 +201,16 @@ class MissionNode(Node):
     def _do_say(self, text: str) -> None:
         self.say(text)
 
+    def _do_progress(self, text: str, remaining_sim_s: float) -> None:
+        """A progress line, with the wall time left at the real-time factor so far."""
+        sim_s = self._now() - (self.phases.start_t or self._now())
+        wall_s = time.monotonic() - self.wall_start
+        if sim_s > 1.0 and wall_s > 1.0:
+            left = remaining_sim_s * wall_s / sim_s
+            text += f'  about {left / 60:.0f} min left' if left >= 90 else \
+                f'  about {left:.0f} s left'
+        self.say(text)
+
     def _do_cmd(self, v: float, omega: float) -> None:
         cmd = Twist()
         cmd.linear.x, cmd.angular.z = v, omega
@@ -228,7 +246,7 @@ class MissionNode(Node):
 
     def _do_write_mutual(self) -> None:
         line = self.phases.mutual.write({c: image_array(m) for c, m in self.images.items()},
-                                        self.folder)
+                                        self.folder, self.detector_response)
         self.phases.results['mutual'] = line
         # MutualImaging.write ends its line with the files it wrote
         _, written, names = line.partition('; written to ')

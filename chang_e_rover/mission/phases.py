@@ -9,7 +9,7 @@ and carries out the actions it returns. Phases, in order (docs/mission.md):
 2. mutual       (after a deployment) each vehicle's camera on the other, a frame each
 3. panorama     the lander's panorama asked for (through the ground when there is one)
 4. heading      a point turn to the set heading (plan.SetHeading)
-5. traverse     the scripted velocity legs (plan.TRAVERSE)
+5. traverse     the scripted velocity legs (plan.traverse)
 6. fault_drive  a goal straight ahead; a wheel fault injected on the way
 7. recover      (with a crossing) the fault cleared, the wheel reset from the ground
 8. crossing     a goal outward from the lander into the rock field
@@ -20,12 +20,13 @@ then done. Every wait has its timeout. Times are the caller's sim seconds, excep
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import math
 from typing import Any
 
-from chang_e_rover.mission.plan import Crossing, FaultDrive, PlanClock, SetHeading
-from chang_e_rover.navigation.goal_status import GoalStatus, state_of
+from chang_e_rover.mission.io import Action, Inputs   # noqa: F401 - the node's and tests' import
+from chang_e_rover.mission.plan import (Crossing, FaultDrive, PlanClock, SetHeading,
+                                        usual_remaining_s)
+from chang_e_rover.navigation.goal_status import state_of
 
 PHASES = ('deploy', 'mutual', 'panorama', 'heading', 'traverse', 'fault_drive', 'recover',
           'crossing', 'downlink', 'done')
@@ -39,36 +40,6 @@ RESET_RETRY_S = 5.0                 # another reset when the last did not take
 FIRST_RESET_S = 1.0                 # after the fault's clearing: its telemetry clear first
 PANORAMA_PROGRESS_S = 80.0          # the panorama's usual duration, for the progress share
 PROGRESS_PERIOD_S = 10.0
-
-
-@dataclass
-class Inputs:
-    """What the phase machine knows; the node keeps it current. Sim seconds, metres."""
-    truth: tuple[float, float, float] | None = None     # ground truth position (the operator's)
-    distance_m: float = 0.0          # ground-truth path length since the meter's last restart
-    odom_pose: tuple[float, float, float] | None = None   # x, y (m), yaw (rad) in odom
-    sequencer: dict[str, str] = field(default_factory=dict)   # lander/sequencer diagnostics
-    healthy: str | None = None       # the drive controller's healthy_wheels, as it gives it
-    goal_status: GoalStatus | None = None    # the drive controller's, rover/goal_status
-    ready: frozenset[str] = frozenset()   # ready: sequencer, panorama, capture, reset_<id>
-    link_up: bool = False            # the ground station hears the relay
-    panorama: bool = False           # the lander's panorama has arrived
-    joints: dict[str, tuple[float, float]] = field(default_factory=dict)   # name: (pos, vel)
-    frames: int = 0                  # mutual imaging frames arrived since the shutter
-    reset_tc: str | None = None      # the last wheel_reset telecommand: pending, completed, failed
-    downlinked: bool = False         # last goal's telecommand completed, the downlink caught up
-    wall_s: float = 0.0              # monotonic wall clock
-
-
-@dataclass(frozen=True)
-class Action:
-    """What the node carries out: say (text), start_sequencer, reset_wheel (wheel,
-    announce), reset_tc (wheel), cmd (v m/s, omega rad/s), aim (joint targets per robot),
-    capture, write_mutual, request_panorama, restart_meter, goal (x, y in odom, leg:
-    fault_drive or crossing), inject_fault (wheel, kind), clear_fault (wheel),
-    await_downlink, finish."""
-    kind: str
-    value: tuple = ()
 
 
 class MissionPhases:
@@ -385,8 +356,16 @@ class MissionPhases:
             x, y, _ = inp.truth
             o = inp.odom_pose
             odom = '' if o is None else f'  odom ({o[0]:6.2f}, {o[1]:6.2f})'
-            self._say(f't={t - self.start_t:6.1f} s  {label:<16} true ({x:6.2f}, {y:6.2f})'
-                      f'{odom}  {100 * share:3.0f} %')
+            self._emit('progress', f'[mission] t={t - self.start_t:6.1f} s  {label:<16} true '
+                       f'({x:6.2f}, {y:6.2f}){odom}  {100 * share:3.0f} %',
+                       self.remaining_s(share))
+
+    def remaining_s(self, share: float) -> float:
+        """Sim seconds the mission usually has left, the current phase share done."""
+        skipped = {'mutual'} if self.mutual is None else set()
+        skipped |= {'recover', 'crossing'} if self.crossing is None else set()
+        skipped |= {'downlink'} if not self.ground else set()
+        return usual_remaining_s(PHASES, self.phase, share, skipped, self.plan.total_s)
 
     def _enter(self, phase: str, t: float) -> None:
         self.phase, self.phase_t = phase, t

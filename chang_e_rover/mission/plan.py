@@ -15,12 +15,17 @@ class Leg:
     omega_rad_s: float
 
 
-TRAVERSE = (
-    Leg('straight out', 40.0, 0.0556, 0.0),
-    Leg('arc left', 30.0, 0.04, 0.02),
-    Leg('straight on', 30.0, 0.0556, 0.0),
-    Leg('stop', 5.0, 0.0, 0.0),
-)
+def traverse(top_speed_m_s: float | None = None) -> tuple[Leg, ...]:
+    """Return the scripted legs; the straight ones at the top speed (m/s), by default the
+    drive's (drive_controller max_speed_m_s)."""
+    v = top_speed_m_s if top_speed_m_s is not None else float(
+        config.load_params('rover.yaml', 'drive_controller')['max_speed_m_s'])
+    return (
+        Leg('straight out', 40.0, v, 0.0),
+        Leg('arc left', 30.0, 0.04, 0.02),
+        Leg('straight on', 30.0, v, 0.0),
+        Leg('stop', 5.0, 0.0, 0.0),
+    )
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class Crossing:
     distance_m: float = 10.0
     timeout_s: float = 600.0
     reset_timeout_s: float = 60.0
-    # rocks higher than this must not be touched: the rover's step limit (ICD, 20 cm)
+    # rocks higher than this must not be touched: the rover's step limit
     tall_m: float = field(default_factory=lambda: float(
         config.load_params('rover.yaml', 'hazard_camera')['max_step_m']))
     near_m: float = 1.5               # rocks counted as on the way: within this of the path
@@ -107,9 +112,9 @@ class Crossing:
 class PlanClock:
     """Which leg is active at time t since the start of the plan."""
 
-    def __init__(self, legs=TRAVERSE):
-        self.legs = legs
-        self.total_s = sum(leg.duration_s for leg in legs)
+    def __init__(self, legs: tuple[Leg, ...] | None = None):
+        self.legs = traverse() if legs is None else legs
+        self.total_s = sum(leg.duration_s for leg in self.legs)
 
     def leg_at(self, t: float) -> Leg | None:
         for leg in self.legs:
@@ -143,3 +148,18 @@ def rocks_near(rocks: dict[str, tuple[float, float]], path: list[tuple[float, fl
     if not path:
         raise ValueError('rocks near an empty path: the path has no points')
     return sorted(n for n, xy in rocks.items() if min(math.dist(xy, p) for p in path) <= near_m)
+
+
+# Sim seconds each phase usually takes in the default mission, for the progress line's
+# estimate of what is left (no decision uses them); the traverse's is its plan's.
+USUAL_S = {'deploy': 280.0, 'mutual': 10.0, 'panorama': 140.0, 'heading': 40.0,
+           'fault_drive': 140.0, 'recover': 20.0, 'crossing': 220.0, 'downlink': 10.0}
+
+
+def usual_remaining_s(order, phase: str, share: float, skipped: set[str],
+                      traverse_s: float) -> float:
+    """Sim seconds usually left: the rest of phase (share of it done) and the phases after
+    it in order, but those skipped."""
+    usual = {**USUAL_S, 'traverse': traverse_s}
+    ahead = [p for p in order[order.index(phase) + 1:] if p in usual and p not in skipped]
+    return max(0.0, 1.0 - share) * usual.get(phase, 0.0) + sum(usual[p] for p in ahead)

@@ -64,7 +64,7 @@ class ArcVoter:
             self.nav_due = False
             self.nav = navigation_function(
                 grid, (goal.x, goal.y), p['planner.cell_m'],
-                p['hazard.footprint_half_width_m'], p['arcs.veto_cost'], p['arcs.hazard_weight'],
+                self.footprint.half_width, p['arcs.veto_cost'], p['arcs.hazard_weight'],
                 p['arcs.unknown_cost'])
         k = p['arcs.max_curvature']
         near = math.hypot(goal.x - pose.x, goal.y - pose.y) < 1.0 / k

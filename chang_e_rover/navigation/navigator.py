@@ -54,8 +54,8 @@ class Navigator:
         # Off only for egress from the lander: the ramp is steeper than the limits the
         # map enforces, and it is known ground (the lander sequencer switches it).
         self.gate_enabled = True
-        footprint = Footprint(p['hazard.footprint_rear_m'], p['hazard.footprint_front_m'],
-                              p['hazard.footprint_half_width_m'])
+        footprint = Footprint.of_rover(geometry, p['hazard.footprint_end_margin_m'],
+                                       p['hazard.footprint_side_margin_m'])
         self.voter = ArcVoter(geometry, p, footprint, note)
         self.guard = HazardGuard(p, footprint, note)
         self.face_goal = FaceGoal(p)

@@ -32,7 +32,22 @@ CONFIG = 'relay.yaml'
 
 
 def link_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    p = dict(config.load_params(CONFIG, 'link'))
+    """Return the link's parameters: its section, and what it shares with the endpoints.
+
+    The link listens where the relay and the ground send and carries at the rates they
+    pace to; those figures are theirs (sections relay and ground) and named only there.
+    """
+    relay = config.load_params(CONFIG, 'relay')
+    ground = config.load_params(CONFIG, 'ground')
+    shared = {'relay_side_port': relay['link_port'], 'ground_side_port': ground['link_port'],
+              'down.rate_bps': relay['downlink_rate_bps'],
+              'up.rate_bps': ground['uplink_rate_bps']}
+    own = config.load_params(CONFIG, 'link')
+    named_twice = sorted(shared.keys() & own.keys())
+    if named_twice:
+        raise config.ConfigError(f'{CONFIG}: link.{named_twice[0]} repeats a figure of the '
+                                 'relay or ground section; the link reads it from there')
+    p = {**own, **shared}
     p.update(overrides or {})
     return p
 

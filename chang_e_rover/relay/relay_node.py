@@ -9,13 +9,11 @@ start and completion reported back to the ground.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import importlib
 import math
 import queue
 from typing import Any, Callable
 
-import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
@@ -29,6 +27,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus, GoalStatusError
+from chang_e_rover.relay.downlink import compress_image, plan_from_params, PlanEntry
 from chang_e_rover.relay.endpoint import (
     COMPLETE_FAILED, COMPLETED, RelayEndpoint, STARTED)
 from chang_e_rover.relay.keys import load_key_ring
@@ -44,32 +43,6 @@ CAMERA_JOINTS = {'pancam': ('/rover/joint_commands', '/rover/joint_states',
                             'pancam_pan_joint', 'pancam_tilt_joint', 'rover.urdf'),
                  'tcam': ('/lander/joint_commands', '/lander/joint_states',
                           'tcam_pan_joint', 'tcam_tilt_joint', 'lander.urdf')}
-
-
-@dataclass
-class PlanEntry:
-    name: str
-    topic: str
-    type_name: str
-    rate_hz: float
-    apid: int
-    priority: int
-    safe: bool = False
-    validator: str = ''
-    scale: float = 1.0
-    compress: str = ''
-    last_t: float = -math.inf
-    queued: int = 0
-    invalid: int = 0
-    subscription: Any = None
-    done: bool = False          # sampled entries: the sample is in; unsubscribe
-    latest: dict = field(default_factory=dict)   # diagnostics: newest status per name
-
-    @property
-    def sampled(self) -> bool:
-        # Images are subscribed only when one is due: a subscriber makes the camera
-        # (in simulation, the renderer) produce every frame, and the plan wants few.
-        return bool(self.compress)
 
 
 def message_class(type_name: str) -> type:
@@ -95,24 +68,11 @@ def camera_limits() -> tuple[dict, dict]:
 
 
 def image_product(msg: Image, scale: float, compress: str) -> CompressedImage:
-    """Shrink an rgb8/mono8 image by scale and compress it (jpeg or png)."""
-    channels = 3 if msg.encoding in ('rgb8', 'bgr8') else 1
-    if msg.encoding not in ('rgb8', 'bgr8', 'mono8'):
-        raise ValueError(f'image encoding {msg.encoding!r} not supported for downlink')
-    img = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)
-    img = img[:, :msg.width * channels].reshape(msg.height, msg.width, channels)
-    if msg.encoding == 'rgb8':
-        img = img[:, :, ::-1]                          # OpenCV writes BGR
-    if scale != 1.0:
-        img = cv2.resize(img, (max(1, round(msg.width * scale)), max(1, round(msg.height * scale))),
-                         interpolation=cv2.INTER_AREA)
-    ext = '.png' if compress == 'png' else '.jpg'
-    ok, data = cv2.imencode(ext, img)
-    if not ok:
-        raise ValueError('image compression failed')
+    """Shrink an rgb8/bgr8/mono8 image by scale and compress it (jpeg or png)."""
     out = CompressedImage(format=compress)
     out.header = msg.header
-    out.data = data.tobytes()
+    out.data = compress_image(msg.data, msg.height, msg.width, msg.step, msg.encoding,
+                              scale, compress)
     return out
 
 
@@ -139,7 +99,7 @@ class RelayNode(Node):
             next_key_from_seq=keys.next_from_seq, clock_ns=self._now_ns)
         self.get_logger().info(
             f'uplink keys: {keys.describe(self.endpoint.window.highest)}')
-        self.plan = self._plan(p)
+        self.plan = plan_from_params(p)
         for entry in self.plan:
             message_class(entry.type_name)           # refuse a plan naming unknown types
             if not entry.sampled:
@@ -182,25 +142,6 @@ class RelayNode(Node):
         path = config.state_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
-
-    @staticmethod
-    def _plan(p: dict[str, Any]) -> list[PlanEntry]:
-        plan = []
-        for name in p['downlink.products']:
-            sub = config.section(p, f'downlink.{name}')
-            missing = {'topic', 'type', 'rate_hz', 'apid', 'priority'} - set(sub)
-            if missing:
-                raise config.ConfigError(f'downlink.{name} lacks {sorted(missing)}')
-            entry = PlanEntry(name, sub['topic'], sub['type'], float(sub['rate_hz']),
-                              int(sub['apid']), int(sub['priority']), bool(sub.get('safe')),
-                              sub.get('validator', ''), float(sub.get('scale', 1.0)),
-                              sub.get('compress', ''))
-            if entry.validator and entry.validator not in VALIDATORS:
-                raise config.ConfigError(f'downlink.{name}: unknown validator {entry.validator}')
-            if not 0 < entry.apid < 0x7FF or entry.apid in (0x010, 0x011):
-                raise config.ConfigError(f'downlink.{name}: APID {entry.apid:#x} not usable')
-            plan.append(entry)
-        return plan
 
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds

@@ -56,6 +56,7 @@ class CameraRig:
         self._option.geomgroup[:] = 0
         for group in CAMERA_GROUPS:
             self._option.geomgroup[group] = 1
+        self._option.sitegroup[:] = 0      # sites are frames, not things a camera sees
 
     def render(self, data: mujoco.MjData, name: str) -> np.ndarray:
         """Return the true-colour scene seen by a camera, uint8 (height, width, 3)."""

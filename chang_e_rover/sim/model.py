@@ -281,3 +281,40 @@ def base_spec(timestep: float, gravity: float, contact_timeconst: float,
     sun.diffuse = [0.9, 0.9, 0.9]
     sun.castshadow = False
     return spec
+
+
+def add_calibration_target(spec: mujoco.MjSpec, robot: Robot, prefix: str, link: str,
+                           target, plate_rgb) -> None:
+    """Draw a colour calibration target (imaging/caltarget.Target) on a robot's massless link.
+
+    The plate is the link's URDF visual; the patches sit on its face. Matte
+    materials (no specular, no emission, no reflection) under MuJoCo's lighting
+    give a patch's colour = reflectance x (ambient + diffuse x cos(sun, normal)),
+    the same factor for every patch and channel: the honest input to the fit.
+    """
+    site = spec.site(f'{prefix}{link}')
+    if site is None:
+        raise ValueError(f'no link {link} (a massless fixed link) to carry the target')
+    body, pose = site.parent, np.eye(4)
+    rot = np.zeros(9)
+    mujoco.mju_quat2Mat(rot, np.asarray(site.quat, dtype=float))
+    pose[:3, :3], pose[:3, 3] = rot.reshape(3, 3), site.pos
+
+    def matte(name: str, rgb) -> str:
+        mat = spec.add_material(name=f'{prefix}{name}', rgba=[*map(float, rgb), 1.0],
+                                specular=0.0, shininess=0.0, reflectance=0.0, emission=0.0)
+        return mat.name
+
+    def draw(name: str, half, xyz, rgb) -> None:
+        g = body.add_geom(name=f'{prefix}{name}', type=mujoco.mjtGeom.mjGEOM_BOX,
+                          size=list(half), pos=list(pose[:3, :3] @ xyz + pose[:3, 3]),
+                          quat=_quat(pose[:3, :3]))
+        g.group, g.contype, g.conaffinity, g.mass, g.density = GROUP_VISUAL, 0, 0, 0.0, 0.0
+        g.rgba = [*map(float, rgb), 1.0]
+        g.material = matte(f'{name}_mat', rgb)
+
+    for i, plate in enumerate(robot.links[link].visuals):
+        draw(f'{link}_plate_{i}', [s / 2 for s in plate.size], np.asarray(plate.xyz), plate_rgb)
+    half = [target.patch_m / 2, target.patch_m / 2, 0.0005]
+    for name, (x, y), rgb in zip(target.names, target.centres, target.reflectance):
+        draw(f'{link}_{name}', half, np.array([x, y, 0.0005]), rgb)

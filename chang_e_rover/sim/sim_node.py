@@ -26,8 +26,8 @@ from std_srvs.srv import Trigger
 from chang_e_rover import config
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
-                                      LATCHED_QOS, ns_to_stamp, rgb_image, SIM_SENSOR_QOS,
-                                      spin_node, STATE_QOS, stamp_to_ns)
+                                      LATCHED_QOS, log_outcome, ns_to_stamp, rgb_image,
+                                      SIM_SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
 from chang_e_rover.sim.lockstep import Lockstep, LockstepStalled
 from chang_e_rover.sim.motor import FAULT_KINDS
@@ -348,12 +348,12 @@ class SimNode(Node):
         that step is set by the wall clock."""
         loop = sorted(n for n, c in self.lockstep.channels.items() if c.present)
         rtf = float(self.params['real_time_factor'])
-        say = self.get_logger().warning if rtf > 0 else self.get_logger().info
-        say(f'lock-step with {", ".join(loop) or "no flight node"}; '
-            + (f'paced at {rtf:g}x real time: what nodes outside the loop send (an operator, '
-               'the mission, the relay) lands at a step set by the wall clock, so a run that '
-               'they drive does not repeat' if rtf > 0 else
-               'not paced: a run driven only by the loop repeats step for step'))
+        text = (f'lock-step with {", ".join(loop) or "no flight node"}; '
+                + (f'paced at {rtf:g}x real time: what nodes outside the loop send (an '
+                   'operator, the mission, the relay) lands at a step set by the wall clock, '
+                   'so a run that they drive does not repeat' if rtf > 0 else
+                   'not paced: a run driven only by the loop repeats step for step'))
+        log_outcome(self.get_logger(), rtf == 0, text)
 
     def _checked(self, ask, *args) -> bool:
         """A lock-step question; past its watchdog the simulation stops, named."""

@@ -12,6 +12,7 @@ import mujoco
 import numpy as np
 
 from chang_e_rover import config
+from chang_e_rover.imaging.caltarget import Target
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.sim import model as mjmodel
 from chang_e_rover.sim.imu import ImuModel
@@ -153,6 +154,13 @@ class World:
                 cam, robot, frame, int(c['width']), int(c['height']), float(c['hfov_deg']),
                 baseline if cam == 'hazcam_right' else 0.0)
             mjmodel.add_camera(spec, self.cameras[cam], ROVER if robot == 'rover' else LANDER)
+        # The colour calibration targets: reflectances from config/hardware.yaml (one source).
+        target = config.section(config.load_params('hardware.yaml', 'hardware'),
+                                'calibration_target')
+        for robot, prefix in ((self.rover_robot, ROVER), (self.lander_robot, LANDER)):
+            if 'caltarget' in robot.links:
+                mjmodel.add_calibration_target(spec, robot, prefix, 'caltarget',
+                                               Target.from_params(target), target['plate_rgb'])
         imu = spec.body(f'{ROVER}imu_link').add_site(name=f'{ROVER}imu')
         for kind, name in ((mujoco.mjtSensor.mjSENS_GYRO, 'gyro'),
                            (mujoco.mjtSensor.mjSENS_ACCELEROMETER, 'accel')):

@@ -1,0 +1,132 @@
+"""What the flight nodes cost a board: CPU and resident memory of `bringup` alone.
+
+The simulator runs in a process of its own (`chang-e-rover node /sim`, real-time
+pacing, hazard cameras at 1 Hz, flat ground), as the rover's hardware would be
+outside the board; the flight stack runs as it would on the board, `chang-e-rover
+bringup --use-sim-time`, all flight nodes in one process. After the graph is up a
+probe sends a goal 20 m ahead and the bench samples, over --seconds of a goal drive,
+the bringup process's CPU seconds per wall second (/proc, all its threads) and its
+resident memory. Peer, in the same run and window: the simulator process's CPU
+seconds per wall second. Not a test: nothing is asserted. Writes
+bench/results/board.json.
+  ./dev bench board [--seconds 60]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from results import write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT_SHIFT = 400            # the relay's ports, clear of a session on config's own
+TICKS = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads) so far."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def share_copy(folder: Path) -> Path:
+    sys.path.insert(0, str(ROOT / 'test'))
+    from isolation import share_with_own_ports
+    return share_with_own_ports(folder, PORT_SHIFT)
+
+
+def wait_for_odometry_and_send_goal(timeout_s: float) -> None:
+    """A probe node: waits for /rover/odom, then sends a goal 20 m ahead."""
+    import rclpy
+    from geometry_msgs.msg import PoseStamped
+    from nav_msgs.msg import Odometry
+    rclpy.init()
+    node = rclpy.create_node('board_probe')
+    seen = []
+    node.create_subscription(Odometry, '/rover/odom', seen.append, 10)
+    pub = node.create_publisher(PoseStamped, '/rover/goal', 10)
+    deadline = time.monotonic() + timeout_s
+    while not seen or pub.get_subscription_count() == 0:
+        rclpy.spin_once(node, timeout_sec=0.2)
+        if time.monotonic() > deadline:
+            raise SystemExit('the flight stack did not publish odometry')
+    goal = PoseStamped()
+    goal.header.frame_id = 'odom'
+    goal.pose.position.x = 20.0
+    goal.pose.orientation.w = 1.0
+    for _ in range(3):
+        pub.publish(goal)
+        rclpy.spin_once(node, timeout_sec=0.2)
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--seconds', type=float, default=60.0, help='wall seconds measured')
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix='chang_e_rover_board_'))
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(200 + os.getpid() % 30),
+           'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'CHANG_E_ROVER_STATE': str(tmp / 's'),
+           'CHANG_E_ROVER_SHARE': str(share_copy(tmp / 'share'))}
+    os.environ.update(env)
+    procs = []
+    try:
+        from chang_e_rover.relay.ground_cli import ensure_key
+        ensure_key()
+        sim = subprocess.Popen(
+            [sys.executable, '-m', 'chang_e_rover.cli', 'node', '/sim', '--ros-args',
+             '-p', 'terrain.name:=flat', '-p', 'camera.hazcam.rate_hz:=1.0',
+             '-p', 'real_time_factor:=1.0'],
+            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(sim)
+        flight = subprocess.Popen([sys.executable, '-m', 'chang_e_rover.cli', 'bringup',
+                                   '--use-sim-time'], env=env, start_new_session=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(flight)
+        wait_for_odometry_and_send_goal(120.0)
+        time.sleep(5.0)         # the goal taken up, the drive under way
+        c0f, c0s, w0 = cpu_s(flight.pid), cpu_s(sim.pid), time.monotonic()
+        peak = 0.0
+        while time.monotonic() - w0 < args.seconds:
+            time.sleep(1.0)
+            peak = max(peak, rss_mib(flight.pid))
+        wall = time.monotonic() - w0
+        flight_cpu = (cpu_s(flight.pid) - c0f) / wall
+        sim_cpu = (cpu_s(sim.pid) - c0s) / wall
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f'flight nodes, one process (bringup): {flight_cpu:.2f} CPU s per s, '
+          f'peak RSS {peak:.0f} MiB over {wall:.0f} s of a goal drive, hazcams at 1 Hz')
+    print(f'peer, the simulator process in the same window: {sim_cpu:.2f} CPU s per s')
+    write_results('board', {'flight nodes, one process: CPU s per s': round(flight_cpu, 3),
+                            'flight nodes, one process: peak RSS MiB': round(peak, 1)},
+                  {'simulator process: CPU s per s': round(sim_cpu, 3)},
+                  setup={'seconds': args.seconds, 'hazcam_rate_hz': 1.0,
+                         'real_time_factor': 1.0})
+
+
+if __name__ == '__main__':
+    main()
