@@ -22,7 +22,7 @@ from chang_e_rover.live.live_node import LiveNode
 from chang_e_rover.robot_description import load_urdf
 from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS, stamp_to_ns
 
-SUBPROTOCOL = 'foxglove.sdk.v1'     # what the SDK's server accepts (foxglove.websocket.v1: 400)
+SUBPROTOCOL = 'foxglove.websocket.v1'    # the ICD's name of the protocol (live/front.py)
 MESSAGE_DATA = 1                    # binary opcode of a server's message
 ROBOT = load_urdf(config.urdf_path('rover.urdf'))
 GOAL_TOLERANCE_M = config.load_params('rover.yaml', 'drive_controller')['goal_tolerance_m']
@@ -103,7 +103,11 @@ def test_a_foxglove_client_sees_the_rover_move_in_its_frames_and_scene(ros):
     probe.create_subscription(OccupancyGrid, 'rover/hazard/map', lambda m: maps.setdefault(
         stamp_to_ns(m.header.stamp), m), LATCHED_QOS)
     url = f'ws://127.0.0.1:{live.server.port}'
+    with connect(url, subprotocols=['foxglove.sdk.v1'], open_timeout=10) as newer:
+        assert newer.subprotocol == 'foxglove.sdk.v1', 'the newer name is served as well'
+        assert json.loads(newer.recv(timeout=10))['op'] == 'serverInfo'
     with connect(url, subprotocols=[SUBPROTOCOL], max_size=None, open_timeout=10) as ws:
+        assert ws.subprotocol == SUBPROTOCOL
         client = FoxgloveClient(ws)
         assert client.info['op'] == 'serverInfo' and 'time' in client.info['capabilities']
         ros.spin_until(lambda: len(client.channels) >= 6, 10, 'the channels advertised')

@@ -23,6 +23,7 @@ from sensor_msgs.msg import Image, JointState
 
 from chang_e_rover import config
 from chang_e_rover.live import encode
+from chang_e_rover.live.front import Front, FrontError
 from chang_e_rover.live.frames import FrameTree, pose_transform
 from chang_e_rover.live.grid import occupancy_cells
 from chang_e_rover.live.scene import link_primitives, Trail
@@ -179,18 +180,39 @@ class LiveNode(Node):
         super().destroy_node()
 
 
-def serve(context: foxglove.Context, host: str, port: int) -> foxglove.WebSocketServer:
+class Served:
+    """The SDK's server on a loopback port of its own, behind the front on host:port
+    (live/front.py: the protocol under both its names)."""
+
+    def __init__(self, sdk: foxglove.WebSocketServer, front: Front):
+        self.sdk, self.front = sdk, front
+
+    @property
+    def port(self) -> int:
+        return self.front.port
+
+    def broadcast_time(self, stamp_ns: int) -> None:
+        self.sdk.broadcast_time(stamp_ns)
+
+    def stop(self) -> None:
+        self.front.close()
+        self.sdk.stop()
+
+
+def serve(context: foxglove.Context, host: str, port: int) -> Served:
     """Start a Foxglove WebSocket server on host:port for context's channels; raise LiveError
     naming them if it cannot (the port taken, out of range, a host not this machine's)."""
     what = 'choose another with the parameter port (--foxglove PORT)'
     if not 0 <= port <= MAX_PORT:
         raise LiveError(f'Foxglove live view: port {port} is not a TCP port (0..{MAX_PORT}): '
                         f'{what}')
+    # Time: the clients follow the stack's clock (sim time on the simulator).
+    sdk = foxglove.start_server(name=SERVER_NAME, host='127.0.0.1', port=0, context=context,
+                                capabilities=[Capability.Time])
     try:
-        # Time: the clients follow the stack's clock (sim time on the simulator).
-        return foxglove.start_server(name=SERVER_NAME, host=host, port=port, context=context,
-                                     capabilities=[Capability.Time])
-    except RuntimeError as exc:   # the SDK's FoxgloveError: "Failed to bind port: ..."
+        return Served(sdk, Front(host, port, sdk.port))
+    except FrontError as exc:
+        sdk.stop()
         raise LiveError(f'Foxglove live view cannot serve on {host}:{port} ({exc}): if another '
                         f'live view or program has the port, {what} or stop that one; the '
                         f'host (parameter host) must be an address of this machine') from exc
