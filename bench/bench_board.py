@@ -25,7 +25,8 @@ import time
 
 from results import write_results
 
-ROOT = Path(__file__).resolve().parent.parent
+from chang_e_rover import config
+
 PORT_SHIFT = 400            # the relay's ports, clear of a session on config's own
 TICKS = os.sysconf('SC_CLK_TCK')
 
@@ -41,12 +42,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith('VmRSS:'):
             return int(line.split()[1]) / 1024
     return float('nan')
-
-
-def share_copy(folder: Path) -> Path:
-    sys.path.insert(0, str(ROOT / 'test'))
-    from isolation import share_with_own_ports
-    return share_with_own_ports(folder, PORT_SHIFT)
 
 
 def wait_for_odometry_and_send_goal(timeout_s: float) -> None:
@@ -82,7 +77,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix='chang_e_rover_board_'))
     env = {**os.environ, 'ROS_DOMAIN_ID': str(200 + os.getpid() % 30),
            'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'CHANG_E_ROVER_STATE': str(tmp / 's'),
-           'CHANG_E_ROVER_SHARE': str(share_copy(tmp / 'share'))}
+           'CHANG_E_ROVER_SHARE': str(config.copy_share(tmp / 'share', PORT_SHIFT))}
     os.environ.update(env)
     procs = []
     try:

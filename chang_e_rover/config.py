@@ -37,6 +37,28 @@ def share_dir() -> Path:
                           'chang_e_rover is not installed in the ament index') from exc
 
 
+def copy_share(folder: Path, port_shift: int) -> Path:
+    """Copy config/, urdf/ and launch/ to folder with the relay file's UDP ports moved up by
+    port_shift; return folder. Pointed at by CHANG_E_ROVER_SHARE, it is a second session's
+    share on the same machine (test workers, campaign runs)."""
+    import shutil
+    source = share_dir()
+    for name in ('config', 'urdf', 'launch'):
+        shutil.copytree(source / name, Path(folder) / name)
+    relay = Path(folder) / 'config' / 'relay.yaml'
+    data = yaml.safe_load(relay.read_text())
+    moved = 0
+    for node in data.values():
+        params = node['ros__parameters']
+        for key in [k for k in params if k == 'port' or k.endswith('_port')]:
+            params[key] = int(params[key]) + port_shift
+            moved += 1
+    if moved == 0:
+        raise ConfigError(f'{relay}: no port keys found to move')
+    relay.write_text(yaml.safe_dump(data, sort_keys=False))
+    return Path(folder)
+
+
 def config_path(name: str) -> Path:
     return share_dir() / 'config' / name
 

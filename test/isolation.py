@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-import shutil
 
-import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
 PORT_STEP = 500
 MISSION_PORT_OFFSET = 100
 
@@ -43,19 +39,11 @@ def port_shift() -> int:
 
 
 def share_with_own_ports(folder: Path, shift: int) -> Path:
-    """Copy config/, urdf/ and launch/ to folder, the relay file's ports moved by shift."""
-    for name in ('config', 'urdf', 'launch'):
-        shutil.copytree(ROOT / name, folder / name)
-    relay = folder / 'config' / 'relay.yaml'
-    data = yaml.safe_load(relay.read_text())
-    moved = 0
-    for node in data.values():
-        params = node['ros__parameters']
-        for key, value in params.items():
-            if key == 'port' or key.endswith('_port'):
-                params[key] = int(value) + shift
-                moved += 1
-    if moved == 0:
-        raise RuntimeError(f'{relay}: no port keys found to move')
-    relay.write_text(yaml.safe_dump(data, sort_keys=False))
-    return folder
+    """Copy the repository's config/, urdf/ and launch/ to folder, relay ports moved by shift."""
+    from chang_e_rover import config
+    saved = os.environ.pop('CHANG_E_ROVER_SHARE', None)
+    try:
+        return config.copy_share(folder, shift)
+    finally:
+        if saved is not None:
+            os.environ['CHANG_E_ROVER_SHARE'] = saved

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 
+from chang_e_rover import config
 from chang_e_rover.campaign.plan import CampaignError, RunSpec
 
 DOMAIN_BASE, DOMAINS = 150, 80         # run i: domain 150 + i mod 80
@@ -31,25 +32,6 @@ PORT_BASE, PORT_STEP = 2000, 10        # run i: relay ports moved up by 2000 + 1
 COLUMNS = ('index', 'seed', 'k', 'faults', 'reached', 'state', 'cause', 'goal_x_m', 'goal_y_m',
            'arrival_error_m', 'drift_m', 'drift_percent', 'travelled_m', 'detection_s',
            'spurious', 'sim_s', 'wall_s', 'traceback')
-
-
-def _share_with_ports(folder: Path, shift: int) -> Path:
-    """config/, urdf/, launch/ copied to folder, the relay's ports moved up by shift."""
-    import shutil
-
-    import yaml
-
-    from chang_e_rover import config
-    for name in ('config', 'urdf', 'launch'):
-        shutil.copytree(config.share_dir() / name, folder / name)
-    relay = folder / 'config' / 'relay.yaml'
-    data = yaml.safe_load(relay.read_text())
-    for node in data.values():
-        params = node['ros__parameters']
-        for key in [k for k in params if k == 'port' or k.endswith('_port')]:
-            params[key] = int(params[key]) + shift
-    relay.write_text(yaml.safe_dump(data, sort_keys=False))
-    return folder
 
 
 def run_isolated(spec_dict: dict) -> dict:
@@ -62,7 +44,7 @@ def run_isolated(spec_dict: dict) -> dict:
         env = {**os.environ, 'ROS_DOMAIN_ID': str(DOMAIN_BASE + slot),
                'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
                'CHANG_E_ROVER_STATE': str(Path(tmp) / 'state'),
-               'CHANG_E_ROVER_SHARE': str(_share_with_ports(Path(tmp) / 'share',
+               'CHANG_E_ROVER_SHARE': str(config.copy_share(Path(tmp) / 'share',
                                                             PORT_BASE + PORT_STEP * slot))}
         env.setdefault('MUJOCO_GL', 'egl')
         env.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
