@@ -31,6 +31,7 @@ setup(
             'science = chang_e_rover.science.science_node:main',
             'hazard_camera = chang_e_rover.hazard.hazard_node:main',
             'relay = chang_e_rover.relay.relay_node:main',
+            'space_link = chang_e_rover.relay.link_node:main',
             'lander_camera = chang_e_rover.lander.camera_node:main',
             'lander_sequencer = chang_e_rover.lander.sequencer_node:main',
             'recorder = chang_e_rover.record.recorder_node:main',

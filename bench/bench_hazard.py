@@ -11,7 +11,9 @@ pipeline's working scale. Frames are rendered
 by the simulator on the step25 terrain. Also the rover's visual odometry
 (hazard/visual_odometry.py, run by the same node on the same pairs): its cost
 per pair, linking a pair to one taken 5 cm back, beside the same SGBM, and
-its step against the simulator's. Not a test: nothing asserted.
+its step against the simulator's. Not a test: nothing asserted. Writes
+bench/results/hazard.json: the pipeline against SGBM at full resolution, the visual
+odometry against SGBM at the working scale, its step against the simulator's.
   ./dev bench hazard [--frames 10]
 """
 from __future__ import annotations
@@ -34,6 +36,7 @@ from chang_e_rover.hazard.mapper import HazardMapper  # noqa: E402
 from chang_e_rover.hazard.stereo import StereoParams  # noqa: E402
 from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry  # noqa: E402
 from chang_e_rover.robot_description import load_urdf  # noqa: E402
+from results import write_results  # noqa: E402
 from test_hazard_pipeline import Scene  # noqa: E402
 
 
@@ -106,6 +109,21 @@ def main() -> None:
         f'simulator\'s {truth[0]:.4f} m')
     print(f'visual odometry, a pair linked to the last: {ms_vo:7.1f} ms/pair   '
           f'VO / SGBM working scale = {ms_vo / ms_half:4.2f}; {step}')
+    figure = {'pipeline, a 1024 x 1024 pair: ms': round(ms_pipe, 1),
+              'visual odometry, a pair linked to the last: ms': round(ms_vo, 1)}
+    peer = {'StereoSGBM alone, full resolution: ms': round(ms_full, 1),
+            'StereoSGBM alone, working scale: ms': round(ms_half, 1)}
+    if motion is None:
+        figure['visual odometry step: m'] = 'not linked: ' + vo.last_reason
+    else:
+        figure['visual odometry step: m'] = round(float(motion.translation[0]), 4)
+        figure['visual odometry step: inliers'] = int(motion.inliers)
+    peer["visual odometry step: simulator's m"] = round(float(truth[0]), 4)
+    write_results('hazard', figure, peer, setup={
+        'frames': args.frames, 'terrain': 'step25', 'threads': 1, 'working scale': p.scale,
+        'disparities at full resolution / working scale': [int(p.num_disparities / p.scale),
+                                                            p.num_disparities],
+        'far band rows': '-'.join(map(str, sp.far_rows)) if sp.far_rows else 'none'})
 
 
 if __name__ == '__main__':

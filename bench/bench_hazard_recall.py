@@ -13,7 +13,8 @@ One seeded field holds 5 to 20 such rocks; the issue's 0.99 is a claim over rock
 in general, so the recall is pooled over the seeds. The drive's arrival is
 printed too (it is not what this measures). No peer: there is no other stereo
 mapper to run on these frames in the same run (bench_hazard.py times the
-pipeline against OpenCV's StereoSGBM).
+pipeline against OpenCV's StereoSGBM). Writes the per-field and pooled counts to
+bench/results/hazard_recall.json.
   ./dev bench hazard_recall [--seeds 1 2 3 4 5 6] [--jobs 2] [--timeout 450]
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ import time
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 
 from harness import map_quality, Rover  # noqa: E402
+from results import write_results  # noqa: E402
 
 ABUNDANCE = 0.1          # the issue's rock field
 GOAL = (15.0, 0.0)
@@ -61,6 +63,35 @@ def _run(job: tuple) -> dict:
     return one_run(*job)
 
 
+def found(share: float, rocks: int) -> int:
+    """Rocks found, from a recall share and the rocks it is over."""
+    return round(share * rocks) if rocks else 0
+
+
+def figures(results: list[dict]) -> dict:
+    """The results file's figures: each field's counts, then pooled and worst cases."""
+    figure = {}
+    for r in results:
+        figure[f"seed {r['seed']}: rocks found / within the cameras' 5 m"] = [
+            found(r['recall'], r['rocks']), r['rocks']]
+    hits = sum(found(r['recall'], r['rocks']) for r in results)
+    rocks = sum(r['rocks'] for r in results)
+    near_hits = sum(found(r['recall_near_path'], r['rocks_near_path']) for r in results)
+    near = sum(r['rocks_near_path'] for r in results)
+    figure.update({
+        "pooled: rocks found / within the cameras' 5 m": [hits, rocks],
+        "pooled: recall within the cameras' 5 m": round(hits / max(rocks, 1), 3),
+        'pooled: rocks found / within 5 m of the path': [near_hits, near],
+        'pooled: recall within 5 m of the path': round(near_hits / max(near, 1), 3),
+        'false hazards, least / most: % of free cells': [
+            round(100 * min(r['false_hazard_share'] for r in results), 2),
+            round(100 * max(r['false_hazard_share'] for r in results), 2)],
+        'height RMSE, least / most: m': [round(min(r['rmse_m'] for r in results), 3),
+                                         round(max(r['rmse_m'] for r in results), 3)],
+        'goals reached / crossings': [sum(bool(r['reached']) for r in results), len(results)]})
+    return figure
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument('--seeds', type=int, nargs='+', default=[1, 2, 3, 4, 5, 6])
@@ -79,12 +110,11 @@ def main() -> None:
     results.sort(key=lambda r: r['seed'])
     print(f'{"seed":>5}{"in 5 m":>9}{"recall":>8}{"near path":>11}{"recall":>8}'
           f'{"false":>8}{"RMSE m":>8}{"cells":>7}  drive')
-    found = total = near_found = near_total = 0
+    hits = total = near_hits = near_total = 0
     for r in results:
-        f = round(r['recall'] * r['rocks']) if r['rocks'] else 0
-        nf = round(r['recall_near_path'] * r['rocks_near_path']) if r['rocks_near_path'] else 0
-        found, total = found + f, total + r['rocks']
-        near_found, near_total = near_found + nf, near_total + r['rocks_near_path']
+        f, nf = found(r['recall'], r['rocks']), found(r['recall_near_path'], r['rocks_near_path'])
+        hits, total = hits + f, total + r['rocks']
+        near_hits, near_total = near_hits + nf, near_total + r['rocks_near_path']
         drive = (f'reached, {r["error"]:.2f} m off' if r['reached'] else 'not reached') + \
             f' in {r["sim_s"]:.0f} s sim'
         in5, near = f'{f}/{r["rocks"]}', f'{nf}/{r["rocks_near_path"]}'
@@ -94,13 +124,16 @@ def main() -> None:
               flush=True)
         for x, y, h in r['missed']:
             print(f'        missed within 5 m: {h:.2f} m rock at ({x:.2f}, {y:.2f})')
-    print(f'pooled: recall within the cameras\' 5 m {found}/{total} = '
-          f'{found / max(total, 1):.3f} (aim 0.99); near the path {near_found}/{near_total} = '
-          f'{near_found / max(near_total, 1):.3f}; worst false-hazard share '
+    print(f'pooled: recall within the cameras\' 5 m {hits}/{total} = '
+          f'{hits / max(total, 1):.3f} (aim 0.99); near the path {near_hits}/{near_total} = '
+          f'{near_hits / max(near_total, 1):.3f}; worst false-hazard share '
           f'{100 * max(r["false_hazard_share"] for r in results):.2f}% (aim <= 5%); worst RMSE '
           f'{max(r["rmse_m"] for r in results):.3f} m')
     print(f'{len(jobs)} crossings in {time.monotonic() - t0:.0f} s of wall time '
           f'({args.jobs} jobs)')
+    write_results('hazard_recall', figures(results), {}, setup={
+        'seeds': ' '.join(map(str, args.seeds)), 'jobs': args.jobs, 'rock abundance': ABUNDANCE,
+        'goal m': GOAL[0], 'sim s per crossing': args.timeout})
 
 
 if __name__ == '__main__':

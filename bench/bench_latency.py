@@ -6,7 +6,8 @@ rover/cmd_vel into rover/wheel_<id>/setpoint, the wheel units' command, at once
 the peer is a bare rclpy node that republishes each Twist as a stamped
 JointState at once (the setpoint's type). Both are measured in one process (one
 single-threaded executor with the probe) and across processes (one per node).
-Wall clock, no simulator.
+Wall clock, no simulator. Writes the percentiles, with the echo's of the same mode
+as their peers, to bench/results/latency.json.
   ./dev bench latency [--samples 300]
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 
 from chang_e_rover import graph, runner  # noqa: E402
 from chang_e_rover.ros_common import CONTROL_QOS, STATE_QOS  # noqa: E402
+from results import write_results  # noqa: E402
 
 
 class Echo(Node):
@@ -86,11 +88,14 @@ def measure(executor, probe: Node, cmd_topic: str, out_topic: str, samples: int)
     return np.array(latencies) * 1e3
 
 
-def report(label: str, ms: np.ndarray, peer: np.ndarray) -> None:
+def report(label: str, ms: np.ndarray, peer: np.ndarray, figure: dict, peers: dict) -> None:
+    """Print a mode's percentiles beside the echo's; add them to figure and peers."""
     p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
     q50, q99 = np.percentile(peer, 50), np.percentile(peer, 99)
     print(f'{label:<18}{"drive controller":>18}{p50:>9.2f}{p99:>9.2f}   '
           f'echo {q50:>6.2f} {q99:>6.2f}   ratio p50 {p50 / q50:>6.1f}x  p99 {p99 / q99:>6.1f}x')
+    figure.update({f'{label}: p50 ms': round(p50, 2), f'{label}: p99 ms': round(p99, 2)})
+    peers.update({f'{label}: echo p50 ms': round(q50, 2), f'{label}: echo p99 ms': round(q99, 2)})
 
 
 def main() -> None:
@@ -98,6 +103,7 @@ def main() -> None:
     ap.add_argument('--samples', type=int, default=300)
     args = ap.parse_args()
     print(f'{"mode":<18}{"path":>18}{"p50 ms":>9}{"p99 ms":>9}   peer p50/p99 ms')
+    figure, peers = {}, {}
     # one process: controller, echo and probe on one single-threaded executor
     rclpy.init()
     executor = SingleThreadedExecutor()
@@ -108,7 +114,7 @@ def main() -> None:
         executor.add_node(node)
     ctl = measure(executor, probe, 'rover/cmd_vel', 'rover/wheel_lm/setpoint', args.samples)
     ech = measure(executor, probe, 'bench/cmd_vel', 'bench/echo', args.samples)
-    report('one process', ctl, ech)
+    report('one process', ctl, ech, figure, peers)
     for node in (*stack, echo):
         executor.remove_node(node)
         node.destroy_node()
@@ -121,13 +127,14 @@ def main() -> None:
     try:
         ctl = measure(executor, probe, 'rover/cmd_vel', 'rover/wheel_lm/setpoint', args.samples)
         ech = measure(executor, probe, 'bench/cmd_vel', 'bench/echo', args.samples)
-        report('across processes', ctl, ech)
+        report('across processes', ctl, ech, figure, peers)
     finally:
         supervisor.stop()
         os.killpg(echo_proc.pid, signal.SIGINT)
         echo_proc.wait(10)
         probe.destroy_node()
         rclpy.try_shutdown()
+    write_results('latency', figure, peers, setup={'steps per mode': args.samples})
 
 
 if __name__ == '__main__':

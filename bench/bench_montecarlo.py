@@ -4,8 +4,10 @@ Each run: a 'rocks' terrain from its seed (craters and a Golombek-Rapp rock
 field), a goal 20 m ahead (moved to the nearest open ground when a crater or a
 rock lies within 1.6 m of that point, or when the ground there cannot be reached
 from the start within the limits, as a ground team places goals), and k
-wheels failed with random faults at random moments during the drive. Runs the flight cores on the simulator through the
-test harness (no DDS). Prints the table and the odometry drift.
+wheels failed with random faults at random moments during the drive. Runs the flight
+cores on the simulator through the test harness (no DDS). Prints the table and the
+odometry drift, and writes bench/results/montecarlo.json: each k's figures, with the
+same seeds' runs with no wheel failed (k = 0, always run) as their peer.
   ./dev bench montecarlo [--seeds 30] [--k 0 1 2 3] [--rock-abundance 0.03]
                          [--perception truth|none] [--odometry visual|wheels]
                          [--vo-width 512] [--jobs 2]
@@ -39,6 +41,7 @@ import numpy as np  # noqa: E402
 from chang_e_rover.hazard.gate import Grid  # noqa: E402
 from chang_e_rover.hazard.planner import navigation_function  # noqa: E402
 from chang_e_rover.robot_description import WHEEL_IDS  # noqa: E402
+from results import write_results  # noqa: E402
 
 FAULTS = ('stall', 'open_circuit', 'encoder_dropout', 'overcurrent', 'overtemperature')
 GOAL_M = 20.0
@@ -121,6 +124,32 @@ def _run(job: tuple) -> tuple:
     return job[:2], one_run(*job)
 
 
+def summary(results: list[dict]) -> dict:
+    """A k's row: runs, arrivals, medians and counts over its runs."""
+    errors = sorted(r['error'] for r in results)
+    drifts = sorted(r['drift'] for r in results)
+    return {'runs': len(results), 'ok': sum(r['ok'] for r in results),
+            'ok_drift': sum(r['ok_drift'] for r in results),
+            'error': errors[len(errors) // 2], 'drift': drifts[len(drifts) // 2],
+            'spurious': sum(len(r['spurious']) for r in results),
+            'held': sum(r['short_m'] > 0 for r in results)}
+
+
+def figures(rows: dict[int, dict]) -> dict:
+    """A k's row as the results file's figures, keyed 'k = <k>: <what and unit>'."""
+    out = {}
+    for k, row in rows.items():
+        out.update({
+            f'k = {k}: within {TOLERANCE_M} m, % of runs': round(100 * row['ok'] / row['runs']),
+            f'k = {k}: within {DRIFT_TOLERANCE_M} m, % of runs':
+                round(100 * row['ok_drift'] / row['runs']),
+            f'k = {k}: median error m': round(row['error'], 3),
+            f'k = {k}: median drift %': round(100 * row['drift'], 1),
+            f'k = {k}: spurious stalls': row['spurious'],
+            f'k = {k}: held short': row['held']})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument('--seeds', type=int, default=30)
@@ -142,9 +171,10 @@ def main() -> None:
           f'{DRIFT_TOLERANCE_M} m, the odometry bound); odometry: {args.odometry}; '
           'spurious = faults latched on wheels with none injected; held short = goal drives ended '
           'held within goal_held_tolerance_m of the goal')
+    ks = sorted(set(args.k) | {0})      # k = 0: the peer of every other k
     jobs = [(seed, k, args.rock_abundance, args.timeout, args.perception, args.odometry,
              args.vo_width)
-            for k in args.k for seed in range(1, args.seeds + 1)]
+            for k in ks for seed in range(1, args.seeds + 1)]
     t0 = time.monotonic()
     done = {}
 
@@ -169,17 +199,14 @@ def main() -> None:
     print(f'{"wheels failed":>14}{"runs":>6}{"reached":>9}{"share":>8}'
           f'{f"within {DRIFT_TOLERANCE_M} m":>14}{"median err m":>14}'
           f'{"median drift":>14}{"spurious":>10}{"held short":>12}')
-    for k in args.k:
+    rows = {}
+    for k in ks:
         results = [done[(seed, k)] for seed in range(1, args.seeds + 1)]
-        ok = sum(r['ok'] for r in results)
-        ok_drift = sum(r['ok_drift'] for r in results)
-        errors = sorted(r['error'] for r in results)
-        drifts = sorted(r['drift'] for r in results)
-        spurious = sum(len(r['spurious']) for r in results)
-        print(f'{k:>14}{len(results):>6}{ok:>9}{100 * ok / len(results):>7.0f}%'
-              f'{100 * ok_drift / len(results):>13.0f}%'
-              f'{errors[len(errors) // 2]:>14.3f}{100 * drifts[len(drifts) // 2]:>13.1f}%'
-              f'{spurious:>10}{sum(r["short_m"] > 0 for r in results):>12}', flush=True)
+        row = rows[k] = summary(results)
+        print(f'{k:>14}{row["runs"]:>6}{row["ok"]:>9}{100 * row["ok"] / row["runs"]:>7.0f}%'
+              f'{100 * row["ok_drift"] / row["runs"]:>13.0f}%'
+              f'{row["error"]:>14.3f}{100 * row["drift"]:>13.1f}%'
+              f'{row["spurious"]:>10}{row["held"]:>12}', flush=True)
         for seed, r in enumerate(results, 1):
             if not r['ok'] or r['missed'] or r['spurious']:
                 why = ('reached' if r['ok'] else
@@ -191,6 +218,11 @@ def main() -> None:
                       f' faults: {faults}; undetected {r["missed"] or "none"};'
                       f' spurious {spur or "none"}', flush=True)
     print(f'{len(jobs)} runs in {time.monotonic() - t0:.0f} s of wall time ({args.jobs} jobs)')
+    peer = figures({0: rows.pop(0)}) if len(rows) > 1 else {}
+    write_results('montecarlo', figures(rows), peer, setup={
+        'seeds': f'1-{args.seeds}', 'rock abundance': args.rock_abundance,
+        'perception': args.perception, 'odometry': args.odometry, 'vo width px': args.vo_width,
+        'sim s cap': args.timeout, 'jobs': args.jobs})
 
 
 if __name__ == '__main__':

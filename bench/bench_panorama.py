@@ -13,7 +13,7 @@ Then, each in a fresh process so that peak memory (VmHWM) is its own:
 Quality of ours against the simulator's true-colour panorama (PSNR) and the
 seam misalignment are printed; the Stitcher picks its own projection and
 orientation, so it is judged on time, memory and whether it succeeds.
-Not a test: nothing asserted.
+Not a test: nothing asserted. Writes bench/results/panorama.json.
   ./dev bench panorama [--stitcher-timeout 1800] [--frames-dir DIR]
 """
 from __future__ import annotations
@@ -41,6 +41,7 @@ from chang_e_rover.imaging.caltarget import load_target  # noqa: E402
 from chang_e_rover.lander.panorama import (  # noqa: E402
     Campaign, Frame, Layout, psnr, reduce, rotation, seam_misalignment, stitch, TargetView)
 from chang_e_rover.robot_description import load_urdf  # noqa: E402
+from results import write_results  # noqa: E402
 
 
 def peak_mib() -> float:
@@ -146,6 +147,29 @@ def child(method: str, folder: Path, timeout: float) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def figures(ours: dict, peer: dict, frames: int) -> tuple[dict, dict]:
+    """The results file's figure and peer: ours and cv2.Stitcher's on the same frames."""
+    time_key = f'time for the {frames} frames'
+    size = f"{ours['size'][1]} x {ours['size'][0]}"
+    figure = {f'{time_key}: s': round(ours['seconds'], 2),
+              f'{time_key}: reduce / stitch s': [round(ours['reduce_s'], 2),
+                                                 round(ours['stitch_s'], 2)],
+              'peak memory, own process: MiB': round(ours['peak_mib']),
+              'result: px': size, 'result: coverage %': round(100 * ours['coverage'], 1),
+              "PSNR against the simulator's true panorama: dB": round(ours['psnr_db'], 1),
+              f"seam misalignment, {ours['seams']} overlaps: median / max px": [
+                  round(ours['seam_median_px'], 2), round(ours['seam_max_px'], 2)]}
+    finite = math.isfinite(peer['seconds'])
+    stitcher = f"{peer['status']}, {peer['size'][1]} x {peer['size'][0]}" if 'size' in peer \
+        else peer['status']
+    peers = {f'{time_key}: cv2.Stitcher s': round(peer['seconds'], 2) if finite
+             else peer['status'],
+             'peak memory, own process: cv2.Stitcher MiB': round(peer['peak_mib']) if finite
+             else peer['status'],
+             'result: cv2.Stitcher px': stitcher}
+    return figure, peers
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--frames-dir', type=Path, default=None,
@@ -176,6 +200,10 @@ def main() -> None:
         print(f"ratio: ours is {peer['seconds'] / ours['seconds']:.1f}x faster, "
               f"{peer['peak_mib'] / ours['peak_mib']:.1f}x less peak memory")
     print(f'frames and outputs in {folder}')
+    frames = len(json.loads((folder / 'meta.json').read_text())['poses'])
+    figure, peers = figures(ours, peer, frames)
+    write_results('panorama', figure, peers, setup={'stitcher': 'cv2.Stitcher PANORAMA mode',
+                                                    'stitcher timeout s': args.stitcher_timeout})
 
 
 if __name__ == '__main__':

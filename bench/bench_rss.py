@@ -1,7 +1,9 @@
 """Resident memory of the whole stack: one process versus one process per node.
 
 Starts `chang-e-rover sim` both ways on flat terrain, lets it run, and sums the
-RSS (from /proc) of every process in the tree. Not a test: nothing asserted.
+RSS (from /proc) of every process in the tree. Writes bench/results/rss.json: one
+process per node, with one process (the default) as its peer. Not a test: nothing
+asserted.
   ./dev bench rss [--settle 20]
 """
 from __future__ import annotations
@@ -13,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from results import write_results
 
 
 def tree_rss_mib(root_pid: int) -> tuple[float, int]:
@@ -39,7 +43,7 @@ def tree_rss_mib(root_pid: int) -> tuple[float, int]:
 
 
 def measure(extra: list[str], settle: float) -> tuple[float, int]:
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(150 + os.getpid() % 50),
+    env = {'ROS_DOMAIN_ID': str(150 + os.getpid() % 50), **os.environ,
            'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
     proc = subprocess.Popen([sys.executable, '-m', 'chang_e_rover.cli', 'sim', '--terrain', 'flat',
                              *extra], env=env, start_new_session=True,
@@ -66,6 +70,10 @@ def main() -> None:
     print(f'{"one process":<28}{n1:>10}{one:>10.0f}')
     print(f'{"one process per node":<28}{n2:>10}{many:>10.0f}')
     print(f'per-node processes use {many / one:.1f}x the memory of one process')
+    write_results('rss', {'one process per node: RSS MiB': round(many),
+                          'one process per node: processes': n2},
+                  {'one process: RSS MiB': round(one), 'one process: processes': n1},
+                  setup={'terrain': 'flat', 'settle s': args.settle})
 
 
 if __name__ == '__main__':

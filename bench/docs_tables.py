@@ -43,6 +43,26 @@ PEERS: dict[str, tuple[tuple[str, str], ...]] = {
     'board': (
         (r'^.*: CPU s per s$', 'simulator process: CPU s per s'),
     ),
+    'latency': (
+        (r'^(.*): (p\d+) ms$', r'\1: echo \2 ms'),
+    ),
+    'hazard': (
+        (r'^pipeline, .*: ms$', 'StereoSGBM alone, full resolution: ms'),
+        (r'^visual odometry, .*: ms$', 'StereoSGBM alone, working scale: ms'),
+        (r'^visual odometry step: m$', "visual odometry step: simulator's m"),
+    ),
+    'panorama': (
+        (r'^(time for the \d+ frames): s$', r'\1: cv2.Stitcher s'),
+        (r'^(peak memory, own process): MiB$', r'\1: cv2.Stitcher MiB'),
+        (r'^result: px$', 'result: cv2.Stitcher px'),
+    ),
+    'montecarlo': (
+        (r'^k = [1-9]\d*: (.*)$', r'k = 0: \1'),
+    ),
+    'rss': (
+        (r'^one process per node: (.*)$', r'one process: \1'),
+    ),
+    # hazard_recall: no rule, no peer (no other stereo mapper runs on its frames)
 }
 
 REGION = re.compile(r'(<!-- bench:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)',

@@ -39,13 +39,13 @@ def _run(specs, overrides, processes: bool, sim_time: bool) -> int:
     return 0
 
 
-def _space_link():
-    """Start the simulated space link; provision a telecommand key on first use."""
-    from chang_e_rover.relay.ground_cli import ensure_key, make_link
+def _ensure_key() -> None:
+    """Provision the telecommand key the relay and the ground share, on first use (the
+    simulated space link itself is a node of the simulation: graph.sim_nodes)."""
+    from chang_e_rover.relay.ground_cli import ensure_key
     key = ensure_key()
     if key is not None:
         print(f'[sim] wrote a new telecommand key: {key}', flush=True)
-    return make_link().start()
 
 
 FOXGLOVE_CONFIG_PORT = -1     # --foxglove without PORT: config/live.yaml's port
@@ -65,15 +65,11 @@ def _session(specs, overrides, args):
 
 
 def cmd_sim(args) -> int:
-    link = _space_link()
+    _ensure_key()
     overrides = _sim_overrides(args)
     if args.viewer:
         overrides['sim']['viewer'] = True
-    try:
-        return _run(*_session(graph.all_nodes(), overrides, args), args.processes,
-                    sim_time=True)
-    finally:
-        link.stop()
+    return _run(*_session(graph.all_nodes(), overrides, args), args.processes, sim_time=True)
 
 
 def cmd_bringup(args) -> int:
@@ -102,11 +98,15 @@ def cmd_mission(args) -> int:
     # (the flight's 12 hours would be 12 hours of simulated time).
     overrides['sim'].setdefault('rover_start', 'deck')
     overrides['sequencer'] = {'timeline.release_after_landing_s': MISSION_RELEASE_AFTER_S}
+    from chang_e_rover.relay.clock import LinkClock
     from chang_e_rover.relay.ground_cli import make_ground
     mission = []
-    link = _space_link()
+    _ensure_key()
     folder = config.state_path(time.strftime('mission/%Y%m%d-%H%M%S'))
-    ground = make_ground(archive_dir=str(folder / 'ground')).start()
+    # The ground station on the simulator's clock (the mission node's, once it exists), as
+    # the link node is: its acknowledgements and repeats keep their pace in sim seconds.
+    ground_clock = LinkClock()
+    ground = make_ground(archive_dir=str(folder / 'ground'), clock=ground_clock).start()
 
     def make_mission(nodes):
         # The operator's ground-truth instrument: which rocks the rover touches.
@@ -119,6 +119,7 @@ def cmd_mission(args) -> int:
                                                           fault=args.fault), ground=ground,
                                    folder=folder, deploy=True, crossing=crossing,
                                    contacts=lambda: sim.world.rover_contacts(), tall_rocks=tall))
+        ground_clock.follow(mission[0].get_clock())
         return mission[0]
 
     print('[mission] starting the simulator and the flight stack in one process, the space '
@@ -130,7 +131,6 @@ def cmd_mission(args) -> int:
                                extra_nodes=(make_mission,))
     finally:
         ground.stop()
-        link.stop()
     report = mission[0].report if mission else None     # docs/mission.md
     arrived = report is not None and report['goal_drive']['arrived'] and (
         report['crossing'] is None or report['crossing']['arrived'])

@@ -81,9 +81,12 @@ def flight_nodes() -> list[NodeSpec]:
 
 
 def sim_nodes() -> list[NodeSpec]:
-    """The simulated hardware that stands in for the rover, the lander and the Moon."""
+    """The simulated hardware that stands in for the rover, the lander and the Moon, and
+    the space link between the lander's relay and the ground (on the simulator's clock)."""
     return [NodeSpec('sim', '', 'sim', 'chang_e_rover.sim.sim_node:SimNode', 'sim.yaml', 'sim',
-                     sim_clock=False, restart=False)]
+                     sim_clock=False, restart=False),
+            NodeSpec('link', '', 'space_link', 'chang_e_rover.relay.link_node:LinkNode',
+                     'relay.yaml', 'link')]
 
 
 def lockstep_nodes() -> list[str]:
@@ -92,19 +95,6 @@ def lockstep_nodes() -> list[str]:
     return [s.name for s in flight_nodes()
             if s.name.startswith('wheel_')
             or s.name in ('drive_controller', 'hazard_camera', 'camera')]
-
-
-@dataclass(frozen=True)
-class HelperSpec:
-    """A process that is not a ROS node but belongs to a simulation session."""
-    name: str
-    executable: str
-    arguments: tuple[str, ...]
-
-
-def sim_helpers() -> list[HelperSpec]:
-    """The simulated space link between the lander relay and the ground station."""
-    return [HelperSpec('link', 'chang-e-ground', ('link',))]
 
 
 def recorder(path: str) -> tuple[NodeSpec, dict[str, dict[str, Any]]]:

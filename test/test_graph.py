@@ -38,11 +38,6 @@ def test_every_node_has_an_executable_a_param_section_and_a_factory(spec):
     assert factory.__module__ == module, 'in-process and launched node must be the same code'
 
 
-def test_sim_helpers_are_console_scripts():
-    for helper in graph.sim_helpers():
-        assert helper.executable in console_scripts()
-
-
 def _launch_calls(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     return {f'{n.func.value.id}.{n.func.attr}' for n in ast.walk(tree)

@@ -136,7 +136,8 @@ def test_ground_killed_four_times_during_a_downlink_archives_every_product_once(
 
 
 def test_what_the_ground_could_not_store_it_does_not_acknowledge(tmp_path):
-    from chang_e_rover.relay.ground import ApidState, GroundStation
+    from chang_e_rover.relay.ground import GroundStation
+    from chang_e_rover.relay.ground_state import ApidState
     g = GroundStation(KEY, PORTS['ground'], ('127.0.0.1', PORTS['link_ground']), 2000.0,
                       tmp_path, archive=Archive(tmp_path / 'archive'), ack_period_s=0.5)
     try:
@@ -164,7 +165,8 @@ def test_what_the_ground_could_not_store_it_does_not_acknowledge(tmp_path):
 def test_a_refusal_of_a_damaged_copy_is_no_verdict_on_the_telecommand(tmp_path):
     from chang_e_rover.relay.endpoint import (ACCEPT_FAILED, ACCEPTED, CODES, Verification,
                                               VERIFICATION_TOPIC, VERIFICATION_TYPE)
-    from chang_e_rover.relay.ground import ApidState, GroundStation
+    from chang_e_rover.relay.ground import GroundStation
+    from chang_e_rover.relay.ground_state import ApidState
     from chang_e_rover.relay.packets import TmSegment
     g = GroundStation(KEY, PORTS['ground'], ('127.0.0.1', PORTS['link_ground']), 2000.0,
                       tmp_path)

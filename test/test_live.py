@@ -211,7 +211,7 @@ def test_a_taken_port_is_named_and_nothing_else_stops(ros, capfd):
         taken.listen()
         port = taken.getsockname()[1]
         spec, params = graph.live(port)
-        sim, live = runner.build_nodes(graph.sim_nodes() + [spec],
+        sim, live = runner.build_nodes([graph.find('/sim'), spec],
                                        {'sim': {'real_time_factor': 0.0}, **params},
                                        context=ros.context)
         ros.add(sim)

@@ -59,7 +59,6 @@ class World:
         self.inp.odom_pose = (x, y, yaw)
         self.inp.truth = (x - 8.0, y + 2.0, 0.0)
         self.inp.distance_m += abs(v) * DT
-        self.inp.wall_s = self.t
         if self.goal is not None:
             gx, gy, sent = self.goal
             done = self.t - sent >= self.drive_s
@@ -292,14 +291,13 @@ def test_the_crossing_goal_goes_outward_from_the_lander():
     assert m.results['crossing_goal_true'] == pytest.approx((1.0 + gx - 9.0, 2.0 + gy - 7.5))
 
 
-def test_the_downlink_wait_ends_on_wall_time():
+def test_the_downlink_wait_ends_on_sim_time():
     m = MissionPhases(ground=True, downlink_wait_s=60.0)
-    m.phase, m.start_t, m.phase_t = 'downlink', 0.0, 0.0
-    m._wall_downlink = 1000.0
-    inp = Inputs(truth=(0.0, 0.0, 0.0), wall_s=1060.0)
-    assert m.update(inp, 5.0) == [] and not m.finished
-    inp.wall_s = 1060.1
-    assert [a.kind for a in m.update(inp, 5.1)] == ['finish'] and m.finished
+    m.phase, m.start_t, m.phase_t = 'downlink', 0.0, 1000.0
+    m._downlink_t = 1000.0
+    inp = Inputs(truth=(0.0, 0.0, 0.0))
+    assert m.update(inp, 1060.0) == [] and not m.finished
+    assert [a.kind for a in m.update(inp, 1060.1)] == ['finish'] and m.finished
 
 
 @pytest.mark.parametrize('name', ['deploy_timeout_s', 'panorama_timeout_s', 'downlink_wait_s'])

@@ -75,7 +75,7 @@ def test_the_text_summary_says_what_the_report_holds(tmp_path):
     f = rep['wheel_failure']
     assert f['detected'] and f['reported_fault'] == 'stall' and f['healthy_wheels'] == 5
     assert (f'wheel failure: stall on wheel lm, injected at {f["injected_at_s"]:.2f} s, '
-            f'detected and isolated 0.00 s later; healthy wheels: 5') in text
+            f'detected as stall and isolated 0.00 s later; healthy wheels: 5') in text
     assert 'wheel lm back in service: fault cleared and reset by the ground (1 wheel_reset ' \
         f'telecommand(s)), {rep["recovery"]["took_s"]:.1f} s; healthy wheels: 6' in text
     assert ('rocks over 0.20 m within 1.5 m of the path: 2; touched by the rover (ground '
@@ -111,6 +111,17 @@ def test_the_goal_drive_figures_are_ground_truth():
     assert c['out_m'] == pytest.approx(math.dist(r['crossing_start'], r['crossing_goal_true']))
     assert rep['traverse']['odometry_error_percent'] == pytest.approx(
         100 * r['traverse_odom_error'] / r['traverse_distance'])
+
+
+def test_a_fault_not_detected_or_not_injected_says_so():
+    rep = build(finished())
+    f = rep['wheel_failure']
+    f.update(detected=False, reported_fault=None, detected_after_s=None)
+    assert (f'wheel failure: stall on wheel lm, injected at {f["injected_at_s"]:.2f} s, NOT '
+            'DETECTED; healthy wheels: 5') in report.text(rep).splitlines()
+    f['injected_at_s'] = None
+    assert 'wheel failure: stall on wheel lm not injected: the drive ended first' in \
+        report.text(rep).splitlines()
 
 
 def test_a_drive_held_short_says_by_how_much(tmp_path):

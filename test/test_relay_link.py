@@ -170,3 +170,43 @@ def test_a_ground_started_afresh_picks_up_where_the_relay_is(tmp_path):
     finally:
         relay.stop()
         link.stop()
+
+
+class ScaledClock:
+    """A stand-in for a ROS clock with use_sim_time: sim time at rate x wall time."""
+
+    class _Time:
+        def __init__(self, ns: int):
+            self.nanoseconds = ns
+
+    def __init__(self, rate: float):
+        self.rate, self.start = rate, time.monotonic()
+
+    def now(self):
+        return self._Time(int((time.monotonic() - self.start) * self.rate * 1e9))
+
+
+def test_on_a_simulated_clock_the_light_time_is_sim_seconds_at_any_speed():
+    import socket
+
+    from chang_e_rover.relay.clock import LinkClock
+    delay = LINK['down.delay_s']
+    for rate in (5.0, 40.0):
+        clock = LinkClock(ScaledClock(rate))
+        link = LinkSimulator(ChannelConfig(555000.0, delay), ChannelConfig(125.0, delay),
+                             PORTS['relay'], PORTS['ground'], PORTS['link_relay'],
+                             PORTS['link_ground'], clock=clock).start()
+        ground = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ground.bind(('127.0.0.1', PORTS['ground']))
+        ground.settimeout(10.0)
+        try:
+            sent = clock.now()
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(
+                b'x' * 100, ('127.0.0.1', PORTS['link_relay']))
+            ground.recv(1024)
+            took = clock.now() - sent
+        finally:
+            ground.close()
+            link.stop()
+        # the clock is read every poll_s of wall time: at most that late, in sim seconds
+        assert delay <= took <= delay + 3 * clock.poll_s * rate, (rate, took)

@@ -10,6 +10,7 @@ from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 
 from chang_e_rover import graph, runner
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
+from chang_e_rover.relay.clock import LinkClock
 from chang_e_rover.relay.endpoint import ACCEPT_FAILED, ACCEPTED, CODES, COMPLETED, STARTED
 from chang_e_rover.relay.ground_cli import make_ground, make_link
 from chang_e_rover.ros_common import SENSOR_QOS, STATE_QOS
@@ -81,13 +82,17 @@ def runner_params(extra):
     return [Parameter(k, value=v) for k, v in extra.items()]
 
 
-def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, link):
+def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros):
+    # The whole graph, the space link among it (/link), on the simulator's clock; the
+    # ground station follows that clock too (through the relay node's).
     nodes = runner.build_nodes(graph.all_nodes(), {'sim': {'real_time_factor': 0.0}},
-                               context=ros.context)
+                               context=ros.context, sim_time=True)
     for node in nodes:
         ros.add(node)
     sim = nodes[0]
-    ground = make_ground(archive=False).start()
+    relay = next(n for n in nodes if n.get_name() == 'relay')
+    assert relay.endpoint.clock.simulated
+    ground = make_ground(archive=False, clock=LinkClock(relay.get_clock())).start()
     try:
         wait(ros, lambda: sim.world.time > 1.0 and ground.status is not None, 60, 'relay status')
         seq = ground.send('drive_goal', x_m=1.0, y_m=0.0)
@@ -110,7 +115,6 @@ def test_telecommand_drives_the_rover_to_a_goal_and_completion_comes_back(ros, l
         assert [r.kind for r in ground.pending[mode].reports] == [ACCEPTED, STARTED, COMPLETED]
         assert [(r.kind, r.code) for r in ground.pending[bad].reports] == [
             (ACCEPT_FAILED, CODES['bad_arguments'])]
-        relay = next(n for n in nodes if n.get_name() == 'relay')
         assert relay.endpoint.mode == 1
         wait(ros, lambda: ground.status.mode == 1, 30, 'safe mode in the relay status')
         # A replay of the same bytes is refused and executes nothing.

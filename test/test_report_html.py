@@ -4,6 +4,7 @@ Plain pytest, no ROS: the page is self-contained (pictures as data: URIs, no ext
 reference, no script) and Chromium loads it headless without a console error; a part
 the run did not have reads "not in this run"; a folder that cannot be written is refused.
 """
+import html
 import math
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from chang_e_rover.mission import html_report
+from chang_e_rover.mission import html_report, report
 from chang_e_rover.mission.timeline import Series, Timeline
 
 WHEELS = ('lf', 'lm', 'lr', 'rf', 'rm', 'rr')
@@ -165,7 +166,23 @@ def test_the_page_is_self_contained_and_shows_every_part(tmp_path):
     assert 'wheel lm: FAULT' in text, 'the deployment\'s hold and its reason'
     assert 'x_m=15.00, y_m=8.00' in text and 'accepted, started, completed' in text
     assert 'not in the ground&#x27;s record' in text, 'wheel_reset is not in the record'
-    assert 'stall on wheel lm, injected at 300.00 s, detected as stall 0.40 s later' in text
+    assert ('stall on wheel lm, injected at 300.00 s, detected as stall and isolated 0.40 s '
+            'later') in text
+
+
+def test_the_key_figures_are_the_lines_the_mission_prints(tmp_path):
+    """One rendering of the summary's figures: every printed line is a row of the page's
+    key figures (label, value), and the rows the text leaves out read "not in this run"."""
+    for summary in (synthetic_summary(), synthetic_summary(crossing=False, ground=False)):
+        printed = report.text(summary).splitlines()[2:]
+        rows = html_report.key_figures(summary)
+        assert [f'{what}: {figure}' for what, figure in rows
+                if figure != 'not in this run'] == printed
+        page = html_report.render(tmp_path, summary, Timeline())
+        for what, figure in rows:
+            assert f'<td>{html.escape(what)}</td><td>{html.escape(figure)}</td>' in page
+    absent = dict(html_report.key_figures(synthetic_summary(crossing=False, ground=False)))
+    assert absent['rock field crossing'] == absent['ground station'] == 'not in this run'
 
 
 def test_parts_the_run_did_not_have_read_not_in_this_run(tmp_path):

@@ -68,7 +68,7 @@ def test_hazcam_frames_are_red_and_carry_calibration(ros):
     pixels = np.frombuffer(bytes(img.data), np.uint8).reshape(img.height, img.width, 3)
     ground = pixels[600:900, 300:700].reshape(-1, 3).astype(float).mean(axis=0)
     # the rover stands still: a fresh render of the same view is the scene's true colour
-    truth = sim.rig.render(sim.world.data, 'hazcam_left')[600:900, 300:700]
+    truth = sim.frames.rig.render(sim.world.data, 'hazcam_left')[600:900, 300:700]
     truth = truth.reshape(-1, 3).astype(float).mean(axis=0)
     np.testing.assert_allclose(ground / truth, sim.params['camera.response_rgb'], rtol=0.03)
     assert ground[0] / ground[2] > 1.5 * truth[0] / truth[2], 'raw frames must look red'

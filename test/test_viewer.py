@@ -46,7 +46,7 @@ def screenshot(display: str) -> np.ndarray:
 
 
 def sim_node(ros, **params):
-    sim, = runner.build_nodes(graph.sim_nodes(), {'sim': {'real_time_factor': 0.0,
+    sim, = runner.build_nodes([graph.find('/sim')], {'sim': {'real_time_factor': 0.0,
                                                           'terrain.name': 'flat', **params}},
                               context=ros.context)
     return ros.add(sim)

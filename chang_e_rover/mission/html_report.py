@@ -1,23 +1,22 @@
 """The mission's report page: one self-contained report.html for an operator.
 
 Pure (no rclpy): drawn from the summary dict (mission/report.py, schema in
-docs/mission.md) and the time series the mission recorded (mission/timeline.py),
-the figures drawn by mission/report_plots.py. Every picture is inside the page as a
-base64 data: URI, the style is inline, and there is no script and no external
-reference, so the file can be mailed or archived alone. A part the run did not have
-is shown as "not in this run".
+docs/mission.md) and the time series the mission recorded (mission/timeline.py), the
+figures drawn by mission/report_plots.py; its key figures are the lines the mission
+prints (report.key_lines). Every picture is inside the page as a base64 data: URI, the
+style is inline, and there is no script and no external reference, so the file can be
+mailed or archived alone. A part the run did not have is shown as "not in this run".
 """
 from __future__ import annotations
 
 import base64
 import html
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from chang_e_rover.mission import report_plots
+from chang_e_rover.mission import report, report_plots
 from chang_e_rover.mission.timeline import Timeline
 
 FILE_NAME = 'report.html'
@@ -85,72 +84,12 @@ def render(folder: Path, summary: dict[str, Any], timeline: Timeline,
 
 
 # ---- key figures ---------------------------------------------------------------------------
-def key_figures(s: dict[str, Any]) -> list[tuple[str, str]]:
-    """(what, figure) rows from the summary; a section it lacks reads 'not in this run'."""
-    rows = []
-    d = s.get('deployment')
-    rows.append(('deployment', _missing_text() if d is None else
-                 f'{"complete" if d.get("complete") else "NOT COMPLETE"} in '
-                 f'{_num(d.get("duration_s"), ".0f")} s; steps '
-                 f'{", ".join(d.get("steps_done") or []) or "none"}'))
-    m = s.get('mutual_imaging')
-    rows.append(('mutual imaging', _missing_text() if m is None else
-                 str(m.get('result') or 'not done')))
-    t = s.get('traverse')
-    if t is not None:
-        rows.append(('traverse', f'{_num(t.get("distance_m"), ".2f")} m, odometry error '
-                                 f'{_num(t.get("odometry_error_m"), ".3f")} m '
-                                 f'({_num(t.get("odometry_error_percent"), ".1f")} %)'))
-    f = s.get('wheel_failure')
-    if f is not None:
-        rows.append(('wheel failure', (
-            f'{f.get("fault")} on wheel {f.get("wheel")}, injected at '
-            f'{_num(f.get("injected_at_s"), ".2f")} s, ' +
-            (f'detected as {f.get("reported_fault")} {_num(f.get("detected_after_s"), ".2f")} '
-             's later' if f.get('detected') else 'NOT DETECTED') +
-            f'; healthy wheels {_num(f.get("healthy_wheels"), "d")}')))
-    g = s.get('goal_drive')
-    if g is not None:
-        rows.append(('goal drive', f'{_arrived(g)}, arrival error '
-                                   f'{_num(g.get("arrival_error_m"), ".3f")} m'))
-    r = s.get('recovery')
-    rows.append(('wheel recovery', _missing_text() if r is None else
-                 (f'back in {_num(r.get("took_s"), ".1f")} s' if r.get('back') else
-                  f'NOT BACK after {_num(r.get("timeout_s"), ".0f")} s') +
-                 f', {r.get("resets_sent")} reset(s) sent'))
-    c = s.get('crossing')
-    rows.append(('rock field crossing', _missing_text() if c is None else
-                 f'{_arrived(c)}, {_num(c.get("out_m"), ".1f")} m out, '
-                 f'{_num(c.get("driven_m"), ".2f")} m driven, arrival error '
-                 f'{_num(c.get("arrival_error_m"), ".3f")} m; ' + _rocks_text(c.get('rocks'))))
-    tm = s.get('time')
-    if tm is not None:
-        rows.append(('time', f'{_num(tm.get("sim_s"), ".1f")} s sim, '
-                             f'{_num(tm.get("wall_s"), ".1f")} s wall, real-time factor '
-                             f'{_num(tm.get("real_time_factor"), ".2f")}'))
-    gr = s.get('ground')
-    relay = None if gr is None else gr.get('relay')
-    rows.append(('ground', _missing_text() if gr is None else
-                 f'corrupted packets caught by CRC {gr.get("bad_packets")}; ' +
-                 ('relay never heard' if relay is None else
-                  f'packets missing at arrival {relay.get("missing_packets") or "none"}, '
-                  f'relay queue {relay.get("queue_packets")} packets')))
-    p = s.get('panorama')
-    rows.append(('panorama', _missing_text() if not p or not p.get('taken') else
-                 f'{p.get("width_px")} x {p.get("height_px")} px in '
-                 f'{_num(p.get("took_s"), ".0f")} s'))
-    h = s.get('hazard_map')
-    rows.append(('hazard map', _missing_text() if h is None else
-                 f'{h.get("cells_seen")} cells seen, {h.get("untraversable")} untraversable'))
-    return rows
-
-
-def _rocks_text(rocks: dict | None) -> str:
-    if rocks is None:
-        return 'rocks: not in this run'
-    touched = rocks.get('touched') or []
-    return (f'{len(rocks.get("near") or [])} tall rocks on the way, touched: '
-            f'{", ".join(touched) if touched else "none"}')
+def key_figures(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(what, figure) rows: the summary's key lines as the mission prints them
+    (report.key_lines), a part the run did not have reading 'not in this run'. Files are
+    named as the summary names them, relative to the page's folder."""
+    return [(label, _missing_text() if value is None else value)
+            for label, value in report.key_lines(summary)]
 
 
 def _phases(tl: Timeline) -> str:
@@ -264,16 +203,3 @@ def _missing(what: str) -> str:
 
 def _missing_text() -> str:
     return 'not in this run'
-
-
-def _num(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return '?'
-    try:
-        return format(value, fmt)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _arrived(leg: dict) -> str:
-    return 'arrived' if leg.get('arrived') else 'DID NOT ARRIVE'

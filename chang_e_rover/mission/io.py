@@ -22,7 +22,6 @@ class Inputs:
     frames: int = 0                  # mutual imaging frames arrived since the shutter
     reset_tc: str | None = None      # the last wheel_reset telecommand: pending, completed, failed
     downlinked: bool = False         # last goal's telecommand completed, the downlink caught up
-    wall_s: float = 0.0              # monotonic wall clock
 
 
 @dataclass(frozen=True)

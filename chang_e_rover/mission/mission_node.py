@@ -180,7 +180,6 @@ class MissionNode(Node):
                               + (['capture'] if all(c.service_is_ready()
                                                     for c in self.capture.values()) else []))
         inp.frames = len(self.images)
-        inp.wall_s = time.monotonic()
         if self.ground is not None:
             inp.link_up = self.ground.link_up
             inp.reset_tc = self.ground.state('wheel_reset')

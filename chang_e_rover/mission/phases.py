@@ -15,8 +15,8 @@ and carries out the actions it returns. Phases, in order (docs/mission.md):
 8. crossing     a goal outward from the lander into the rock field
 9. downlink     (with a ground station) until the last goal's completion report and
                 everything the relay had queued are on the ground
-then done. Every wait has its timeout. Times are the caller's sim seconds, except
-`wall_s` (monotonic wall seconds: the downlink wait runs on the real-time link).
+then done. Every wait has its timeout. Times are the caller's sim seconds (the space
+link and the ground station run on the simulator's clock too).
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class MissionPhases:
         self._reset_due: dict[str, float] = {}
         self._turn_until: float | None = None
         self._heading_done: float | None = None
-        self._wall_downlink = 0.0
+        self._downlink_t = 0.0
         self._last_progress = -math.inf
         self._out: list[Action] = []
 
@@ -273,7 +273,7 @@ class MissionPhases:
             self._emit('finish')
         else:
             self._enter('downlink', t)
-            self._wall_downlink = inp.wall_s
+            self._downlink_t = t
             self._emit('await_downlink')
 
     def _start_recover(self, t: float) -> None:
@@ -337,7 +337,7 @@ class MissionPhases:
             self._end_drives(inp, t)
 
     def _downlink(self, inp: Inputs, t: float) -> None:
-        if inp.downlinked or inp.wall_s - self._wall_downlink > self.downlink_wait_s:
+        if inp.downlinked or t - self._downlink_t > self.downlink_wait_s:
             self._enter('done', t)
             self._emit('finish')
 

@@ -2,8 +2,9 @@
 
 Pure Python (no rclpy): build() gathers what the phase machine recorded and what the
 node, the simulator operator and the ground link measured into one dict (the schema
-is in docs/mission.md); write() saves it as summary.json; text() renders the printed
-summary from the same dict, so the two cannot disagree.
+is in docs/mission.md); write() saves it as summary.json; key_lines() renders its
+figures as (label, value) rows, which text() prints and the report page
+(html_report.py) shows, so none of the three can disagree.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from chang_e_rover.mission.phases import MissionPhases
 
 SCHEMA_VERSION = 1
 FILE_NAME = 'summary.json'
+Row = tuple[str, str | None]    # a key line: its label and value (None: not in this run)
 
 
 def build(phases: MissionPhases, *, sequencer: dict[str, str],
@@ -121,109 +123,165 @@ def write(report: dict, folder: Path) -> Path:
 
 
 def text(report: dict, folder: Path | None = None) -> str:
-    """The printed summary of a report (files named in it are relative to folder)."""
-    lines = ['', '=== mission summary ===']
-    d = report['deployment']
-    if d is not None:
-        lines.append(_deployment(d))
-        mutual = report['mutual_imaging']['result']
-        lines.append(f'mutual imaging: {"not done" if mutual is None else mutual}')
-    h = report['heading']
-    if h is not None:
-        lines.append(f'heading before the traverse: {h["yaw_deg"]:.1f} deg (set '
-                     f'{h["set_deg"]:.0f} deg), turned in {h["turn_s"]:.0f} s')
-    g, tr = report['goal_drive'], report['traverse']
-    x, y = g['end_position_m']
-    lines += [f'distance driven from the start of the traverse to the end of the goal drive '
-              f'(ground truth): {g["distance_from_traverse_start_m"]:.2f} m',
-              f'position at the end of the goal drive: ({x:.2f}, {y:.2f}) m']
-    if tr['odometry_error_m'] is not None:
-        lines.append(f'odometry error after the traverse: {tr["odometry_error_m"]:.3f} m '
-                     f'({tr["odometry_error_percent"]:.1f} % of distance)')
-    f = report['wheel_failure']
-    if f['detected']:
-        lines.append(f'wheel failure: {f["reported_fault"]} on wheel {f["wheel"]}, injected at '
-                     f'{f["injected_at_s"]:.2f} s, detected and isolated '
-                     f'{f["detected_after_s"]:.2f} s later; healthy wheels: '
-                     f'{_or_unknown(f["healthy_wheels"])}')
-    else:
-        lines.append('wheel failure: none detected')
-    lines.append(f'goal drive: {_arrived(g)}, arrival error {g["arrival_error_m"]:.3f} m '
-                 f'(ground truth)' + _held_short(g))
-    if report['crossing'] is not None:
-        lines += _crossing(report['recovery'], report['crossing'])
-    t = report['time']
-    lines.append(f'sim time: {t["sim_s"]:.1f} s, wall time: {t["wall_s"]:.1f} s, '
-                 f'real-time factor: {t["real_time_factor"]:.1f}')
-    if report['ground'] is not None:
-        lines += _ground(report['ground'], folder)
-    lines.append(_panorama(report['panorama'], folder))
-    m = report['hazard_map']
-    if m is not None:
-        lines.append(f'hazard map around the rover: {m["cells_seen"]} cells seen, '
-                     f'{m["untraversable"]} untraversable; written to {_path(m["file"], folder)}')
-    return '\n'.join(lines)
+    """The printed summary of a report: its key lines, one a line, those of parts the run
+    did not have left out (files named in it are relative to folder)."""
+    return '\n'.join(['', '=== mission summary ==='] + [
+        f'{label}: {value}' for label, value in key_lines(report, folder) if value is not None])
 
 
-def _deployment(d: dict) -> str:
+def key_lines(report: dict, folder: Path | None = None) -> list[Row]:
+    """The report's key lines as (label, value) rows, in the order printed; value None for a
+    part the run did not have (its section null or missing).
+
+    The one rendering of the summary's figures: the printed summary (text) and the report
+    page's key figures (html_report) both show these rows. Files named in them are
+    relative to folder; with folder None, as the report names them.
+    """
+    get = report.get
+    goal = get('goal_drive')
+    return [('deployment', _deployment(get('deployment'))),
+            ('mutual imaging', _mutual(get('mutual_imaging'))),
+            ('heading before the traverse', _heading(get('heading'))),
+            ('distance driven from the start of the traverse to the end of the goal drive '
+             '(ground truth)', None if goal is None else
+             f'{goal["distance_from_traverse_start_m"]:.2f} m'),
+            ('position at the end of the goal drive', None if goal is None else
+             '({:.2f}, {:.2f}) m'.format(*goal['end_position_m'])),
+            ('odometry error after the traverse', _odometry(get('traverse'))),
+            ('wheel failure', _wheel_failure(get('wheel_failure'))),
+            ('goal drive', None if goal is None else
+             f'{_arrived(goal)}, arrival error {goal["arrival_error_m"]:.3f} m (ground truth)'
+             + _held_short(goal)),
+            _recovery(get('recovery')),
+            *_crossing(get('crossing')),
+            ('sim time', _time(get('time'))),
+            *_ground(get('ground'), folder),
+            ('lander panorama', _panorama(get('panorama'), folder)),
+            ('hazard map around the rover', _hazard_map(get('hazard_map'), folder))]
+
+
+def _deployment(d: dict | None) -> str | None:
+    if d is None:
+        return None
     if not d['complete']:
-        return (f'deployment: NOT COMPLETE after {d["duration_s"]:.0f} s (sim): step '
-                f'{d["step"]} {d["state"]} {d["reason"]}')
+        return (f'NOT COMPLETE after {d["duration_s"]:.0f} s (sim): step {d["step"]} '
+                f'{d["state"]} {d["reason"]}')
     x, y, z = d['park_position_m']
     resets = (f'; wheel resets by the ground: {", ".join(d["wheel_resets"])}'
               if d['wheel_resets'] else '')
-    return (f'deployment: complete in {d["duration_s"]:.0f} s (sim) after the start, steps '
+    return (f'complete in {d["duration_s"]:.0f} s (sim) after the start, steps '
             f'{", ".join(d["steps_done"]) or "?"}; rover parked at ({x:.2f}, {y:.2f}, '
             f'{z:.2f}) m (ground truth), off the deck{resets}')
 
 
-def _crossing(rec: dict, c: dict) -> list[str]:
+def _mutual(m: dict | None) -> str | None:
+    if m is None:
+        return None
+    return 'not done' if m['result'] is None else m['result']
+
+
+def _heading(h: dict | None) -> str | None:
+    if h is None:
+        return None
+    return (f'{h["yaw_deg"]:.1f} deg (set {h["set_deg"]:.0f} deg), turned in '
+            f'{h["turn_s"]:.0f} s')
+
+
+def _odometry(tr: dict | None) -> str | None:
+    if tr is None or tr['odometry_error_m'] is None:
+        return None
+    return (f'{tr["odometry_error_m"]:.3f} m ({tr["odometry_error_percent"]:.1f} % of '
+            'distance)')
+
+
+def _wheel_failure(f: dict | None) -> str | None:
+    """The injected fault and what the rover made of it: the fault it reported, how soon."""
+    if f is None:
+        return None
+    fault = f'{f["fault"]} on wheel {f["wheel"]}'
+    if f['injected_at_s'] is None:
+        return f'{fault} not injected: the drive ended first'
+    healthy = f'healthy wheels: {_or_unknown(f["healthy_wheels"])}'
+    if not f['detected']:
+        return f'{fault}, injected at {f["injected_at_s"]:.2f} s, NOT DETECTED; {healthy}'
+    return (f'{fault}, injected at {f["injected_at_s"]:.2f} s, detected as '
+            f'{f["reported_fault"]} and isolated {f["detected_after_s"]:.2f} s later; {healthy}')
+
+
+def _recovery(rec: dict | None) -> Row:
+    if rec is None:
+        return 'wheel back in service', None
     healthy = _or_unknown(rec['healthy_wheels'])
-    lines = [f'wheel {rec["wheel"]} back in service: ' + (
+    return f'wheel {rec["wheel"]} back in service', (
         f'fault cleared and reset by the ground ({rec["resets_sent"]} wheel_reset '
         f'telecommand(s)), {rec["took_s"]:.1f} s; healthy wheels: {healthy}' if rec['back']
-        else f'NOT after {rec["timeout_s"]:.0f} s; healthy wheels: {healthy}')]
+        else f'NOT after {rec["timeout_s"]:.0f} s; healthy wheels: {healthy}')
+
+
+def _crossing(c: dict | None) -> list[Row]:
+    """The crossing's line, and its tall rocks near the path."""
+    if c is None:
+        return [('rock field crossing', None)]
     sx, sy = c['start_m']
-    lines.append(f'rock field crossing: {_arrived(c)} {c["out_m"]:.1f} m out from ({sx:.2f}, '
-                 f'{sy:.2f}) in {c["duration_s"]:.0f} s (sim), {c["driven_m"]:.2f} m driven, '
-                 f'arrival error {c["arrival_error_m"]:.3f} m (ground truth)' + _held_short(c))
+    rows = [('rock field crossing',
+             f'{_arrived(c)} {c["out_m"]:.1f} m out from ({sx:.2f}, {sy:.2f}) in '
+             f'{c["duration_s"]:.0f} s (sim), {c["driven_m"]:.2f} m driven, arrival error '
+             f'{c["arrival_error_m"]:.3f} m (ground truth)' + _held_short(c))]
     rocks = c['rocks']
-    if rocks is not None:
-        lines.append(f'rocks over {rocks["tall_m"]:.2f} m within {rocks["near_m"]:.1f} m of the '
-                     f'path: {len(rocks["near"])}; touched by the rover (ground truth, sampled '
-                     f'at 10 Hz): {", ".join(rocks["touched"]) or "none"}')
-    return lines
+    if rocks is None:
+        return rows + [('tall rocks near the path', None)]
+    return rows + [(f'rocks over {rocks["tall_m"]:.2f} m within {rocks["near_m"]:.1f} m of the '
+                    'path', f'{len(rocks["near"])}; touched by the rover (ground truth, '
+                    f'sampled at 10 Hz): {", ".join(rocks["touched"]) or "none"}')]
 
 
-def _ground(g: dict, folder: Path | None) -> list[str]:
-    lines = []
+def _time(t: dict | None) -> str | None:
+    if t is None:
+        return None
+    return (f'{t["sim_s"]:.1f} s, wall time: {t["wall_s"]:.1f} s, real-time factor: '
+            f'{t["real_time_factor"]:.1f}')
+
+
+def _ground(g: dict | None, folder: Path | None) -> list[Row]:
+    """Each telecommand's reports on the ground, the products downlinked, the relay's
+    queue at arrival, the ground's archive."""
+    if g is None:
+        return [('ground station', None)]
+    rows = []
     for tc in g['telecommands']:
         name = tc['name'] + (' (rock field)' if tc['leg'] == 'crossing' else '')
-        reports = '-' if tc['reports'] is None else ', '.join(tc['reports'])
-        lines.append(f'telecommand {tc["seq"]} {name}, reports on the ground: {reports}')
-    lines.append('downlinked through the relay (products on the ground): ' +
-                 (', '.join(f'{t} {n}' for t, n in sorted(g['products'].items())) or 'none'))
-    relay = g['relay']
-    if relay is not None:
-        missing = relay['missing_packets']
-        lines.append(f'everything the relay had queued at arrival is on the ground: '
-                     f'{"yes" if not missing else f"no, packets missing {missing}"}; relay '
-                     f'queue now {relay["queue_packets"]} packets (new data keeps coming); '
-                     f'corrupted packets caught by CRC: {g["bad_packets"]}')
-    a = g['archive']
-    if a is not None:
-        lines.append(f'ground archive: {_path(a["path"], folder)} ({a["images"]} images, '
-                     f'{a["invalid"]} products flagged invalid)')
-    return lines
+        rows.append((f'telecommand {tc["seq"]} {name}, reports on the ground',
+                     '-' if tc['reports'] is None else ', '.join(tc['reports'])))
+    rows.append(('downlinked through the relay (products on the ground)',
+                 ', '.join(f'{t} {n}' for t, n in sorted(g['products'].items())) or 'none'))
+    relay, a = g['relay'], g['archive']
+    missing = None if relay is None else relay['missing_packets']
+    rows.append(('everything the relay had queued at arrival is on the ground',
+                 None if relay is None else
+                 f'{"yes" if not missing else f"no, packets missing {missing}"}; relay queue '
+                 f'now {relay["queue_packets"]} packets (new data keeps coming); corrupted '
+                 f'packets caught by CRC: {g["bad_packets"]}'))
+    rows.append(('ground archive', None if a is None else
+                 f'{_path(a["path"], folder)} ({a["images"]} images, {a["invalid"]} products '
+                 'flagged invalid)'))
+    return rows
 
 
-def _panorama(p: dict, folder: Path | None) -> str:
+def _panorama(p: dict | None, folder: Path | None) -> str | None:
+    if p is None:
+        return None
     if not p['taken']:
-        return 'lander panorama: NOT TAKEN'
+        return 'NOT TAKEN'
     took = math.nan if p['took_s'] is None else p['took_s']
-    line = (f'lander panorama: {p["width_px"]} x {p["height_px"]} px, 360 deg, taken in '
-            f'{took:.0f} s (sim)')
+    line = f'{p["width_px"]} x {p["height_px"]} px, 360 deg, taken in {took:.0f} s (sim)'
     return line if p['file'] is None else line + f'; written to {_path(p["file"], folder)}'
+
+
+def _hazard_map(m: dict | None, folder: Path | None) -> str | None:
+    if m is None:
+        return None
+    return (f'{m["cells_seen"]} cells seen, {m["untraversable"]} untraversable; written to '
+            f'{_path(m["file"], folder)}')
 
 
 def _arrived(leg: dict) -> str:

@@ -21,6 +21,7 @@ import time
 from typing import Callable
 
 from chang_e_rover.relay import packets
+from chang_e_rover.relay.clock import LinkClock
 from chang_e_rover.relay.keys import KeyRing
 from chang_e_rover.relay.packets import PacketError, Product, RelayStatus
 from chang_e_rover.relay.store import Store
@@ -41,6 +42,10 @@ CODE_NAMES = {v: k for k, v in CODES.items()}
 VERIFICATION = struct.Struct('>IBBH')       # tc seq, opcode, report kind, code; then reason
 VERIFICATION_TOPIC = '/lander/relay/verification'
 VERIFICATION_TYPE = 'chang_e_rover/Verification'   # not a ROS type: the layout above
+# Sending credit carried over a wake-up, s: one packet's worth on the wall clock; on a
+# simulated one, what the clock may jump past a wake-up when its rate changes (at most
+# clock.SIM_POLL_S wall seconds of a simulation five times faster than real time).
+WALL_CREDIT_S, SIM_CREDIT_S = 0.01, 0.25
 
 
 @dataclass(frozen=True)
@@ -97,14 +102,18 @@ class RelayEndpoint:
                  status_period_s: float = 1.0, refusal_reports_per_s: float = 1.0,
                  verification_priority: int = 0, host: str = '127.0.0.1',
                  refusal_report_burst: int = 5, next_key: bytes | None = None,
-                 next_key_from_seq: int = 0, clock_ns: Callable[[], int] = time.time_ns):
+                 next_key_from_seq: int = 0, clock_ns: Callable[[], int] = time.time_ns,
+                 clock: LinkClock | None = None):
         """Bind the uplink port; start() runs the link thread.
 
         :param key: the current telecommand key; next_key and next_key_from_seq
             rotate it (KeyRing).
         :param clock_ns: the time stamped on verification reports, ns (the relay
             node passes its ROS clock, as for every other product).
+        :param clock: what sending is paced and retransmissions timed on (relay/clock.py;
+            the wall clock if None).
         """
+        self.clock = clock or LinkClock()
         self.keys = KeyRing(key, next_key, next_key_from_seq)
         self.store, self.limits = store, limits
         self.link_addr, self.rate_bps = link_addr, rate_bps
@@ -112,7 +121,8 @@ class RelayEndpoint:
         self.window = ReplayWindow(window_behind, window_ahead, *store.load_window())
         self.on_telecommand = on_telecommand
         self.status_period_s = status_period_s
-        self.refusals = TokenBucket(refusal_reports_per_s, refusal_report_burst, time.monotonic())
+        self.refusals = TokenBucket(refusal_reports_per_s, refusal_report_burst,
+                                    self.clock.now())
         self.clock_ns = clock_ns
         self.verification_priority = verification_priority
         self.mode = 0
@@ -165,15 +175,16 @@ class RelayEndpoint:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, 'uplink')
         sel.register(self._wake_r, selectors.EVENT_READ, 'wake')
-        next_send = next_status = time.monotonic()
+        next_send = next_status = self.clock.now()
+        credit_s = SIM_CREDIT_S if self.clock.simulated else WALL_CREDIT_S
         while not self._stop.is_set():
-            now = time.monotonic()
+            now = self.clock.now()
             if now >= next_status:
                 self._send(self.status().encode(self._status_counter & 0xFFFFFFFF))
                 self._status_counter += 1
                 next_status = now + self.status_period_s
-            # Paced sending: at most one packet's worth of credit is carried over.
-            next_send = max(next_send, now - 0.01)
+            # Paced sending: little credit is carried over (one wake-up's worth).
+            next_send = max(next_send, now - credit_s)
             idle = False
             while next_send <= now:
                 raw = self.store.next_packet(now)
@@ -185,7 +196,7 @@ class RelayEndpoint:
             # Idle: sleep until the status is due, data is queued, or a retransmission
             # timer may have run out (checked every 0.25 s).
             wake_at = min(next_status, now + 0.25) if idle else min(next_status, next_send)
-            for key, _ in sel.select(max(0.0, wake_at - time.monotonic())):
+            for key, _ in sel.select(self.clock.wait_s(wake_at)):
                 if key.data == 'uplink':
                     self._receive()
                 else:
@@ -223,7 +234,7 @@ class RelayEndpoint:
             with self._lock:
                 self.keys.check(key, is_tc, seq, self.window.highest)
             if not is_tc:
-                self.store.apply_ack(packets.decode_ack_body(body), time.monotonic())
+                self.store.apply_ack(packets.decode_ack_body(body), self.clock.now())
                 self.acks += 1
                 return None
             with self._lock:
@@ -238,7 +249,7 @@ class RelayEndpoint:
         except PacketError as exc:
             self.tc_refused += 1
             log.warning('uplink packet refused: %s', exc)
-            if self.refusals.take(time.monotonic()):
+            if self.refusals.take(self.clock.now()):
                 self.report(*packets.uplink_claims(raw), ACCEPT_FAILED, exc.code, exc.reason)
             else:
                 self.reports_suppressed += 1

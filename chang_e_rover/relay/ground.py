@@ -20,7 +20,6 @@ they came down). GroundStation runs on its own thread:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import selectors
@@ -32,11 +31,13 @@ from typing import Any, Callable
 
 from chang_e_rover.relay import packets
 from chang_e_rover.relay.archive import Archive
+from chang_e_rover.relay.clock import LinkClock
 from chang_e_rover.relay.custody import Journal
+from chang_e_rover.relay.ground_state import ack_ranges, ApidState, PendingTc
 from chang_e_rover.relay.endpoint import (
-    ACCEPT_FAILED, ACCEPTED, CODE_NAMES, CODES, COMPLETE_FAILED, COMPLETED, REPORT_NAMES,
-    START_FAILED, Verification, VERIFICATION_TYPE)
-from chang_e_rover.relay.packets import AckRange, PacketError, Product, RelayStatus
+    ACCEPT_FAILED, CODE_NAMES, CODES, COMPLETE_FAILED, REPORT_NAMES, START_FAILED,
+    Verification, VERIFICATION_TYPE)
+from chang_e_rover.relay.packets import PacketError, Product, RelayStatus
 from chang_e_rover.relay.telecommands import encode_args
 
 log = logging.getLogger('chang_e_rover.ground')
@@ -46,41 +47,7 @@ REPLACED_MARGIN = 1024
 # Refusals of a copy damaged on the way (or forged): they name the number it claimed,
 # which may be this station's, but judge nothing of the telecommand itself.
 DAMAGED = {CODES['bad_length'], CODES['bad_crc'], CODES['bad_header'], CODES['bad_tag']}
-
-
-@dataclass
-class ApidState:
-    next: int = 0               # 0: not yet synchronised with the relay's status
-    buffer: dict[int, packets.TmSegment] = field(default_factory=dict)
-    parts: list[bytes] = field(default_factory=list)
-    expect_segment: int = 0
-    delivered_packets: int = 0
-    delivered_products: int = 0
-    duplicates: int = 0
-    last_rx: float = 0.0
-
-
-@dataclass
-class PendingTc:
-    seq: int
-    name: str
-    raw: bytes
-    tries: int = 0
-    last_sent: float = -1e9
-    reports: list[Verification] = field(default_factory=list)
-    # copies of it the relay refused as replays after its verdict: the station's own
-    # repeats (the acceptance was still on its way down), not a verdict on it
-    repeats_refused: int = 0
-    damaged_refused: int = 0    # copies refused as damaged on the way: repeated as before
-
-    @property
-    def accepted(self) -> bool:
-        return any(r.kind == ACCEPTED for r in self.reports)
-
-    @property
-    def finished(self) -> bool:
-        return any(r.kind in (ACCEPT_FAILED, START_FAILED, COMPLETED, COMPLETE_FAILED)
-                   for r in self.reports)
+SERVICE_S = 0.1   # the station's timers (acknowledgements, repeats, pacing) are served this often
 
 
 class GroundStation:
@@ -91,7 +58,9 @@ class GroundStation:
                  ack_period_s: float = 2.0, ack_max_runs: int = 16, tail_wait_s: float = 5.0,
                  tc_retry_s: float = 15.0, tc_max_tries: int = 5,
                  on_product: Callable[[int, Product, int], None] | None = None,
-                 host: str = '127.0.0.1'):
+                 host: str = '127.0.0.1', clock: LinkClock | None = None):
+        """:param clock: what acknowledgements, telecommand repeats and uplink pacing are
+            timed on (relay/clock.py; the wall clock if None)."""
         if not key:
             raise ValueError('the telecommand key is empty')
         self.key, self.link_addr, self.uplink_rate_bps = key, link_addr, uplink_rate_bps
@@ -99,6 +68,7 @@ class GroundStation:
         self.ack_period_s, self.ack_max_runs, self.tail_wait_s = (ack_period_s, ack_max_runs,
                                                                   tail_wait_s)
         self.tc_retry_s, self.tc_max_tries = tc_retry_s, tc_max_tries
+        self.clock = clock or LinkClock()
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._seq_file = self.state_dir / 'tc_seq'
@@ -151,14 +121,15 @@ class GroundStation:
         return seq
 
     def wait_for(self, seq: int, kinds: tuple[int, ...], timeout: float) -> Verification | None:
-        """Wait until a report of one of kinds (or any failure) comes for seq."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        """Wait until a report of one of kinds (or any failure) comes for seq, for at most
+        timeout seconds of the station's clock."""
+        end = self.clock.now() + timeout
+        while self.clock.now() < end:
             with self._lock:
                 for r in self.pending[seq].reports:
                     if r.kind in kinds or r.kind in (ACCEPT_FAILED, START_FAILED, COMPLETE_FAILED):
                         return r
-            time.sleep(0.05)
+            time.sleep(self.clock.wait_s(end, SERVICE_S))
         return None
 
     # ---- thread --------------------------------------------------------------------------
@@ -195,14 +166,14 @@ class GroundStation:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ)
         while not self._stop.is_set():
-            if sel.select(0.05):
+            if sel.select(self.clock.wait_s(self.clock.now() + SERVICE_S)):
                 while True:
                     try:
                         raw = self.sock.recv(65536)
                     except (BlockingIOError, OSError):
                         break
-                    self.handle_downlink(raw, time.monotonic())
-            self._service(time.monotonic())
+                    self.handle_downlink(raw, self.clock.now())
+            self._service(self.clock.now())
         sel.close()
 
     def _service(self, now: float) -> None:
@@ -232,30 +203,8 @@ class GroundStation:
 
     def make_ack(self, now: float) -> bytes | None:
         """Return a signed acknowledgement of every APID, or None if nothing to say."""
-        ranges, budget = [], self.ack_max_runs    # missing runs listed, over all APIDs
-        for apid, st in sorted(self.apids.items()):
-            if st.next == 0:
-                continue
-            high = max(st.buffer) if st.buffer else st.next - 1
-            if (self.status is not None and now - st.last_rx > self.tail_wait_s
-                    and now - self.status_rx < self.tail_wait_s):
-                # Nothing new for a while: the relay's status says how far it has numbered.
-                high = max(high, self.status.next_seq.get(apid, 1) - 1)
-            high = min(high, st.next + packets.MAX_ACK_SPAN)
-            runs: list[list[int]] = []
-            for seq in range(st.next, high + 1):
-                if seq in st.buffer:
-                    continue
-                off = seq - st.next
-                if runs and runs[-1][0] + runs[-1][1] == off:
-                    runs[-1][1] += 1
-                elif budget == 0:
-                    high = seq - 1          # say nothing past the runs we can list
-                    break
-                else:
-                    runs.append([off, 1])
-                    budget -= 1
-            ranges.append(AckRange(apid, st.next, high, tuple(map(tuple, runs))))
+        ranges = ack_ranges(self.apids, self.status, self.status_rx, now, self.tail_wait_s,
+                            self.ack_max_runs)
         if not ranges or not (self._dirty or any(r.high >= r.next for r in ranges)):
             return None
         self._dirty = False

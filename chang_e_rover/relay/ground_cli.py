@@ -22,6 +22,7 @@ from typing import Any
 
 from chang_e_rover import config
 from chang_e_rover.relay.archive import Archive
+from chang_e_rover.relay.clock import LinkClock
 from chang_e_rover.relay.endpoint import COMPLETED, REPORT_NAMES
 from chang_e_rover.relay.ground import GroundStation
 from chang_e_rover.relay.keys import read_key, write_key
@@ -52,8 +53,10 @@ def link_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     return p
 
 
-def make_link(overrides: dict[str, Any] | None = None) -> LinkSimulator:
-    """Build the space link from config/relay.yaml (link section), with overrides."""
+def make_link(overrides: dict[str, Any] | None = None,
+              clock: LinkClock | None = None) -> LinkSimulator:
+    """Build the space link from config/relay.yaml (link section), with overrides, timed
+    on clock (the wall clock if None)."""
     p = link_config(overrides)
     relay = config.load_params(CONFIG, 'relay')
     ground = config.load_params(CONFIG, 'ground')
@@ -67,11 +70,14 @@ def make_link(overrides: dict[str, Any] | None = None) -> LinkSimulator:
     down = ChannelConfig(p['down.rate_bps'], p['down.delay_s'], **common)
     up = ChannelConfig(p['up.rate_bps'], p['up.delay_s'], **common)
     return LinkSimulator(down, up, relay['port'], ground['port'], p['relay_side_port'],
-                         p['ground_side_port'], seed=int(p['seed']), host=relay['host'])
+                         p['ground_side_port'], seed=int(p['seed']), host=relay['host'],
+                         clock=clock)
 
 
-def make_ground(archive: bool = True, **overrides: Any) -> GroundStation:
-    """Build the ground station from config/relay.yaml (ground section)."""
+def make_ground(archive: bool = True, clock: LinkClock | None = None,
+                **overrides: Any) -> GroundStation:
+    """Build the ground station from config/relay.yaml (ground section), timed on clock
+    (the wall clock if None)."""
     p = dict(config.load_params(CONFIG, 'ground'))
     p.update(overrides)
     state = config.state_path('ground')
@@ -81,7 +87,7 @@ def make_ground(archive: bool = True, **overrides: Any) -> GroundStation:
         archive=Archive(config.state_path(p['archive_dir'])) if archive else None,
         ack_period_s=p['ack_period_s'], ack_max_runs=p['ack_max_runs'],
         tail_wait_s=p['tail_wait_s'], tc_retry_s=p['tc_retry_s'],
-        tc_max_tries=p['tc_max_tries'], host=p['host'])
+        tc_max_tries=p['tc_max_tries'], host=p['host'], clock=clock)
 
 
 def parse_command(text: str) -> tuple[str, dict[str, Any]]:

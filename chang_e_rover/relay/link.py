@@ -5,7 +5,8 @@ Each direction is a channel with a data rate (a packet occupies the link for
 its bits / rate), a one-way light time, random loss, duplication, reordering
 (extra delay), bit errors (one bit flipped: the CRC must catch it), a bounded
 transmit buffer (a full buffer drops, as a radio's FIFO does) and visibility
-windows (outages drop everything). Figures come from config/relay.yaml.
+windows (outages drop everything). Figures come from config/relay.yaml. Times are
+the LinkClock's (relay/clock.py): wall seconds, or sim seconds in a simulation.
 """
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ import random
 import selectors
 import socket
 import threading
-import time
+
+from chang_e_rover.relay.clock import LinkClock
+
+IDLE_S = 0.05     # wall seconds the link blocks on its sockets with nothing in flight
 
 
 @dataclass
@@ -102,8 +106,11 @@ class LinkSimulator:
 
     def __init__(self, down: ChannelConfig, up: ChannelConfig, relay_port: int,
                  ground_port: int, link_relay_port: int, link_ground_port: int,
-                 seed: int = 0, host: str = '127.0.0.1'):
-        start = time.monotonic()
+                 seed: int = 0, host: str = '127.0.0.1', clock: LinkClock | None = None):
+        """:param clock: what delays, rates and outages are timed on (the wall clock if None);
+            outages count from its reading now (sim time 0 before the simulator's first step)."""
+        self.clock = clock or LinkClock()
+        start = self.clock.now()
         rng = random.Random(seed)
         self.down = Channel(down, random.Random(rng.random()), start)
         self.up = Channel(up, random.Random(rng.random()), start)
@@ -142,22 +149,22 @@ class LinkSimulator:
         sel.register(self.ground_side, selectors.EVENT_READ, (self.up, self.relay_side,
                                                               self.relay_addr))
         while not self._stop.is_set():
-            now = time.monotonic()
+            now = self.clock.now()
             while self._heap and self._heap[0][0] <= now:
                 _, _, sock, addr, data = heapq.heappop(self._heap)
                 try:
                     sock.sendto(data, addr)
                 except OSError:
                     pass          # the far end is down: the packet is lost, as in space
-            timeout = min(0.05, self._heap[0][0] - now) if self._heap else 0.05
-            for key, _ in sel.select(max(timeout, 0.0)):
+            timeout = self.clock.wait_s(self._heap[0][0], IDLE_S) if self._heap else IDLE_S
+            for key, _ in sel.select(timeout):
                 channel, out_sock, addr = key.data
                 while True:
                     try:
                         data = key.fileobj.recv(65536)
                     except (BlockingIOError, OSError):
                         break
-                    for arrival, payload in channel.offer(data, time.monotonic()):
+                    for arrival, payload in channel.offer(data, self.clock.now()):
                         channel.stats.delivered += 1
                         channel.stats.bytes_delivered += len(payload)
                         self._counter += 1

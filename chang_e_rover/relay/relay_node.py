@@ -27,6 +27,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus, GoalStatusError
+from chang_e_rover.relay.clock import LinkClock
 from chang_e_rover.relay.downlink import compress_image, plan_from_params, PlanEntry
 from chang_e_rover.relay.endpoint import (
     COMPLETE_FAILED, COMPLETED, RelayEndpoint, STARTED)
@@ -86,7 +87,9 @@ class RelayNode(Node):
                              p['next_key_from_seq'])
         pan, tilt = camera_limits()
         limits = ArgLimits(p['max_goal_distance_m'], pan, tilt)
-        self.store = Store(self._state_file(p['store_path']), p['store_synchronous'],
+        store_file = config.state_path(p['store_path'])
+        store_file.parent.mkdir(parents=True, exist_ok=True)
+        self.store = Store(store_file, p['store_synchronous'],
                            p['retransmit_timeout_s'], p['nak_holdoff_s'],
                            p['retransmit_timeout_min_s'], p['retransmit_timeout_max_s'])
         self.tc_queue: queue.SimpleQueue[Telecommand] = queue.SimpleQueue()
@@ -96,7 +99,8 @@ class RelayNode(Node):
             p['tc_window_behind'], p['tc_window_ahead'], self.tc_queue.put,
             p['status_period_s'], p['refusal_reports_per_s'], host=p['host'],
             refusal_report_burst=p['refusal_report_burst'], next_key=keys.next,
-            next_key_from_seq=keys.next_from_seq, clock_ns=self._now_ns)
+            next_key_from_seq=keys.next_from_seq, clock_ns=self._now_ns,
+            clock=LinkClock.of_node(self))
         self.get_logger().info(
             f'uplink keys: {keys.describe(self.endpoint.window.highest)}')
         self.plan = plan_from_params(p)
@@ -136,12 +140,6 @@ class RelayNode(Node):
         self.create_timer(1.0, self.sample_callback)
         self.create_timer(1.0, self.publish_diagnostics)
         self.endpoint.start()
-
-    @staticmethod
-    def _state_file(name: str):
-        path = config.state_path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
 
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds

@@ -1,8 +1,8 @@
 """Which flight nodes the simulator waits for before it steps, and for how long.
 
-Pure logic, no rclpy: sim_node.py tells it who is on the graph, what each node
-answered and what time it is; it answers whether the next control period may
-be stepped. Nothing here decides on the wall clock except the watchdog, which
+Pure logic, no rclpy: the simulator node (through loop.Presence) tells it who is
+on the graph, what each node answered and what time it is; it answers whether
+the next control period may be stepped. Nothing here decides on the wall clock except the watchdog, which
 never steps on: it stops the simulation and names the silent node.
 
 Channels in the loop (docs/simulator.md, Time):

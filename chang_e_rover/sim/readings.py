@@ -1,0 +1,76 @@
+"""What the simulated drivers read out, as plain numbers and arrays: the motor drivers'
+readings, the cameras' frames and calibration.
+
+Pure, no rclpy: sim_node.py puts these into the messages a real driver would send.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
+from chang_e_rover.sim.model import CameraSpec
+from chang_e_rover.sim.schedule import RateSchedule
+from chang_e_rover.sim.world import CAMERAS, World
+
+
+@dataclass
+class MotorReadings:
+    """One reading of every motor driver, in WHEEL_IDS order."""
+    encoder_rad: np.ndarray
+    speed_rad_s: np.ndarray     # the driver's commutation (Hall) speed, not the encoder's
+    torque_nm: np.ndarray       # from the winding current
+    temperature_c: np.ndarray
+
+
+class WheelReadout:
+    """The motor drivers' readings of one world, a control period apart: the speed is the
+    Hall count's change over the period, independent of the encoder (a fault of one does
+    not hide in the other)."""
+
+    def __init__(self, world: World):
+        self._prev_hall = world.wheel_readings()['hall_count']
+
+    def read(self, world: World, period_s: float) -> MotorReadings:
+        r = world.wheel_readings()
+        speed = world.motors.hall_speed(r['hall_count'], self._prev_hall, period_s)
+        self._prev_hall = r['hall_count']
+        torque = r['current_a'] * world.motors.p.torque_per_amp
+        return MotorReadings(r['encoder_rad'], speed, torque, r['temperature_c'])
+
+
+class Frames:
+    """The cameras of one world as their drivers read out: when each camera's rate has a
+    frame due, and a frame as its detector gives it (the rendered scene through the
+    detector's response and noise, from one seeded generator: the same run, the same
+    pixels)."""
+
+    def __init__(self, world: World, params: dict[str, Any]):
+        self.world, self.params = world, params
+        self.rig = CameraRig(world.model, world.cameras)
+        self.rng = np.random.default_rng(int(params['terrain.seed']) + 1)
+        self._rates = RateSchedule()
+
+    def due(self, cam: str, t: float) -> bool:
+        """cam's rate (camera.<key>.rate_hz; 0: on capture only) has a frame due at t."""
+        rate = float(self.params[f'camera.{CAMERAS[cam][2]}.rate_hz'])
+        return rate > 0 and self._rates.due(cam, t, rate)
+
+    def read(self, cam: str) -> np.ndarray:
+        """cam's raw frame of the world now, H x W x 3 uint8 RGB."""
+        scene = self.rig.render(self.world.data, cam)
+        return detector_response(scene, self.params['camera.response_rgb'],
+                                 float(self.params['camera.noise_dn']), self.rng)
+
+    def close(self) -> None:
+        self.rig.close()
+
+
+def camera_matrices(spec: CameraSpec) -> tuple[list[float], list[float], list[float]]:
+    """K, R and P of a camera, row-major as ROS CameraInfo takes them: no rectification,
+    and the right stereo camera's P carries Tx = -fx * baseline (the ROS convention)."""
+    k = intrinsics(spec)
+    tx = np.array([[-k[0, 0] * spec.stereo_baseline_m], [0.0], [0.0]])
+    return k.ravel().tolist(), np.eye(3).ravel().tolist(), np.hstack([k, tx]).ravel().tolist()
