@@ -74,9 +74,10 @@ def flight_nodes() -> list[NodeSpec]:
     nodes.append(NodeSpec('sequencer', 'lander', 'lander_sequencer',
                           'chang_e_rover.lander.sequencer_node:SequencerNode', 'lander.yaml',
                           'sequencer'))
-    # The relay's link runs on its own thread; the node itself only queues and executes.
+    # The relay's link runs on its own thread; the node itself only queues and executes,
+    # on an executor of its own: it reads the busiest topics (/diagnostics, odometry) whole.
     nodes.append(NodeSpec('relay', 'lander', 'relay', 'chang_e_rover.relay.relay_node:RelayNode',
-                          'relay.yaml', 'relay'))
+                          'relay.yaml', 'relay', own_executor=True))
     return nodes
 
 

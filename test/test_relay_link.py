@@ -52,24 +52,45 @@ def test_channel_drops_during_outages_and_paces_to_its_rate():
     assert ch.offer(b'x' * 100, 2.5) == [] and ch.stats.outage == 1
 
 
-def run_downlink(tmp_path, loss: float, outages, count: int = 1000, timeout: float = 480.0):
+class ScaledClock:
+    """A stand-in for a ROS clock with use_sim_time: sim time at rate x wall time."""
+
+    class _Time:
+        def __init__(self, ns: int):
+            self.nanoseconds = ns
+
+    def __init__(self, rate: float):
+        self.rate, self.start = rate, time.monotonic()
+
+    def now(self):
+        return self._Time(int((time.monotonic() - self.start) * self.rate * 1e9))
+
+
+def run_downlink(tmp_path, loss: float, outages, count: int = 1000, timeout: float = 480.0,
+                 rate: float | None = None):
+    """count products through the link, the relay's store and the ground station. With a
+    rate, all three run on one simulated clock that many times faster than real time (as
+    they do beside the simulator); outages and the timeout are in that clock's seconds."""
+    from chang_e_rover.relay.clock import LinkClock
+    clock = LinkClock(ScaledClock(rate) if rate else None)
     down = ChannelConfig(LINK['down.rate_bps'], LINK['down.delay_s'], loss=loss, duplicate=loss,
                          reorder=loss, bit_error=0.01, outages=outages)
     up = ChannelConfig(LINK['up.rate_bps'], LINK['up.delay_s'], loss=loss, duplicate=loss,
                        reorder=loss, outages=outages)
     link = LinkSimulator(down, up, PORTS['relay'], PORTS['ground'], PORTS['link_relay'],
-                         PORTS['link_ground'], seed=3).start()
+                         PORTS['link_ground'], seed=3, clock=clock).start()
     store = Store(tmp_path / 'relay.sqlite', 'FULL', rto_s=RELAY['retransmit_timeout_s'],
                   nak_holdoff_s=RELAY['nak_holdoff_s'],
                   rto_min_s=RELAY['retransmit_timeout_min_s'],
                   rto_max_s=RELAY['retransmit_timeout_max_s'])
     relay = RelayEndpoint(store, KEY, LIMITS, PORTS['relay'], ('127.0.0.1', PORTS['link_relay']),
                           RELAY['downlink_rate_bps'], RELAY['max_packet_bytes'],
-                          RELAY['tc_window_behind'], RELAY['tc_window_ahead'], lambda tc: None)
+                          RELAY['tc_window_behind'], RELAY['tc_window_ahead'], lambda tc: None,
+                          clock=clock)
     got: dict[int, list[int]] = {}
     ground = GroundStation(KEY, PORTS['ground'], ('127.0.0.1', PORTS['link_ground']),
                            GROUND['uplink_rate_bps'], tmp_path / 'ground',
-                           ack_max_runs=GROUND['ack_max_runs'],
+                           ack_max_runs=GROUND['ack_max_runs'], clock=clock,
                            on_product=lambda apid, p, t: got.setdefault(apid, []).append(
                                struct.unpack('>I', p.body[:4])[0]))
     try:
@@ -80,10 +101,10 @@ def run_downlink(tmp_path, loss: float, outages, count: int = 1000, timeout: flo
                           RELAY['max_packet_bytes'])
         relay.start()
         ground.start()
-        end = time.monotonic() + timeout
-        while sum(map(len, got.values())) < count and time.monotonic() < end:
-            time.sleep(0.2)
-        time.sleep(3.0)                 # late duplicates still in flight must be dropped
+        end = clock.now() + timeout
+        while sum(map(len, got.values())) < count and clock.now() < end:
+            clock.sleep(0.2)
+        clock.sleep(3.0)                # late duplicates still in flight must be dropped
         return got, ground, link, store
     finally:
         relay.stop()
@@ -92,7 +113,8 @@ def run_downlink(tmp_path, loss: float, outages, count: int = 1000, timeout: flo
 
 
 def test_a_thousand_packets_through_loss_duplication_reordering_and_two_outages(tmp_path):
-    got, ground, link, store = run_downlink(tmp_path, 0.10, [(4.0, 8.0), (14.0, 18.0)])
+    # on a simulated clock at 8x real time: the light time, rates and outages are the ICD's
+    got, ground, link, store = run_downlink(tmp_path, 0.10, [(4.0, 8.0), (14.0, 18.0)], rate=8.0)
     d = link.down.stats
     assert d.lost > 50 and d.duplicated > 50 and d.reordered > 50 and d.outage > 0
     assert d.corrupted > 0 and ground.bad_packets >= d.corrupted * 0.5
@@ -170,20 +192,6 @@ def test_a_ground_started_afresh_picks_up_where_the_relay_is(tmp_path):
     finally:
         relay.stop()
         link.stop()
-
-
-class ScaledClock:
-    """A stand-in for a ROS clock with use_sim_time: sim time at rate x wall time."""
-
-    class _Time:
-        def __init__(self, ns: int):
-            self.nanoseconds = ns
-
-    def __init__(self, rate: float):
-        self.rate, self.start = rate, time.monotonic()
-
-    def now(self):
-        return self._Time(int((time.monotonic() - self.start) * self.rate * 1e9))
 
 
 def test_on_a_simulated_clock_the_light_time_is_sim_seconds_at_any_speed():

@@ -76,8 +76,6 @@ class MissionNode(Node):
         if self.phases.mutual is not None:
             self.timeline.lander_xy = tuple(float(v)
                                             for v in self.phases.mutual.lander_centre[:2])
-        self.create_subscription(DiagnosticArray, '/diagnostics', self.timeline_callback,
-                                 STATE_QOS)
         self.create_subscription(Odometry, 'rover/odom', self.odom_callback, STATE_QOS)
         self.create_subscription(OccupancyGrid, 'rover/hazard/map', self.hazard_map_callback,
                                  LATCHED_QOS)
@@ -119,10 +117,6 @@ class MissionNode(Node):
         if not self.path or math.dist(self.path[-1], (p.x, p.y)) > ODOM_PATH_STEP_M:
             self.path.append((p.x, p.y))
 
-    def timeline_callback(self, msg: DiagnosticArray) -> None:
-        self.timeline.diagnostics(self._now(), [(s.name, {kv.key: kv.value for kv in s.values})
-                                                for s in msg.status])
-
     def joint_callback(self, msg: JointState) -> None:
         for i, name in enumerate(msg.name):
             if i < len(msg.position):
@@ -138,8 +132,9 @@ class MissionNode(Node):
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
         inp = self.inputs
-        for status in msg.status:
-            values = {kv.key: kv.value for kv in status.values}
+        statuses = [(s, {kv.key: kv.value for kv in s.values}) for s in msg.status]
+        self.timeline.diagnostics(self._now(), [(s.name, values) for s, values in statuses])
+        for status, values in statuses:
             if status.name.startswith('rover/wheel_'):
                 # When the unit reported it (its stamp): this callback can run later,
                 # queued behind the simulator on the shared executor.

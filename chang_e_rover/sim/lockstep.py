@@ -122,6 +122,7 @@ class Lockstep:
     def _wait(self, waiting: list[str], wall_s: float, what: str) -> bool:
         if not waiting:
             self._since = None
+            self.waiting = ([], 0.0)
             return True
         if self._since is None:
             self._since = wall_s

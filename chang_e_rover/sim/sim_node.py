@@ -37,7 +37,9 @@ from chang_e_rover.sim.world import CAMERAS, ROVER, SimError, World
 CAMERA_TOPICS = {'hazcam_left': 'rover/hazcam/left', 'hazcam_right': 'rover/hazcam/right',
                  'pancam': 'rover/pancam', 'tcam': 'lander/tcam'}
 MAX_WALL_PER_TICK_S = 0.005     # one callback steps at most this long, then yields
-GRAPH_CHECK_S = 0.25            # wall period of the graph and watchdog check
+GRAPH_CHECK_S = 0.25            # wall period of the watchdog check
+PRESENCE_EVERY = 8              # graph checks run every this many watchdog checks, and at
+                                # each one while the loop has waited GRAPH_CHECK_S or more
 FREE_RUN_S = 0.002              # wall period of ticks while the loop cannot drive stepping
 
 
@@ -106,6 +108,7 @@ class SimNode(Node):
         # Stepping goes on from the answers' callbacks. A wall timer ticks as well only while
         # the loop cannot drive it: real-time pacing, or nobody in the loop (graph_check).
         self._free_run = None
+        self._checks_skipped = 0
         self.create_timer(GRAPH_CHECK_S, self.graph_check)
         self.graph_check()
 
@@ -212,8 +215,19 @@ class SimNode(Node):
     def graph_check(self) -> None:
         """Who of the loop is on the graph (sim.loop.Presence: a process that left is not
         waited for; one that comes owes answers from the next inputs on); the watchdog;
-        the free-run timer on or off; and a nudge to step if the loop is waiting on nobody."""
-        self.presence.check(self._on_graph)
+        the free-run timer on or off; and a nudge to step if the loop is waiting on nobody.
+
+        Asking the graph costs about 1 ms a topic, so it is asked while the loop waits (a
+        node that left is found within GRAPH_CHECK_S of wall time) and before the start,
+        and otherwise only every PRESENCE_EVERY checks (a node that came is waited for
+        within two of those)."""
+        self.tick()
+        who, wall_s = self.lockstep.waiting
+        self._checks_skipped += 1
+        if (not self.stepping.started or (who and wall_s >= GRAPH_CHECK_S)
+                or self._checks_skipped >= PRESENCE_EVERY):
+            self._checks_skipped = 0
+            self.presence.check(self._on_graph)
         free = self.stepping.free_running(float(self.params['real_time_factor']))
         if free and self._free_run is None:
             self._free_run = self.create_timer(FREE_RUN_S, self.tick)
