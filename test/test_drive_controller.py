@@ -277,14 +277,16 @@ def test_a_goal_drive_held_at_a_hazard_backs_off_and_votes_again():
     # never getting anywhere, it ends the back-off once held itself and votes again
     t, out = run(core, P['stall_retry.held_s'] + 0.5, t)
     assert any('backed off' in e.what for e in core.events)
-    # ground behind it untraversable too: the gate refuses the way back
+    # ground behind it untraversable too: boxed in (every arc vetoed, the turn in place
+    # refused), it backs off without waiting for no_progress_s, and the gate refuses that
     core2 = core_with_heartbeats()
     cost2 = cost.copy()
     cost2[:, 38:41] = 100                            # a wall 1.0-1.3 m behind
     core2.hazard(Grid(cost2, -5.0, -5.0, 0.1), 0.0)
     core2.set_goal(4.0, 0.0, 0.0)
-    t, out = run(core2, wait + 5.0, 0.0)
-    assert any('no headway' in e.what for e in core2.events)
+    t, out = run(core2, P['recovery.boxed_in_s'] + 3.0, 0.0)
+    assert any('boxed in' in e.what for e in core2.events)
+    assert any(e.what.startswith('dead end: (0.00, 0.00)') for e in core2.events)
     assert out.v == 0.0 and core2.gate_state == 'blocked'
 
 

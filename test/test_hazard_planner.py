@@ -108,3 +108,38 @@ def test_a_goal_drive_leaves_a_cup_that_holds_arc_voting_alone():
     xy = np.array([(x, y) for _, x, y in path])
     assert np.all(grid.lookup(xy[:, 0], xy[:, 1]) < 100), 'the centre never crossed the cup'
     assert path[-1][0] < 700.0
+
+
+def test_a_dead_end_is_closed_round_its_place_but_never_the_goal_cell():
+    grid = grid_with()
+    open_nav = nav_of(grid, (5.0, 0.0))
+    shut = navigation_function(grid, (5.0, 0.0), P['planner.cell_m'], HALF_WIDTH,
+                               P['arcs.veto_cost'], P['arcs.hazard_weight'],
+                               P['arcs.unknown_cost'], ((2.5, 0.0, 0.6), (5.0, 0.0, 0.5)))
+    assert math.isinf(shut.to_go[50, 62]) and math.isfinite(open_nav.to_go[50, 62])  # (2.5, 0)
+    assert shut.to_go[50, 75] == 0.0, 'the goal cell stays open inside a dead end'
+    assert shut.value(0.0, 0.0) > open_nav.value(0.0, 0.0) + 0.1, 'the way goes round it'
+
+
+# A corridor 2.2 m wide heading east, shut at its far end, with an exit north along its last
+# 2 m and the goal beyond that: the cost to go leads in (the exit is wide enough for the
+# rover's centre), but the rover's footprint cannot turn into the exit nor in place.
+CORRIDOR = [(1.0, 4.0, 1.1, 1.4), (1.0, 6.3, -1.4, -1.1), (6.0, 6.3, -1.1, 4.1)]
+
+
+@pytest.mark.timeout(300)
+def test_boxed_in_at_a_corridors_side_exit_the_rover_backs_out_and_goes_round():
+    grid = grid_with(CORRIDOR)
+    off = DriveCore(GEOMETRY, {**P, 'recovery.dead_end_m': 0.0, 'recovery.boxed_in_s': 0.0},
+                    start_t=0.0)
+    off.hazard(grid, 0.0)
+    path, reached = drive(off, (5.0, 5.0), 600.0)
+    assert not reached, 'without dead ends: back in after each back-off, held to the end'
+    core = DriveCore(GEOMETRY, P, start_t=0.0)
+    core.hazard(grid, 0.0)
+    path, reached = drive(core, (5.0, 5.0), 600.0)
+    assert reached, f'held at ({core.odometry.x:.2f}, {core.odometry.y:.2f})'
+    assert any('dead end' in e.what for e in core.events)
+    xy = np.array([(x, y) for _, x, y in path])
+    out = xy[xy[:, 1] > 1.4]
+    assert out[0, 0] < 1.0, 'it left the corridor by the way it came in, and went round'

@@ -138,6 +138,9 @@ def gate(grid: Grid, pose: tuple[float, float, float], v: float, omega: float,
                       (float(px[j]), float(py[j])))
 
 
+CENTRE = '-'      # a keep-out's wheel when it is the rover's centre that is kept out
+
+
 @dataclass(frozen=True)
 class KeepOut:
     """A place one wheel must not be taken back to: where it held the rover.
@@ -145,6 +148,9 @@ class KeepOut:
     A seized wheel is dragged, not rolled, and a rock a rolling wheel climbs can stop
     it. The map does not show that rock (it is within the rover's limits), so the place
     itself is kept out of that wheel's track (MER's drivers set keep-out zones so).
+
+    A dead end (navigation/recovery.py) is the same rule for the rover's centre: wheel
+    CENTRE, wheel_xy (0, 0).
     """
     wheel: str
     wheel_xy: tuple[float, float]     # the wheel's contact point in base_link

@@ -13,6 +13,7 @@ import numpy as np
 
 from chang_e_rover.hazard.gate import Footprint, Grid, Vote, vote_arcs
 from chang_e_rover.hazard.planner import navigation_function, NavField
+from chang_e_rover.navigation.recovery import dead_ends
 from chang_e_rover.robot_description import RoverGeometry, WHEEL_IDS
 
 VOTE_PERIOD_S = 0.5     # the arcs are voted on twice a second
@@ -37,6 +38,7 @@ class ArcVoter:
         self.nav: NavField | None = None      # cost to go over the hazard map
         self.nav_due = True
         self.heading: float | None = None     # where the cost to go falls fastest
+        self.closed: tuple[tuple[float, float, float], ...] = ()   # the goal's dead ends
 
     def new_goal(self) -> None:
         """Forget the cost to go: the next vote plans to the new goal."""
@@ -60,12 +62,15 @@ class ArcVoter:
             return
         self.voted_t = t
         p = self.p
-        if self.nav_due and p['planner.cell_m'] > 0:     # a new map or a new goal
+        closed = dead_ends(goal)
+        if closed != self.closed:
+            self.closed, self.nav_due = closed, True
+        if self.nav_due and p['planner.cell_m'] > 0:     # a new map, goal or dead end
             self.nav_due = False
             self.nav = navigation_function(
                 grid, (goal.x, goal.y), p['planner.cell_m'],
                 self.footprint.half_width, p['arcs.veto_cost'], p['arcs.hazard_weight'],
-                p['arcs.unknown_cost'])
+                p['arcs.unknown_cost'], closed)
         k = p['arcs.max_curvature']
         near = math.hypot(goal.x - pose.x, goal.y - pose.y) < 1.0 / k
         votes = vote_arcs(grid, (pose.x, pose.y, pose.yaw),

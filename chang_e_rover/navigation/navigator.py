@@ -16,7 +16,8 @@ from chang_e_rover.hazard.gate import Footprint, Grid, KeepOut
 from chang_e_rover.navigation.arcs import ArcVoter, BlockedSearch, FaceGoal
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
 from chang_e_rover.navigation.guard import HazardGuard
-from chang_e_rover.navigation.recovery import BackOff, end_short, keep_out, no_headway
+from chang_e_rover.navigation.recovery import (BackOff, BoxedIn, dead_end, end_short, keep_out,
+                                               no_headway)
 from chang_e_rover.robot_description import RoverGeometry, WHEEL_IDS
 
 Note = Callable[[float, str, str], None]
@@ -36,7 +37,8 @@ class Goal:
     best_xy: tuple[float, float] | None = None   # where its cost to go was lowest (odometry)
     best_t: float = 0.0               # when it last came recovery.progress_m nearer
     backoffs: int = 0
-    keep_outs: list[KeepOut] = field(default_factory=list)   # places wheels held the rover
+    keep_outs: list[KeepOut] = field(default_factory=list)   # places wheels held the
+                                      # rover, and dead ends (the rover's centre)
     stamp_ns: int = 0                 # header stamp of the message that set it
     cancelled: bool = False           # dropped by a velocity command before it was reached
 
@@ -61,6 +63,7 @@ class Navigator:
         self.face_goal = FaceGoal(p)
         self.blocked = BlockedSearch()
         self.backoff = BackOff(p, note)
+        self.boxed = BoxedIn(p)
 
     # ---- inputs ------------------------------------------------------------------------
     def set_goal(self, x: float, y: float, t: float, stamp_ns: int = 0) -> None:
@@ -73,6 +76,7 @@ class Navigator:
         self.goal = self.last = Goal(x, y, best_t=t, stamp_ns=stamp_ns)
         self.voter.new_goal()
         self.backoff.reset()
+        self.boxed.reset()
         self.face_goal.turning = False
         self.blocked.stop()
         self.note(t, '-', f'goal ({x:.2f}, {y:.2f}) accepted')
@@ -193,8 +197,12 @@ class Navigator:
         followed = arc_hold(t)
         if followed is not None:
             return self._held_on_arc(t, pose, healthy, followed)
+        arc = self.voter.arc
+        if self.boxed.held(t, arc is not None and arc.vetoed and self.guard.state == 'blocked'):
+            return self._no_way_on(t, pose, f'boxed in: no safe arc and the turn in place '
+                                            f'refused for {p["recovery.boxed_in_s"]:.0f} s')
         if no_headway(self.goal, pose, t, lambda x, y: self.voter.to_go(self.goal, x, y), p):
-            return self._without_headway(t, pose)
+            return self._no_way_on(t, pose, f'no headway in {p["recovery.no_progress_s"]:.0f} s')
         return None
 
     def _held_on_arc(self, t: float, pose, healthy: list[str], followed: float
@@ -224,13 +232,14 @@ class Navigator:
         keep_out(g, pose, self.geometry, out, t, p['recovery.keep_out_m'], self.note)
         return self._back_off(t, pose, why)
 
-    def _without_headway(self, t: float, pose) -> tuple[float, float]:
-        """No headway in recovery.no_progress_s: end short near the goal, else back off."""
-        p, g = self.p, self.goal
+    def _no_way_on(self, t: float, pose, why: str) -> tuple[float, float]:
+        """No way on from here (boxed in, or no headway in recovery.no_progress_s): end
+        short near the goal, else keep the place out as a dead end and back off."""
+        g = self.goal
         distance = math.hypot(g.x - pose.x, g.y - pose.y)
-        why = f'no headway in {p["recovery.no_progress_s"]:.0f} s'
         if self._end_short(t, pose, why):
             return 0.0, 0.0
+        dead_end(g, pose, t, self.p['recovery.dead_end_m'], self.note)
         return self._back_off(t, pose, f'{why} ({distance:.2f} m from the goal)', face=False)
 
     def held_stall(self, t: float, pose, wheels: list[str]) -> bool:
@@ -261,5 +270,6 @@ class Navigator:
     def _back_off(self, t: float, pose, why: str, face: bool = True) -> tuple[float, float]:
         """Back off; then (face) turn to the way on, and vote."""
         twist = self.backoff.start(t, pose, self.goal, why)
+        self.boxed.reset()
         self.face_goal.turning = self.face_goal.turning or face
         return twist

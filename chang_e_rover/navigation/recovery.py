@@ -1,4 +1,5 @@
-"""What a goal drive does when it is held: back off, keep wheels off rocks, end short. Pure Python.
+"""What a goal drive does when it is held: back off, keep wheels off rocks, remember dead
+ends, end short. Pure Python.
 
 Each behaviour is named for what the rover does; the navigator (navigator.py) says
 when each applies. Goals are navigator.Goal; poses anything with x, y and yaw (the
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import math
 
-from chang_e_rover.hazard.gate import KeepOut
+from chang_e_rover.hazard.gate import CENTRE, KeepOut
 from chang_e_rover.robot_description import RoverGeometry
 
 Note = Callable[[float, str, str], None]
@@ -130,3 +131,52 @@ def keep_out(goal, pose, geometry: RoverGeometry, wheels: list[str], t: float, r
         goal.keep_outs.append(KeepOut(w, (wx, wy), place, radius))
         note(t, w, f'keep-out: ({place[0]:.2f}, {place[1]:.2f}), '
                    f'{radius:.2f} m, while it is out of service')
+
+
+class BoxedIn:
+    """Every arc vetoed and the turn in place refused by the gate: the rover can do nothing
+    where it stands. Held so for recovery.boxed_in_s (a new map or two may open a way),
+    it backs off at once rather than after recovery.no_progress_s without headway: a
+    minute a time in a pocket among rocks whose way out is behind."""
+
+    def __init__(self, p: dict):
+        self.p = p
+        self.since: float | None = None
+
+    def held(self, t: float, boxed: bool) -> bool:
+        """Whether the rover, boxed in now or not, has been for boxed_in_s."""
+        if not boxed or self.p['recovery.boxed_in_s'] <= 0:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = t
+        return t - self.since >= self.p['recovery.boxed_in_s']
+
+    def reset(self) -> None:
+        self.since = None
+
+
+def dead_end(goal, pose, t: float, radius: float, note: Note) -> None:
+    """Keep the place the rover stands, where the drive found no way on, out of the rest of
+    the goal drive: arcs that take the rover's centre back within radius of it are refused
+    and the cost to go is planned round it (recovery.dead_end_m; 0 turns this off).
+
+    The map shows what the rover cannot cross, not where its footprint cannot turn: the
+    cost to go (hazard/planner.py) led between rocks into a pocket where every arc was
+    vetoed and the turn in place refused; the back-off found the arc it came by clear
+    and the vote took it back in, round and round, as long as the map stayed the same.
+    A place already within radius of a dead end is not added again.
+    """
+    if radius <= 0 or goal is None:
+        return
+    here = (pose.x, pose.y)
+    if any(k.wheel == CENTRE and math.dist(k.place, here) < radius for k in goal.keep_outs):
+        return
+    goal.keep_outs.append(KeepOut(CENTRE, (0.0, 0.0), here, radius))
+    note(t, '-', f'dead end: ({here[0]:.2f}, {here[1]:.2f}), {radius:.2f} m, kept out '
+                 'for this goal')
+
+
+def dead_ends(goal) -> tuple[tuple[float, float, float], ...]:
+    """The goal's dead ends as (x, y, radius) discs for the cost to go."""
+    return tuple((*k.place, k.radius_m) for k in goal.keep_outs if k.wheel == CENTRE)
