@@ -15,7 +15,7 @@ same seeds' runs with no wheel failed (k = 0, always run) as their peer.
 The drive avoids hazards with the map it is given (arc voting and the gate):
 by default the GESTALT cost of the simulator's true terrain (perfect
 perception: this measures the drive and its fault tolerance, not the
-stereo; test_rock_field.py measures the cameras' map), or none at all
+stereo; test_hazard_stack.py measures the cameras' map on the flown stack), or none at all
 (`--perception none`, blind). The table says which runs failed and why.
 
 Odometry: wheels, gyro and visual odometry on the hazcam pairs (the flight

@@ -34,8 +34,8 @@ if 'CHANG_E_ROVER_STATE' not in os.environ:
 
 # The files that take longest go first, so that the two workers finish together
 # (pytest-xdist hands out files in the order collected: --no-loadscope-reorder).
-LONGEST_FIRST = ('test_mission.py', 'test_hazard_stack.py', 'test_rock_field.py',
-                 'test_determinism.py', 'test_deployment.py', 'test_lander_camera.py',
+LONGEST_FIRST = ('test_mission.py', 'test_hazard_stack.py', 'test_determinism.py',
+                 'test_deployment.py', 'test_lander_camera.py',
                  'test_relay_node.py', 'test_visual_odometry.py')
 
 
