@@ -146,3 +146,15 @@ def stamp_to_ns(stamp: Time) -> int:
 
 def ns_to_stamp(ns: int) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+# rover/odom's roll and pitch variances in its pose covariance (row-major 6 x 6 over x, y,
+# z, roll, pitch, yaw): -1, ROS's "no estimate", while the drive's attitude is not yet
+# estimated (drive/controller.py DriveCore.aligning).
+ROLL_VAR, PITCH_VAR = 21, 28
+
+
+def attitude_known(odom) -> bool:
+    """Whether a nav_msgs/Odometry carries an estimated roll and pitch."""
+    c = odom.pose.covariance
+    return c[ROLL_VAR] >= 0.0 and c[PITCH_VAR] >= 0.0

@@ -259,3 +259,23 @@ def test_a_wheel_in_fault_is_no_longer_driven_and_the_controller_reports_five_he
     status = bench.wait_report(lambda v: v['healthy_wheels'] == '5', 'rr lost')
     assert 'rr (node_lost)' in status.message and bench.values()['isolated_wheels'] == 'rr'
     bench.wait_speeds(lambda s: 'rr' not in s, 'no demand to the lost wheel')
+
+
+def test_odometry_flags_roll_and_pitch_as_no_estimate_until_the_drive_has_aligned(ros):
+    from chang_e_rover.ros_common import attitude_known
+    [node] = build_nodes([graph.find('/rover/drive_controller')], sim_time=False,
+                         context=ros.context)
+    ros.add(node)
+    sent = []
+    node.odom_pub.publish = sent.append
+    node._publish_odometry()
+    assert attitude_known(sent[-1]), 'no IMU heard: nothing to wait for'
+    t, dt = 0.0, 0.02
+    while t < P['attitude.align_s'] + 1.0:      # at rest, level: the gyro's bias is averaged
+        node.core.imu(t, (0.0, 0.0, 0.0), (0.0, 0.0, 1.62))
+        if t == 0.0:
+            node._publish_odometry()
+            assert node.core.aligning and not attitude_known(sent[-1])
+        t = round(t + dt, 6)
+    node._publish_odometry()
+    assert not node.core.aligning and attitude_known(sent[-1])

@@ -187,7 +187,5 @@ def test_through_a_rock_field_to_a_goal_15_m_away(rock_field, ros):
     # free; heights within 5 m of the path.
     assert len(tall) > 20 and q['rocks'] >= 5, 'a field with tall rocks in view'
     assert q['recall'] >= 0.99, f"rocks missed: {q['missed']}"
-    # The aim is 1 %; this field's flown map has 2.6 %, most of it one streak along an edge
-    # of the cameras' view from where the rover stood at the start (docs/hazard.md).
-    assert q['false_hazard_share'] <= 0.05, 'false hazards at most 5 % of free cells'
+    assert q['false_hazard_share'] <= 0.01, 'false hazards at most 1 % of free cells'
     assert q['cells'] > 5000 and q['rmse_m'] < 0.08, 'height map against the true heightfield'

@@ -43,7 +43,8 @@ from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
                                       LATCHED_QOS, log_outcome, ns_to_stamp, odom_tf_broadcaster,
-                                      sensor_qos, spin_node, STATE_QOS, stamp_to_ns)
+                                      PITCH_VAR, ROLL_VAR, sensor_qos, spin_node, STATE_QOS,
+                                      stamp_to_ns)
 
 RESET_CHECK_S = 0.25    # sim: wall seconds between checks for answers owed by a unit now gone
 
@@ -360,6 +361,10 @@ class DriveControllerNode(Node):
         q = msg.pose.pose.orientation
         q.w, q.x, q.y, q.z = transforms3d.euler.euler2quat(self.core.roll, self.core.pitch,
                                                            odo.yaw, 'sxyz')
+        if self.core.aligning:
+            # Roll and pitch not yet estimated at rest (the rover may still be settling):
+            # their variances -1, ROS's "no estimate" (the hazard camera maps no pair).
+            msg.pose.covariance[ROLL_VAR] = msg.pose.covariance[PITCH_VAR] = -1.0
         msg.twist.twist.linear.x = self.core.v_measured
         if self.core.gyro is not None:
             msg.twist.twist.angular.z = self.core.gyro

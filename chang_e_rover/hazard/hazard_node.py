@@ -10,6 +10,8 @@ takes ~0.2 s.
 
 A pair is mapped with the odometry, attitude and steering stamped before it
 (the newest of each older than the pair), and the map carries the pair's stamp.
+Pairs are not mapped while rover/odom says the drive has no roll and pitch
+estimate yet (at rest after start-up, ros_common.attitude_known).
 Every complete pair, mapped or dropped, is answered on /diagnostics with its
 stamp (`pair_stamp_ns`): the simulator's lock-step waits for that answer before
 the map is due (docs/simulator.md, Time).
@@ -37,7 +39,8 @@ from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
 from chang_e_rover.imaging.colour import CalibrationError
 from chang_e_rover.robot_description import load_urdf
 from chang_e_rover.ros_common import (
-    declare_from_config, image_array, LATCHED_QOS, sensor_qos, spin_node, STATE_QOS, stamp_to_ns)
+    attitude_known, declare_from_config, image_array, LATCHED_QOS, sensor_qos, spin_node,
+    STATE_QOS, stamp_to_ns)
 
 
 # diagnostics go ERROR when this many pairs in a row failed in the pipeline
@@ -80,6 +83,7 @@ class HazardCameraNode(Node):
         # The pose inputs by stamp: a pair uses the newest of each older than itself.
         self.poses: dict[str, deque] = {k: deque(maxlen=64) for k in ('odom', 'steer')}
         self.last_pair_ns = -1
+        self.pairs_unlevelled = 0       # pairs not mapped: no roll and pitch estimate yet
         # Subscriptions in the order their messages are sent (the pose inputs, then the
         # pair): an executor takes messages that wait together in creation order.
         self.create_subscription(Odometry, 'odom', self.odom_callback, STATE_QOS)
@@ -137,11 +141,12 @@ class HazardCameraNode(Node):
             math.asin(max(-1.0, min(1.0, 2 * (q.w * q.y - q.z * q.x)))))
         self.mapper.odometry(msg.pose.pose.position.x, msg.pose.pose.position.y, yaw)
         m = self.mapper
-        self.poses['odom'].append((stamp, (m.pose, m.z, m.roll, m.pitch)))
+        self.poses['odom'].append((stamp, ((m.pose, m.z, m.roll, m.pitch), attitude_known(msg))))
 
     def _state_before(self, stamp_ns: int):
-        """The mapper's odometry state and steering of the newest poses older than the pair
-        (None if there is none yet)."""
+        """The mapper's odometry state (pose, height, roll, pitch) of the newest odometry
+        older than the pair, and whether that carried a roll and pitch estimate (None if
+        there is none yet); the mapper's steering from the newest joint states so too."""
         older = [v for s, v in self.poses['odom'] if s < stamp_ns]
         for steer in [v for s, v in self.poses['steer'] if s < stamp_ns][-1:]:
             for k, a in steer.items():
@@ -159,8 +164,13 @@ class HazardCameraNode(Node):
         latest = (m.pose, m.z, m.roll, m.pitch)
         try:
             before = self._state_before(stamp)
-            if before is not None:
-                m.pose, m.z, m.roll, m.pitch = before
+            if before is not None and not before[1]:
+                # Roll and pitch not yet estimated (rover/odom says so, ros_common.
+                # attitude_known): a map levelled with them would be tilted, and its
+                # heights would stay in the cells until other pairs outweighed them.
+                self.pairs_unlevelled += 1
+            elif before is not None:
+                (m.pose, m.z, m.roll, m.pitch), _ = before
                 if m.ready():
                     self.pair(stamp, left, right)
         finally:
@@ -277,6 +287,7 @@ class HazardCameraNode(Node):
             ('response_rgb', ' '.join(f'{r:.3f}' for r in response)),
             ('known_cells', known), ('untraversable_cells', bad),
             ('height_m', f'{m.z:.3f}'), ('pairs_failed', self.pairs_failed),
+            ('pairs_unlevelled', self.pairs_unlevelled),
             ('last_error', self.last_error),
             ('vo_linked', self.vo.linked if self.vo else 0),
             ('vo_unlinked', self.vo.unlinked if self.vo else 0),
