@@ -143,6 +143,7 @@ def test_through_a_rock_field_to_a_goal_15_m_away(rock_field, ros):
     odometry) against the simulator's true rocks and heightfield."""
     from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import CameraInfo
+    from transforms3d.euler import quat2euler
     from chang_e_rover.sim.camera import intrinsics
     s = rock_field
     w = s.sim.world
@@ -158,6 +159,8 @@ def test_through_a_rock_field_to_a_goal_15_m_away(rock_field, ros):
         (w.data.cam_xpos[cam].copy(), w.data.cam_xmat[cam].reshape(3, 3).copy())), 10)
     touched: set[str] = set()
     path, odom_error = [], 0.0
+    worst = {'roll': 0.0, 'pitch': 0.0, 'heading': 0.0}   # attitude error, deg, once aligned
+    heading0 = None
     while w.time < 3.0:
         ros.executor.spin_once(timeout_sec=0.05)
     goal = PoseStamped()
@@ -170,11 +173,20 @@ def test_through_a_rock_field_to_a_goal_15_m_away(rock_field, ros):
         touched |= w.rover_contacts() & tall
         truth = w.ground_truth().position[:2]
         odom_error = max(odom_error, math.dist(truth, (core.odometry.x, core.odometry.y)))
+        if not core.aligning and core.attitude_estimator.roll is not None:
+            roll, pitch, yaw = quat2euler(w.ground_truth().quaternion, 'sxyz')
+            off = core.odometry.yaw - yaw
+            heading = math.atan2(math.sin(off), math.cos(off))
+            heading0 = heading if heading0 is None else heading0
+            for key, err in (('roll', core.roll - roll), ('pitch', core.pitch - pitch),
+                             ('heading', heading - heading0)):
+                worst[key] = max(worst[key], abs(math.degrees(err)))
         if not path or math.dist(path[-1], truth) > 0.1:
             path.append(tuple(truth))
     spec = w.cameras['hazcam_left']
     q = map_quality(s.hazard.map, s.hazard.limits, w, path, views=views, K=intrinsics(spec),
                     size=(spec.width, spec.height), registration_m=odom_error)
+    print(f'attitude error at most (deg): {worst}')
     print(f'map within 5 m: {q}; odometry error at most {odom_error:.3f} m; '
           f'{len(views)} frames; events: {[f"{e.t:.0f} s {e.what}" for e in core.events]}')
     pos = w.ground_truth().position
@@ -188,4 +200,7 @@ def test_through_a_rock_field_to_a_goal_15_m_away(rock_field, ros):
     assert len(tall) > 20 and q['rocks'] >= 5, 'a field with tall rocks in view'
     assert q['recall'] >= 0.99, f"rocks missed: {q['missed']}"
     assert q['false_hazard_share'] <= 0.01, 'false hazards at most 1 % of free cells'
+    # The drive's own attitude over the rocks, once aligned (the ramp's bound,
+    # test_attitude_ramp.py): roll and pitch within 1 deg, heading drift under 1 deg.
+    assert max(worst.values()) < 1.0, f'attitude error (deg): {worst}'
     assert q['cells'] > 5000 and q['rmse_m'] < 0.08, 'height map against the true heightfield'
