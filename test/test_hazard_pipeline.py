@@ -302,9 +302,9 @@ def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
 
 def test_no_pair_is_mapped_before_the_drive_has_a_roll_and_pitch_estimate(ros):
     """rover/odom flags roll and pitch as no estimate (variances -1) while the drive aligns
-    at rest after start-up, the rover perhaps still settling: a flown rock field's first
-    pair, levelled with -12.7 deg of roll, drew a 3.5 m streak 0.2-0.5 m above the ground
-    that later pairs never outweighed. Such pairs are answered but not mapped."""
+    at rest after start-up, the rover perhaps still settling: a pair levelled with such a
+    roll (-12.7 deg here) would put its points well above the ground, and where no later
+    pair looks again they would stay. Such pairs are answered but not mapped."""
     from nav_msgs.msg import Odometry
     from sensor_msgs.msg import Image
     from chang_e_rover.hazard.hazard_node import HazardCameraNode

@@ -13,9 +13,9 @@ faces the way the cost falls.
 Cells: the hazard map max-pooled to `cell_m` (the worst cost in each coarse
 cell wins). Cells of veto cost or more, and every cell nearer to one than the
 rover's half-width, are closed: the rover's centre cannot pass there without
-its side meeting the hazard. So are the cells within a dead end's radius (`closed`:
+its side meeting the hazard. So are the cells within a dead end's radius (`closed_discs`:
 places where the drive found no way on that the map does not show, navigation/
-recovery.py), except the goal's own. An open cell costs its length times
+recovery.py), unless the goal lies within it. An open cell costs its length times
 (1 + hazard_weight * cost / 100); an unseen one counts unknown_cost. Beyond the
 map the ground is unknown: the cost to go from a map edge cell is the straight
 line to the goal at the unknown rate.
@@ -108,13 +108,9 @@ def navigation_function(grid: Grid, goal: tuple[float, float], cell_m: float,
     if closed_discs:
         cx = grid.origin_x + (np.arange(w) + 0.5) * cell
         cy = grid.origin_y + (np.arange(h) + 0.5) * cell
-        goal_cell = (math.floor((goal[1] - grid.origin_y) / cell),
-                     math.floor((goal[0] - grid.origin_x) / cell))
         for x, y, r in closed_discs:
-            inside = np.hypot(cx[None, :] - x, cy[:, None] - y) < r
-            if 0 <= goal_cell[0] < h and 0 <= goal_cell[1] < w:
-                inside[goal_cell] = False
-            closed |= inside
+            if math.hypot(goal[0] - x, goal[1] - y) >= r:     # never one round the goal
+                closed |= np.hypot(cx[None, :] - x, cy[:, None] - y) < r
     rate = 1.0 + hazard_weight * np.where(coarse < 0, unknown_cost, coarse) / 100.0
     outside = 1.0 + hazard_weight * unknown_cost / 100.0
     to_go = [math.inf] * (h * w)

@@ -162,9 +162,9 @@ def dead_end(goal, pose, t: float, radius: float, note: Note) -> None:
     and the cost to go is planned round it (recovery.dead_end_m; 0 turns this off).
 
     The map shows what the rover cannot cross, not where its footprint cannot turn: the
-    cost to go (hazard/planner.py) led between rocks into a pocket where every arc was
-    vetoed and the turn in place refused; the back-off found the arc it came by clear
-    and the vote took it back in, round and round, as long as the map stayed the same.
+    cost to go (hazard/planner.py) can lead between rocks into a pocket where every arc
+    is vetoed and the turn in place refused; without the dead end the back-off finds the
+    arc it came by clear and the vote takes it back in, for as long as the map stays.
     A place already within radius of a dead end is not added again.
     """
     if radius <= 0 or goal is None:
