@@ -6,6 +6,7 @@ import sys
 import time
 
 from chang_e_rover import config, graph
+from chang_e_rover.campaign.campaign import DOMAIN_BASE, DOMAINS
 from chang_e_rover.campaign.plan import FAULT_KINDS as INJECTABLE
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.sim.terrain import NAMED_TERRAINS
@@ -138,10 +139,13 @@ def cmd_mission(args) -> int:
 
 
 def cmd_campaign(args) -> int:
+    import functools
     from pathlib import Path
 
     from chang_e_rover.campaign import campaign, plan
     try:
+        task = functools.partial(campaign.run_isolated,
+                                 domain_base=campaign.check_domain_base(args.domain_base))
         runs = plan.make_runs(plan.parse_seeds(args.seeds), args.k, tuple(args.faults),
                               args.goal_m, args.cap_s, args.rock_abundance)
         out = Path(args.out or config.state_path(time.strftime('campaign/%Y%m%d-%H%M%S')))
@@ -152,7 +156,8 @@ def cmd_campaign(args) -> int:
           f'{client.dashboard_link if args.scheduler else f"{args.workers} local workers"}; '
           f'rows to {out}/runs.csv', flush=True)
     try:
-        campaign.run_campaign(runs, out, client, say=lambda line: print(line, flush=True))
+        campaign.run_campaign(runs, out, client, task=task,
+                              say=lambda line: print(line, flush=True))
     finally:
         client.close()
     return 0
@@ -226,6 +231,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument('--workers', type=int, default=2, help='local worker processes')
     sp.add_argument('--scheduler', help='a Dask scheduler address (tcp://host:8786)')
     sp.add_argument('--out', help='output folder (default: the state folder\'s campaign/)')
+    sp.add_argument('--domain-base', type=int, default=DOMAIN_BASE,
+                    help=f'run i takes DDS domain BASE + i mod {DOMAINS} (default '
+                         f'{DOMAIN_BASE}); move it off the domains other sessions on these '
+                         'machines use')
     sp.set_defaults(func=cmd_campaign)
     sp = sub.add_parser('node', help='run one node of the graph, e.g. /rover/wheel_lf')
     sp.add_argument('name')

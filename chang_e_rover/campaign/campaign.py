@@ -27,21 +27,32 @@ import time
 from chang_e_rover import config
 from chang_e_rover.campaign.plan import CampaignError, RunSpec
 
-DOMAIN_BASE, DOMAINS = 150, 80         # run i: domain 150 + i mod 80
+DOMAIN_BASE, DOMAINS = 150, 80         # run i: domain --domain-base (150) + i mod 80
+MAX_DOMAIN = 232                       # the highest id whose DDS ports fit below 65536
 PORT_BASE, PORT_STEP = 2000, 10        # run i: relay ports moved up by 2000 + 10 (i mod 80)
 COLUMNS = ('index', 'seed', 'k', 'faults', 'reached', 'state', 'cause', 'goal_x_m', 'goal_y_m',
            'arrival_error_m', 'drift_m', 'drift_percent', 'travelled_m', 'detection_s',
            'spurious', 'sim_s', 'wall_s', 'traceback')
 
 
-def run_isolated(spec_dict: dict) -> dict:
-    """One run in a process of its own; its row. Never raises: a crash is a row."""
+def check_domain_base(base: int) -> int:
+    """base, if domains base .. base + DOMAINS - 1 are all valid DDS domain ids."""
+    if not 0 <= base <= MAX_DOMAIN - DOMAINS + 1:
+        raise CampaignError(f'domain base {base}: runs take domains base .. base + '
+                            f'{DOMAINS - 1}, so the base must lie in 0 .. '
+                            f'{MAX_DOMAIN - DOMAINS + 1}')
+    return base
+
+
+def run_isolated(spec_dict: dict, domain_base: int = DOMAIN_BASE) -> dict:
+    """One run in a process of its own, on DDS domain domain_base + index mod DOMAINS; its
+    row. Never raises: a crash is a row."""
     spec = RunSpec.from_dict(spec_dict)
     row = {'index': spec.index, 'seed': spec.seed, 'k': spec.k,
            'faults': ' '.join(f'{f.wheel}:{f.kind}@{f.at_s:g}' for f in spec.faults)}
     with tempfile.TemporaryDirectory(prefix='chang_e_rover_run_') as tmp:
         slot = spec.index % DOMAINS
-        env = {**os.environ, 'ROS_DOMAIN_ID': str(DOMAIN_BASE + slot),
+        env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_base + slot),
                'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
                'CHANG_E_ROVER_STATE': str(Path(tmp) / 'state'),
                'CHANG_E_ROVER_SHARE': str(config.copy_share(Path(tmp) / 'share',
