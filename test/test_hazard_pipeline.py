@@ -339,3 +339,24 @@ def test_no_pair_is_mapped_before_the_drive_has_a_roll_and_pitch_estimate(ros):
     values = {v.key: v.value for v in node.diagnostic_status().values}
     assert values['pairs_unlevelled'] == '1'
 
+
+
+def test_visual_odometry_steps_give_the_height_where_the_pitch_misleads():
+    """Down the lander's ramp the body pitches more than the path it slides down: the
+    height integrated from the pitch drifts, and each visual step's vertical replaces it."""
+    from chang_e_rover.robot_description import rpy_matrix
+    m = HazardMapper(HAZARD, load_urdf(config.urdf_path('rover.urdf')))
+    body, path = math.radians(33.0), math.radians(29.0)
+    m.attitude(0.0, body)
+    m.odometry(0.0, 0.0, 0.0)
+    true_z, x = 0.0, 0.0
+    for _ in range(40):            # 40 frames 0.05 m apart along the path
+        step = 0.05 * np.array([math.cos(path), 0.0, -math.sin(path)])     # in odom
+        before = (m.z, m.roll, m.pitch, 0.0)
+        x += step[0]
+        true_z += step[2]
+        for k in range(1, 5):      # the odometry between the frames
+            m.odometry(x - step[0] * (1 - k / 4), 0.0, 0.0)
+        m.visual_height(before, (m.z, m.roll, m.pitch, 0.0), rpy_matrix((0.0, body, 0.0)).T @ step)
+    assert abs(m.z - true_z) > 0.15, 'the pitch alone drifts by decimetres'
+    assert m.height == pytest.approx(true_z, abs=1e-9)

@@ -74,7 +74,8 @@ class HazardMapper:
         self.response: np.ndarray | None = None
         self.estimates: list[np.ndarray] = []
         self.pose: tuple[float, float, float] | None = None     # x, y, yaw from odometry
-        self.z = 0.0
+        self.z = 0.0            # height integrated from the odometry's travel and pitch
+        self.z_visual = 0.0     # what visual odometry's steps corrected that height by
         self.roll = self.pitch = 0.0
         self.processed = 0
         self.ms_per_pair = math.nan
@@ -100,6 +101,26 @@ class HazardMapper:
     def attitude(self, roll: float, pitch: float) -> None:
         if math.isfinite(roll) and math.isfinite(pitch):
             self.roll, self.pitch = roll, pitch
+
+    @property
+    def height(self) -> float:
+        """The rover's height in odom: integrated, with visual odometry's corrections."""
+        return self.z + self.z_visual
+
+    def visual_height(self, before: tuple, now: tuple, translation: np.ndarray) -> None:
+        """Take the vertical part of a visual odometry step for the height.
+
+        before and now are (z, roll, pitch, yaw) at the step's two frames (z as
+        integrated); translation is the later base_link's position in the earlier
+        one. Integrating travel by the pitch is right only where the rover moves
+        along its own x axis: down the lander's ramp the body pitches 33 deg on a
+        path 29 deg steep, and the height drifts by decimetres. The step's own
+        vertical replaces what the pitch integrated over it.
+        """
+        z0, roll, pitch, yaw = before
+        dz = float((rpy_matrix((roll, pitch, yaw)) @ np.asarray(translation, float))[2])
+        if math.isfinite(dz):
+            self.z_visual += dz - (now[0] - z0)
 
     def ready(self) -> bool:
         return self.pipeline is not None and self.pose is not None
@@ -148,7 +169,7 @@ class HazardMapper:
         base, weights = base[~own], weights[~own]
         x, y, yaw = self.pose
         rot = rpy_matrix((self.roll, self.pitch, yaw))
-        odom = base @ rot.T + np.array([x, y, self.z])
+        odom = base @ rot.T + np.array([x, y, self.height])
         added = self.map.add(odom, weights)
         self.processed += 1
         self.ms_per_pair = 1e3 * (time.perf_counter() - t0)
