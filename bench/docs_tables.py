@@ -62,6 +62,9 @@ PEERS: dict[str, tuple[tuple[str, str], ...]] = {
     'rss': (
         (r'^one process per node: (.*)$', r'one process: \1'),
     ),
+    'hazard_recall_flown': (
+        (r'^(.*)$', r'harness: \1'),
+    ),
     # hazard_recall: no rule, no peer (no other stereo mapper runs on its frames)
 }
 

@@ -44,49 +44,6 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
-class RosSession:
-    """An rclpy context of its own with one executor of the kind the stack spins on."""
-
-    def __init__(self):
-        import rclpy
-
-        from chang_e_rover.runner import make_executor
-        self.rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.executor = make_executor(context=self.context)
-        self.nodes = []
-
-    def add(self, node):
-        self.nodes.append(node)
-        self.executor.add_node(node)
-        return node
-
-    def node(self, name: str, **kwargs):
-        from rclpy.node import Node
-        return self.add(Node(name, context=self.context, **kwargs))
-
-    def spin_until(self, predicate, timeout: float, what: str = 'condition') -> None:
-        """Spin until predicate() is true; fail the test after timeout wall seconds."""
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                pytest.fail(f'timed out after {timeout} s waiting for {what}')
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def spin_for(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def close(self) -> None:
-        for node in self.nodes:
-            self.executor.remove_node(node)
-            node.destroy_node()
-        self.executor.shutdown()
-        self.rclpy.try_shutdown(context=self.context)
-
-
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path_factory, monkeypatch):
     """Each test its own run-time state: a relay queue left over by one test must not be
@@ -101,6 +58,7 @@ def state_dir(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def ros():
+    from flown_stack import RosSession
     session = RosSession()
     yield session
     session.close()
