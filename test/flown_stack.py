@@ -21,7 +21,7 @@ from chang_e_rover.ros_common import STATE_QOS
 TOP_SPEED = config.load_params('rover.yaml', 'drive_controller')['max_speed_m_s']
 GEOMETRY = rover_geometry(load_urdf(config.urdf_path('rover.urdf')))
 FRONT = max(x for x, _ in GEOMETRY.wheel_xy.values()) + GEOMETRY.wheel_radius   # base to tyre
-SKIP = ('relay', 'science')   # not needed to drive; they only cost time
+SKIP = ('relay', 'science', 'link')   # not needed to drive: they cost time, the link binds ports
 
 
 class RosSession:
