@@ -27,7 +27,7 @@ from results import write_results
 
 from chang_e_rover import config
 
-PORT_SHIFT = 400            # the relay's ports, clear of a session on config's own
+PORT_SHIFT = 1250           # the relay's ports, clear of a session on config's own
 TICKS = os.sysconf('SC_CLK_TCK')
 
 

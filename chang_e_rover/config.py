@@ -12,6 +12,9 @@ from typing import Any
 
 import yaml
 
+# DDS (RTPS) gives domain d the UDP ports from 7400 + 250 d up: relay ports stay below.
+DDS_FIRST_PORT = 7400
+
 
 class ConfigError(ValueError):
     """A config file is missing, malformed or lacks a key the code needs."""
@@ -40,22 +43,26 @@ def share_dir() -> Path:
 def copy_share(folder: Path, port_shift: int) -> Path:
     """Copy config/, urdf/ and launch/ to folder with the relay file's UDP ports moved up by
     port_shift; return folder. Pointed at by CHANG_E_ROVER_SHARE, it is a second session's
-    share on the same machine (test workers, campaign runs)."""
+    share on the same machine (test workers, campaign runs). A shift that moves a port out
+    of 1024..DDS_FIRST_PORT - 1 raises ConfigError before anything is written."""
     import shutil
     source = share_dir()
-    for name in ('config', 'urdf', 'launch'):
-        shutil.copytree(source / name, Path(folder) / name)
-    relay = Path(folder) / 'config' / 'relay.yaml'
-    data = yaml.safe_load(relay.read_text())
+    data = yaml.safe_load((source / 'config' / 'relay.yaml').read_text())
     moved = 0
     for node in data.values():
         params = node['ros__parameters']
         for key in [k for k in params if k == 'port' or k.endswith('_port')]:
             params[key] = int(params[key]) + port_shift
+            if not 1024 <= params[key] < DDS_FIRST_PORT:
+                raise ConfigError(f'port shift {port_shift} moves {key} to {params[key]}: '
+                                  f'relay ports stay in 1024..{DDS_FIRST_PORT - 1}, below '
+                                  'the ports DDS domains use')
             moved += 1
     if moved == 0:
-        raise ConfigError(f'{relay}: no port keys found to move')
-    relay.write_text(yaml.safe_dump(data, sort_keys=False))
+        raise ConfigError(f'{source}/config/relay.yaml: no port keys found to move')
+    for name in ('config', 'urdf', 'launch'):
+        shutil.copytree(source / name, Path(folder) / name)
+    (Path(folder) / 'config' / 'relay.yaml').write_text(yaml.safe_dump(data, sort_keys=False))
     return Path(folder)
 
 

@@ -9,14 +9,16 @@ second simulation session on the same machine would be:
 - UDP ports: worker k's relay, link and ground ports are config/'s moved up by
   PORT_STEP k (a copy of config/, urdf/ and launch/ through CHANG_E_ROVER_SHARE).
   The mission moves its own by MISSION_PORT_OFFSET more; tests that bind fixed ports
-  of their own add port_shift().
+  of their own add port_shift(). All stay below 7400, where DDS domains' ports begin
+  (config.DDS_FIRST_PORT): a relay port inside a domain's range would hear its RTPS
+  traffic.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-PORT_STEP = 500
+PORT_STEP = 250          # a worker uses up to 243 ports above its shift
 MISSION_PORT_OFFSET = 100
 
 
@@ -34,7 +36,7 @@ def domain(offset: int) -> int:
 
 
 def port_shift() -> int:
-    """How far this worker's UDP ports lie above config/'s."""
+    """How far this worker's UDP ports lie above config/'s (all stay below DDS's 7400)."""
     return PORT_STEP * worker_index()
 
 

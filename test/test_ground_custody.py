@@ -27,7 +27,7 @@ KEY = bytes(range(32))
 LIMITS = ArgLimits(100.0, {'pancam': (-3.1, 3.1), 'tcam': (-3.14, 3.14)},
                    {'pancam': (-1.2, 1.2), 'tcam': (-0.6, 1.2)})
 PORTS = {k: v + port_shift() for k, v in
-         dict(relay=47230, link_relay=47231, link_ground=47232, ground=47233).items()}
+         dict(relay=5230, link_relay=5231, link_ground=5232, ground=5233).items()}
 PRODUCTS = 300              # ~2.5 KB each: 3 packets, ~11 s of a 555 kbit/s link
 GROUND = f"""
 import sys, time

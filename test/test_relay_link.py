@@ -19,7 +19,7 @@ RELAY = config.load_params('relay.yaml', 'relay')
 GROUND = config.load_params('relay.yaml', 'ground')
 LINK = link_config()
 PORTS = {k: v + port_shift() for k, v in
-         dict(relay=47210, link_relay=47211, link_ground=47212, ground=47213).items()}
+         dict(relay=5210, link_relay=5211, link_ground=5212, ground=5213).items()}
 
 
 def test_link_defaults_are_the_icd_figures():
@@ -41,6 +41,22 @@ def test_the_link_takes_the_endpoints_ports_and_rates_and_refuses_them_repeated(
         {**load(f, n), 'up.rate_bps': 2000.0} if n == 'link' else load(f, n)))
     with pytest.raises(config.ConfigError, match='link.up.rate_bps repeats'):
         link_config()
+
+
+def test_relay_ports_stay_below_the_ports_dds_domains_use(tmp_path):
+    import pytest
+    ports = [v for params in (RELAY, GROUND) for k, v in params.items()
+             if k == 'port' or k.endswith('_port')]
+    assert ports and max(ports) < config.DDS_FIRST_PORT
+    assert max(PORTS.values()) < config.DDS_FIRST_PORT
+    too_far = config.DDS_FIRST_PORT - RELAY['port']
+    with pytest.raises(config.ConfigError, match='below the ports DDS domains use'):
+        config.copy_share(tmp_path / 'share', too_far)
+    assert not (tmp_path / 'share').exists(), 'a refused shift writes nothing'
+    moved = config.copy_share(tmp_path / 'ok', 7)
+    import yaml
+    data = yaml.safe_load((moved / 'config' / 'relay.yaml').read_text())
+    assert data['relay']['ros__parameters']['port'] == RELAY['port'] + 7
 
 
 def test_channel_drops_during_outages_and_paces_to_its_rate():

@@ -29,7 +29,7 @@ from chang_e_rover.campaign.plan import CampaignError, RunSpec
 
 DOMAIN_BASE, DOMAINS = 150, 80         # run i: domain --domain-base (150) + i mod 80
 MAX_DOMAIN = 232                       # the highest id whose DDS ports fit below 65536
-PORT_BASE, PORT_STEP = 2000, 10        # run i: relay ports moved up by 2000 + 10 (i mod 80)
+PORT_BASE, PORT_STEP = 1300, 10        # run i: relay ports moved up by 1300 + 10 (i mod 80)
 COLUMNS = ('index', 'seed', 'k', 'faults', 'reached', 'state', 'cause', 'goal_x_m', 'goal_y_m',
            'arrival_error_m', 'drift_m', 'drift_percent', 'travelled_m', 'detection_s',
            'spurious', 'sim_s', 'wall_s', 'traceback')
