@@ -349,14 +349,17 @@ def test_visual_odometry_steps_give_the_height_where_the_pitch_misleads():
     body, path = math.radians(33.0), math.radians(29.0)
     m.attitude(0.0, body)
     m.odometry(0.0, 0.0, 0.0)
+    m.visual_frame(None)
     true_z, x = 0.0, 0.0
     for _ in range(40):            # 40 frames 0.05 m apart along the path
         step = 0.05 * np.array([math.cos(path), 0.0, -math.sin(path)])     # in odom
-        before = (m.z, m.roll, m.pitch, 0.0)
         x += step[0]
         true_z += step[2]
         for k in range(1, 5):      # the odometry between the frames
             m.odometry(x - step[0] * (1 - k / 4), 0.0, 0.0)
-        m.visual_height(before, (m.z, m.roll, m.pitch, 0.0), rpy_matrix((0.0, body, 0.0)).T @ step)
+        m.visual_frame(rpy_matrix((0.0, body, 0.0)).T @ step)
     assert abs(m.z - true_z) > 0.15, 'the pitch alone drifts by decimetres'
+    assert m.height == pytest.approx(true_z, abs=1e-9)
+    m.attitude(0.0, 0.0)           # standing: a step that reads as motion is not taken
+    m.visual_frame(np.array([0.3, 0.0, 0.2]))
     assert m.height == pytest.approx(true_z, abs=1e-9)

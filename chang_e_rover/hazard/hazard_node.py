@@ -45,7 +45,6 @@ from chang_e_rover.ros_common import (
 
 # diagnostics go ERROR when this many pairs in a row failed in the pipeline
 FAILING_PAIRS = 3
-MOVED_M = 0.001     # odometry travel between two frames below which the rover stood
 
 
 def quaternion_from_matrix(R: np.ndarray) -> tuple[float, float, float, float]:
@@ -78,7 +77,6 @@ class HazardCameraNode(Node):
         # Visual odometry: its pose in its own frame (visual_odom), chained step by step.
         self.vo: VisualOdometry | None = None
         self.vo_pose = np.eye(4)
-        self.vo_state = None    # (z, roll, pitch, yaw, x, y) of the mapper at the last pair
         self.vo_linked_last = False     # whether the last pair was linked to the one before
         self.vo_failed = 0
         self.vo_ms = math.nan
@@ -233,15 +231,7 @@ class HazardCameraNode(Node):
         linked = motion is not None
         if linked:
             self.vo_pose = self.vo_pose @ motion.transform
-        m = self.mapper
-        now = (m.z, m.roll, m.pitch, m.pose[2], m.pose[0], m.pose[1])
-        before, self.vo_state = self.vo_state, now
-        # The step's vertical for the map's height, if the odometry moved between the
-        # two frames: as the drive takes no step over which no wheel was driven (on
-        # the deck the unfolding ramp before the cameras reads as the rover moving).
-        if linked and before is not None and math.hypot(now[4] - before[4],
-                                                        now[5] - before[5]) > MOVED_M:
-            m.visual_height(before[:4], now[:4], motion.translation)
+        self.mapper.visual_frame(motion.translation if linked else None)
         msg = Odometry()
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
         msg.header.frame_id = 'visual_odom'

@@ -24,6 +24,8 @@ from chang_e_rover.imaging.caltarget import calibrate, load_target
 from chang_e_rover.imaging.colour import correct
 from chang_e_rover.robot_description import rover_geometry, rpy_matrix
 
+MOVED_M = 0.001     # odometry travel between two frames below which the rover stood
+
 
 def limits_from(p: dict) -> Limits:
     """The traversability limits of a hazard_camera parameter set."""
@@ -76,6 +78,7 @@ class HazardMapper:
         self.pose: tuple[float, float, float] | None = None     # x, y, yaw from odometry
         self.z = 0.0            # height integrated from the odometry's travel and pitch
         self.z_visual = 0.0     # what visual odometry's steps corrected that height by
+        self.visual_state: tuple | None = None  # (z, roll, pitch, yaw, x, y) at the last frame
         self.roll = self.pitch = 0.0
         self.processed = 0
         self.ms_per_pair = math.nan
@@ -107,20 +110,28 @@ class HazardMapper:
         """The rover's height in odom: integrated, with visual odometry's corrections."""
         return self.z + self.z_visual
 
-    def visual_height(self, before: tuple, now: tuple, translation: np.ndarray) -> None:
+    def visual_frame(self, translation: np.ndarray | None) -> None:
         """Take the vertical part of a visual odometry step for the height.
 
-        before and now are (z, roll, pitch, yaw) at the step's two frames (z as
-        integrated); translation is the later base_link's position in the earlier
-        one. Integrating travel by the pitch is right only where the rover moves
-        along its own x axis: down the lander's ramp the body pitches 33 deg on a
-        path 29 deg steep, and the height drifts by decimetres. The step's own
-        vertical replaces what the pitch integrated over it.
+        Called at each frame visual odometry processed; translation is the frame's
+        base_link in the previous frame's, None when the two did not link.
+        Integrating travel by the pitch is right only where the rover moves along its
+        own x axis: down the lander's ramp the body pitches 33 deg on a path 29 deg
+        steep, and the height drifts by decimetres. The step's own vertical replaces
+        what the pitch integrated over it, if the odometry moved more than MOVED_M
+        between the frames: the drive takes no step over which no wheel was driven
+        (on the deck the unfolding ramp before the cameras reads as the rover moving).
         """
-        z0, roll, pitch, yaw = before
-        dz = float((rpy_matrix((roll, pitch, yaw)) @ np.asarray(translation, float))[2])
+        x, y, yaw = self.pose if self.pose is not None else (0.0, 0.0, 0.0)
+        before, self.visual_state = self.visual_state, (self.z, self.roll, self.pitch, yaw, x, y)
+        if translation is None or before is None:
+            return
+        z0, roll, pitch, yaw0, x0, y0 = before
+        if math.hypot(x - x0, y - y0) <= MOVED_M:
+            return
+        dz = float((rpy_matrix((roll, pitch, yaw0)) @ np.asarray(translation, float))[2])
         if math.isfinite(dz):
-            self.z_visual += dz - (now[0] - z0)
+            self.z_visual += dz - (self.z - z0)
 
     def ready(self) -> bool:
         return self.pipeline is not None and self.pose is not None
