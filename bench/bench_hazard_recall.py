@@ -34,6 +34,7 @@ from pathlib import Path
 import subprocess
 import sys
 import time
+import traceback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 
@@ -89,17 +90,25 @@ def one_flown(seed: int, timeout: float) -> dict:
            'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'MUJOCO_GL': 'egl'}
     env.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
     env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
-    out = subprocess.run([sys.executable, __file__, '--flown-child', str(seed), str(timeout)],
-                         capture_output=True, text=True, env=env, timeout=timeout * 10 + 300)
+    try:
+        out = subprocess.run([sys.executable, __file__, '--flown-child', str(seed), str(timeout)],
+                             capture_output=True, text=True, env=env, timeout=timeout * 10 + 300)
+    except subprocess.TimeoutExpired as exc:
+        return {'seed': seed, 'crash': f'no result within {exc.timeout:.0f} s of wall time'}
     lines = [x for x in out.stdout.splitlines() if x.startswith('RESULT ')]
     if not lines:
-        raise SystemExit(f'flown crossing of seed {seed} failed:\n{out.stderr[-3000:]}')
+        return {'seed': seed, 'crash': (out.stderr or out.stdout)[-3000:]}
     return json.loads(lines[-1][len('RESULT '):])
 
 
 def _run(job: tuple) -> dict:
+    """One crossing's row; a crossing that crashes is a row with its traceback."""
     kind, seed, timeout = job
-    return {**(one_flown if kind == 'flown' else one_run)(seed, timeout), 'stack': kind}
+    try:
+        row = (one_flown if kind == 'flown' else one_run)(seed, timeout)
+    except Exception:  # noqa: BLE001 - one crossing's crash must not end the run
+        row = {'seed': seed, 'crash': traceback.format_exc()[-3000:]}
+    return {**row, 'stack': kind}
 
 
 def found(share: float, rocks: int) -> int:
@@ -135,6 +144,12 @@ def figures(results: list[dict]) -> dict:
 
 def table(kind: str, results: list[dict]) -> None:
     print(f'{kind}:')
+    for r in (r for r in results if 'crash' in r):
+        print(f'{r["seed"]:>5}  crashed:\n' + '\n'.join('        ' + line
+                                                        for line in r['crash'].splitlines()))
+    results = [r for r in results if 'crash' not in r]
+    if not results:
+        return
     print(f'{"seed":>5}{"in 5 m":>9}{"recall":>8}{"near path":>11}{"recall":>8}'
           f'{"false":>8}{"RMSE m":>8}{"cells":>7}  drive')
     for r in results:
@@ -187,13 +202,19 @@ def main() -> None:
           f'({args.jobs} jobs)')
     setup = {'seeds': ' '.join(map(str, args.seeds)), 'jobs': args.jobs,
              'rock abundance': ABUNDANCE, 'goal m': GOAL[0], 'sim s per crossing': args.timeout}
+    crashed = {k: sum('crash' in r for r in rows) for k, rows in by_kind.items()}
+    by_kind = {k: [r for r in rows if 'crash' not in r] for k, rows in by_kind.items()}
+    if not all(by_kind.values()):
+        raise SystemExit(f'no results written: every crossing of a stack crashed ({crashed})')
+    if any(crashed.values()):
+        setup['crossings crashed'] = ', '.join(f'{k} {n}' for k, n in crashed.items())
     if 'harness' in by_kind:
         write_results('hazard_recall', figures(by_kind['harness']), {}, setup=setup)
     if 'flown' in by_kind:
         flown = figures(by_kind['flown'])
         peer = {f'harness: {k}': v for k, v in figures(by_kind['harness']).items()} \
             if 'harness' in by_kind else {}
-        write_results('hazard_recall_flown', flown, peer, setup=setup)
+        write_results('hazard_recall_flown', flown, peer, setup=setup, bench='hazard_recall')
 
 
 if __name__ == '__main__':

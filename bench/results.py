@@ -29,19 +29,21 @@ def _check_flat(what: str, figures: dict) -> None:
                             'or a list of them')
 
 
-def write_results(name: str, figure: dict, peer: dict, setup: dict | None = None) -> Path:
+def write_results(name: str, figure: dict, peer: dict, setup: dict | None = None,
+                  bench: str | None = None) -> Path:
     """Record figure and its peer (measured in the same run) with commit, date and machine.
 
     :param figure: 'what: unit' -> value; a row of the docs' tables each
     :param peer: the peers' figures, keyed the same way
     :param setup: conditions of the run that are not figures (options, executor)
+    :param bench: the `./dev bench` name that writes it, when that is not name
     """
     _check_flat('figure', figure)
     _check_flat('peer', peer)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f'{name}.json'
     record = {
-        'commit': _commit(), 'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
+        'bench': bench or name, 'commit': _commit(), 'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec='seconds'),
         'machine': {'cpus': os.cpu_count(), 'processor': platform.processor() or
                     platform.machine(), 'python': platform.python_version()},
