@@ -139,7 +139,8 @@ def render(name: str, results: dict | None = None) -> str:
     machine = results['machine']
     setup = ', '.join(f'{k} {cell(v)}' for k, v in results.get('setup', {}).items())
     setup = f' ({setup})' if setup else ''
-    provenance = (f'`./dev bench {results.get("bench", name)}`{setup}, commit {results["commit"]}, {results["date"]}, '
+    bench = results.get('bench', name)
+    provenance = (f'`./dev bench {bench}`{setup}, commit {results["commit"]}, {results["date"]}, '
                   f'{machine["cpus"]} cpus ({machine["processor"]}, Python {machine["python"]}); '
                   f'generated from `bench/results/{name}.json` by `bench/docs_tables.py`:')
     header = ['| what | figure | peer | peer figure | figure / peer |',

@@ -43,8 +43,8 @@ def write_results(name: str, figure: dict, peer: dict, setup: dict | None = None
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f'{name}.json'
     record = {
-        'bench': bench or name, 'commit': _commit(), 'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec='seconds'),
+        'bench': bench or name, 'commit': _commit(),
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         'machine': {'cpus': os.cpu_count(), 'processor': platform.processor() or
                     platform.machine(), 'python': platform.python_version()},
         'figure': figure, 'peer': peer}
