@@ -144,6 +144,7 @@ def cross_rock_field(s: HazardStack, goal_x: float = 15.0, cap_s: float = 420.0)
     touched: set[str] = set()
     path, odom_error = [], 0.0
     worst = {'roll': 0.0, 'pitch': 0.0, 'heading': 0.0}
+    truth_at: dict[float, tuple] = {}
     heading0 = None
     wall0 = time.monotonic()
     while w.time < 3.0:
@@ -158,8 +159,13 @@ def cross_rock_field(s: HazardStack, goal_x: float = 15.0, cap_s: float = 420.0)
         touched |= w.rover_contacts() & tall
         truth = w.ground_truth().position[:2]
         odom_error = max(odom_error, math.dist(truth, (core.odometry.x, core.odometry.y)))
-        if not core.aligning and core.attitude_estimator.roll is not None:
-            roll, pitch, yaw = quat2euler(w.ground_truth().quaternion, 'sxyz')
+        # The truth at each step's time: the estimate is compared with the truth at its
+        # last IMU sample's stamp (the sample may be a step older than the world).
+        truth_at[round(w.time, 6)] = quat2euler(w.ground_truth().quaternion, 'sxyz')
+        est = core.attitude_estimator
+        at = truth_at.get(round(est.stamp, 6)) if est.stamp is not None else None
+        if not core.aligning and est.roll is not None and at is not None:
+            roll, pitch, yaw = at
             off = core.odometry.yaw - yaw
             heading = math.atan2(math.sin(off), math.cos(off))
             heading0 = heading if heading0 is None else heading0

@@ -55,6 +55,11 @@ class AttitudeEstimator:
         self._tilt_s = 0.0      # how long the tilt has been averaging gravity
 
     @property
+    def stamp(self) -> float | None:
+        """The time of the last sample taken (s), None before the first."""
+        return self._last_t
+
+    @property
     def heading_rate(self) -> float:
         """The heading's rate in the level frame (rad/s): (q sin roll + r cos roll) / cos pitch."""
         _, q, r = self.rates

@@ -17,7 +17,8 @@ class ImuModel:
     repeatability, 1 sigma), which then walks as a random walk (the in-run bias
     instability), and white noise on every sample (angle and velocity random walk: a
     density, over the sample interval). The output is the average over the sample
-    interval, so a sample's noise is density / sqrt(interval).
+    interval (the true motion's too: interval_means), so a sample's noise is
+    density / sqrt(interval).
     """
 
     def __init__(self, p: dict, rng: np.random.Generator):
@@ -60,3 +61,26 @@ class ImuModel:
         a_sigma = self.accel_noise / math.sqrt(interval)
         return (np.asarray(gyro, float) + self.gyro_bias + self.rng.normal(0.0, g_sigma, 3),
                 np.asarray(accel, float) + self.accel_bias + self.rng.normal(0.0, a_sigma, 3))
+
+
+def rotation_vector(r: np.ndarray) -> np.ndarray:
+    """Return the rotation vector (axis x angle, rad) of a rotation matrix (angle below pi)."""
+    sine = 0.5 * np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
+    angle = math.acos(max(-1.0, min(1.0, 0.5 * (float(np.trace(r)) - 1.0))))
+    return sine * (angle / math.sin(angle)) if angle > 1e-9 else sine
+
+
+def interval_means(r0: np.ndarray, v0: np.ndarray, r1: np.ndarray, v1: np.ndarray, dt: float,
+                   gravity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the mean body rate (rad/s) and specific force (m/s^2) over an interval of dt s.
+
+    From the IMU's orientation (body to world) and its point's world velocity at the
+    interval's two ends: the delta angle and delta velocity over the interval, over its
+    length, which is what the part's decimation filter puts out (it averages its
+    internal samples down to the output rate). A reading of the rate at one instant
+    instead would alias every jolt shorter than the interval (a wheel dropping off a
+    rock) into the attitude the flight software integrates.
+    """
+    rates = rotation_vector(r0.T @ r1) / dt
+    force = 0.5 * (r0 + r1).T @ ((np.asarray(v1) - np.asarray(v0)) / dt - np.asarray(gravity))
+    return rates, force

@@ -15,7 +15,7 @@ from chang_e_rover import config
 from chang_e_rover.imaging.caltarget import Target
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.sim import model as mjmodel
-from chang_e_rover.sim.imu import ImuModel
+from chang_e_rover.sim.imu import ImuModel, interval_means
 from chang_e_rover.sim.motor import FaultError, MotorBank, MotorParams
 from chang_e_rover.sim.terrain import generate
 
@@ -213,6 +213,8 @@ class World:
         self._command_t = np.zeros(len(WHEEL_IDS))
         self._root_body = m.body(ROVER + 'base_link').id
         self.imu_model = ImuModel(config.section(p, 'imu'), self.rng)
+        self._imu_site = m.site(ROVER + 'imu').id
+        self._imu_last: tuple | None = None     # time, orientation, velocity at the last reading
         self.steps = 0
         self.driver_period_s = float(p['physics.driver_period_s'])
         self.battery = Battery(config.section(p, 'power'))
@@ -351,10 +353,22 @@ class World:
     def imu(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the IMU's reading now: body rates (rad/s) and specific force (m/s^2).
 
-        With the part's errors (sim/imu.py); no orientation, as a strapdown IMU gives none.
+        Each the mean since the last reading (sim/imu.py interval_means), as the part
+        averages down to its output rate; the first reading, and one after time went
+        back, the values at this instant. With the part's errors (sim/imu.py); no
+        orientation, as a strapdown IMU gives none.
         """
-        return self.imu_model.measure(self.time, self.data.sensor('gyro').data,
-                                      self.data.sensor('accel').data)
+        m, d = self.model, self.data
+        velocity = np.zeros(6)
+        mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_SITE, self._imu_site, velocity, 0)
+        now = (self.time, d.site_xmat[self._imu_site].reshape(3, 3).copy(), velocity[3:].copy())
+        last, self._imu_last = self._imu_last, now
+        if last is not None and now[0] > last[0]:
+            gyro, accel = interval_means(last[1], last[2], now[1], now[2], now[0] - last[0],
+                                         m.opt.gravity)
+        else:
+            gyro, accel = d.sensor('gyro').data, d.sensor('accel').data
+        return self.imu_model.measure(self.time, gyro, accel)
 
     def ground_truth(self) -> GroundTruth:
         b = self._root_body
