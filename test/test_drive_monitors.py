@@ -27,6 +27,17 @@ def test_a_unit_silent_for_node_lost_s_is_lost_until_heard_again():
     assert view.healthy(1.2) == ['lf']
 
 
+def test_a_unit_never_heard_is_lost_only_once_its_boot_time_is_over():
+    notes = Notes()
+    view = WheelViews(P, 2.0, notes)
+    view.status('lf', 'ENABLED', 'none', 2.0)
+    booting = view.healthy(2.0 + P['node_boot_s'] - 0.1)
+    assert 'lm' in booting and view.fault_of('lm') != 'node_lost' and \
+        ('lf', 'node_lost') in notes and len(notes) == 1, 'the one heard goes silent: lost'
+    assert 'lm' not in view.healthy(2.0 + P['node_boot_s'] + 0.1)
+    assert view.fault_of('lm') == 'node_lost' and len(notes) == 6
+
+
 def test_a_stall_again_within_watch_s_of_its_retry_is_seized_and_never_retried():
     notes = Notes()
     view, retry = WheelViews(P, 0.0, Notes()), StallRetry(P, notes)

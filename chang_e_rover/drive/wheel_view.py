@@ -67,11 +67,15 @@ class WheelViews:
         view.encoder = (t, rad)
 
     def healthy(self, t: float) -> list[str]:
-        """The wheels in service at t; marks (and notes) units silent for node_lost_s."""
+        """The wheels in service at t; marks (and notes) units silent for node_lost_s, and
+        units never heard node_boot_s after the start."""
         out = []
         for w, view in self.views.items():
-            heard = view.heard_t if view.heard_t is not None else self.start_t
-            if t - heard > self.p['node_lost_s']:
+            if view.heard_t is None:        # booting beside the controller, or never there
+                heard, limit = self.start_t, self.p['node_boot_s']
+            else:
+                heard, limit = view.heard_t, self.p['node_lost_s']
+            if t - heard > limit:
                 if not view.lost:
                     view.lost = True
                     self.note(t, w, 'node_lost')
