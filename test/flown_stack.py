@@ -10,6 +10,7 @@ flown pools several).
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 import math
 import threading
 import time
@@ -21,6 +22,7 @@ from chang_e_rover.ros_common import STATE_QOS
 TOP_SPEED = config.load_params('rover.yaml', 'drive_controller')['max_speed_m_s']
 GEOMETRY = rover_geometry(load_urdf(config.urdf_path('rover.urdf')))
 FRONT = max(x for x, _ in GEOMETRY.wheel_xy.values()) + GEOMETRY.wheel_radius   # base to tyre
+TRUTH_KEPT = 40     # steps of truth kept for the attitude check (the IMU lags a step or two)
 SKIP = ('relay', 'science', 'link')   # not needed to drive: they cost time, the link binds ports
 
 
@@ -67,14 +69,16 @@ class RosSession:
 
 class HazardStack:
     def __init__(self, ros, terrain: str, seed: int = 1, rock_abundance: float = 0.05,
-                 visual_odometry: bool = False):
+                 visual_odometry: bool | None = None):
+        """:param visual_odometry: the hazard node's vo.enabled; None: config's."""
         from geometry_msgs.msg import Twist
         self.ros = ros
         specs = [s for s in graph.all_nodes() if s.name not in SKIP]
         self.nodes = runner.build_nodes(specs, {'sim': {
             'real_time_factor': 0.0, 'terrain.name': terrain, 'terrain.seed': seed,
             'terrain.rock_abundance': rock_abundance},
-            'hazard_camera': {'vo.enabled': visual_odometry}}, context=ros.context)
+            'hazard_camera': {} if visual_odometry is None else {'vo.enabled': visual_odometry}},
+            context=ros.context)
         self.stop = threading.Event()
         self.threads = []
         for spec, node in zip(specs, self.nodes):
@@ -144,7 +148,7 @@ def cross_rock_field(s: HazardStack, goal_x: float = 15.0, cap_s: float = 420.0)
     touched: set[str] = set()
     path, odom_error = [], 0.0
     worst = {'roll': 0.0, 'pitch': 0.0, 'heading': 0.0}
-    truth_at: dict[float, tuple] = {}
+    truth_at: OrderedDict[float, tuple] = OrderedDict()   # the last TRUTH_KEPT steps'
     heading0 = None
     wall0 = time.monotonic()
     while w.time < 3.0:
@@ -162,6 +166,8 @@ def cross_rock_field(s: HazardStack, goal_x: float = 15.0, cap_s: float = 420.0)
         # The truth at each step's time: the estimate is compared with the truth at its
         # last IMU sample's stamp (the sample may be a step older than the world).
         truth_at[round(w.time, 6)] = quat2euler(w.ground_truth().quaternion, 'sxyz')
+        while len(truth_at) > TRUTH_KEPT:
+            truth_at.popitem(last=False)
         est = core.attitude_estimator
         at = truth_at.get(round(est.stamp, 6)) if est.stamp is not None else None
         if not core.aligning and est.roll is not None and at is not None:

@@ -136,6 +136,20 @@ def test_a_hazard_beyond_the_ramp_holds_the_deployment():
     assert not any(a.kind == 'ramp' for _, a in b.actions)
 
 
+def test_the_drive_off_ends_on_the_line_across_the_ramp_not_at_a_point():
+    b = Bench(params(**{'timeline.release_after_landing_s': 0.0}))
+    for _ in range(40):
+        b.run(0.5, follow=b.seq.step != 'drive_off')
+    assert (b.seq.step, b.seq.state) == ('drive_off', ACTIVE), b.seq.events
+    end, tolerance = PARAMS['egress_distance_m'], PARAMS['arrive_tolerance_m']
+    b.tel.rover_xy = (end - tolerance - 0.05, 0.0)      # still short of it, on the axis
+    b.run(2.0, follow=False)
+    assert b.seq.step == 'drive_off'
+    b.tel.rover_xy = (end - tolerance + 0.05, 0.35)     # slid 0.35 m aside on the ramp
+    b.run(1.0, follow=False)
+    assert b.seq.step == 'park', b.seq.events
+
+
 def test_zone_status_counts_observed_and_untraversable_cells():
     cost = np.full((40, 80), -1, dtype=np.int16)       # 0.1 m cells, origin (-2, -2)
     cost[:, 60:] = 0                                    # x >= 4.0 observed

@@ -58,10 +58,10 @@ def test_mission_drives_the_traverse_and_reports():
     distance = r['goal_drive']['distance_from_traverse_start_m']
     planned = sum(abs(leg.v_m_s) * leg.duration_s for leg in traverse()) + FaultDrive().distance_m
     assert 0.9 * planned < distance <= planned * 1.05
-    # Wheels and gyro alone (visual odometry off): the heading carries the gyro bias learnt
-    # over the rests the mission gives it, which differ from run to run (the mission drives
-    # from outside the lock-step loop), so the drift spreads over 0.5-2.2 %. Within the
-    # drive's drift aim of 5 %, with room.
+    # The heading carries the gyro bias learnt over the rests the mission gives it, which
+    # differ from run to run (the mission drives from outside the lock-step loop): with
+    # wheels and gyro alone the drift spread over 0.5-2.2 %; visual odometry corrects the
+    # position, not the heading. Within the drive's drift aim of 5 %, with room.
     assert r['traverse']['odometry_error_percent'] < 3.0
     failure = r['wheel_failure']
     assert failure['detected'] and (failure['reported_fault'], failure['wheel']) == ('stall', 'lm')

@@ -266,3 +266,74 @@ def test_drive_imports_navigation_which_imports_hazard_never_the_reverse():
     assert 'navigation' in imported('drive')
     assert imported('navigation') == {'hazard', 'robot_description'}
     assert not {'drive', 'navigation'} & imported('hazard')
+
+
+def pursuit_curvature(aside: float, yaw: float = 0.0) -> float:
+    """Pure pursuit of the x axis from (., aside) heading yaw: 2 sin(a) / d to the point
+    goal_lookahead_m ahead on the line."""
+    lookahead = P['goal_lookahead_m']
+    alpha = math.atan2(-aside, lookahead) - yaw
+    return 2 * math.sin(alpha) / math.hypot(lookahead, aside)
+
+
+def test_without_a_map_the_rover_holds_the_line_to_its_goal_not_the_bearing_to_its_point():
+    # The drive-off: from the deck's place straight down the ramp to (5, 0), the gate off.
+    # A slide at the ramp's foot puts the rover 0.12 m aside, 0.9 m short.
+    nav = Navigator(GEOMETRY, P, 0.055, Notes())
+    nav.gate_enabled = False
+    nav.set_goal(5.0, 0.0, 0.0)
+    nav.step(0.0, pose_at(), ALL, no_hold)
+    for short in (3.0, 0.9, 0.3):
+        v, omega = nav.step(1.0, pose_at(5.0 - short, 0.12), ALL, no_hold)
+        # the same arc back to the line however near the goal: aiming at the point would
+        # ask a bearing of atan(0.12 / short), 22 deg at 0.3 m
+        assert v > 0 and omega < 0
+        assert omega / v == pytest.approx(pursuit_curvature(0.12), rel=1e-9)
+    # on the line, pointing along it: straight on
+    v, omega = nav.step(2.0, pose_at(4.0, 0.0), ALL, no_hold)
+    assert omega == pytest.approx(0.0, abs=1e-12) and v > 0
+    # on the line, turned 3 deg off it: back toward it
+    v, omega = nav.step(2.0, pose_at(4.0, 0.0, math.radians(3)), ALL, no_hold)
+    assert omega / v == pytest.approx(pursuit_curvature(0.0, math.radians(3)), rel=1e-9)
+    assert omega < 0
+    # past the goal's perpendicular 0.15 m aside (beyond goal_tolerance_m): going on
+    # could only take it further, so the goal is reached there
+    assert math.hypot(0.01, 0.15) > P['goal_tolerance_m']
+    assert nav.step(3.0, pose_at(5.01, 0.15), ALL, no_hold) == (0.0, 0.0)
+    assert nav.goal is not None and nav.goal.reached
+
+
+def test_the_line_is_from_where_the_goal_was_taken_up_and_a_new_goal_takes_a_new_one():
+    nav = Navigator(GEOMETRY, P, 0.055, Notes())
+    nav.set_goal(0.0, 4.0, 0.0)                      # no map: the line from (2, 0)
+    nav.step(0.0, pose_at(2.0, 0.0, math.pi / 2), ALL, no_hold)
+    heading = math.atan2(4.0, -2.0)
+    # halfway along the line from (2, 0) to (0, 4), aimed along it: straight on
+    v, omega = nav.step(1.0, pose_at(1.0, 2.0, heading), ALL, no_hold)
+    assert omega == pytest.approx(0.0, abs=1e-9) and v > 0
+    # 0.9 m right of the line, facing along y: the pursuit point is 57 deg to the left,
+    # so it turns in place toward it
+    v, omega = nav.step(1.5, pose_at(2.0, 2.0, math.pi / 2), ALL, no_hold)
+    assert v == 0.0 and omega > 0
+    nav.set_goal(2.0, 6.0, 2.0)
+    v, omega = nav.step(2.0, pose_at(2.0, 2.0, math.pi / 2), ALL, no_hold)
+    assert nav.goal.start_xy == (2.0, 2.0)
+    assert omega == pytest.approx(0.0, abs=1e-12) and v > 0
+
+
+def test_on_steep_ground_the_rover_drives_straight_on_and_corrects_on_level_ground():
+    # Down the lander's 30 deg ramp: straight on, corners straight (the yaw trim holds the
+    # heading); a slide aside or a turn is taken up on level ground.
+    nav = Navigator(GEOMETRY, P, 0.055, Notes())
+    nav.gate_enabled = False
+    nav.set_goal(5.0, 0.0, 0.0)
+    ramp = math.radians(30)
+    assert ramp > P['goal_line_steep_rad']
+    nav.step(0.0, pose_at(), ALL, no_hold, pitch=ramp)
+    v, omega = nav.step(1.0, pose_at(3.5, 0.12), ALL, no_hold, pitch=ramp)
+    assert v > 0 and omega == pytest.approx(0.0, abs=1e-12)
+    v, omega = nav.step(1.5, pose_at(3.5, 0.12, math.radians(3)), ALL, no_hold, pitch=ramp)
+    assert v > 0 and omega == 0.0
+    # level again: back to the line
+    v, omega = nav.step(2.0, pose_at(4.3, 0.12), ALL, no_hold, pitch=0.02)
+    assert omega / v == pytest.approx(pursuit_curvature(0.12), rel=1e-9) and omega < 0

@@ -155,7 +155,8 @@ class DriveCore:
         """One control period of dt ending at t."""
         healthy = self.wheel_view.healthy(t)
         limit = self.allocator.speed_limit(len(healthy))
-        twist = self.navigator.step(t, self.odometry, healthy, self.arc_check.take_hold)
+        twist = self.navigator.step(t, self.odometry, healthy, self.arc_check.take_hold,
+                                    self.odometer.pitch)
         if twist is not None:
             self.governor.command(*twist, t)
         v, omega = self.governor.update(t, dt)

@@ -243,9 +243,13 @@ class Sequencer:
             return self._ramp_down(tel, 0.0) is None and abs(tel.ramp_speed) < self.p.ramp_still_rad_s
         if step == 'release':
             return tel.released
-        target = (self.p.egress_distance_m, 0.0) if step == 'drive_off' else self.p.park_xy
-        return (tel.rover_xy is not None
-                and math.dist(tel.rover_xy, target) <= self.p.arrive_tolerance_m)
+        if tel.rover_xy is None:
+            return False
+        if step == 'drive_off':
+            # Off the ramp is a line across x, not a point: a rover that slid aside on the
+            # ramp (it holds its heading there, docs/drive.md) is off it all the same.
+            return tel.rover_xy[0] >= self.p.egress_distance_m - self.p.arrive_tolerance_m
+        return math.dist(tel.rover_xy, self.p.park_xy) <= self.p.arrive_tolerance_m
 
     def _on_done(self, step: str) -> list[Action]:
         return [Action('gate', (True,))] if step == 'drive_off' else []

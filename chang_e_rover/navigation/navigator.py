@@ -41,6 +41,8 @@ class Goal:
                                       # rover, and dead ends (the rover's centre)
     stamp_ns: int = 0                 # header stamp of the message that set it
     cancelled: bool = False           # dropped by a velocity command before it was reached
+    start_xy: tuple[float, float] | None = None   # where the rover took it up (odometry):
+                                      # without a map it holds the line from here to the goal
 
 
 class Navigator:
@@ -56,6 +58,7 @@ class Navigator:
         # Off only for egress from the lander: the ramp is steeper than the limits the
         # map enforces, and it is known ground (the lander sequencer switches it).
         self.gate_enabled = True
+        self.pitch = 0.0                     # the attitude estimate's, at the last step
         footprint = Footprint.of_rover(geometry, p['hazard.footprint_end_margin_m'],
                                        p['hazard.footprint_side_margin_m'])
         self.voter = ArcVoter(geometry, p, footprint, note)
@@ -130,14 +133,16 @@ class Navigator:
                           reason=why)
 
     # ---- the control step --------------------------------------------------------------
-    def step(self, t: float, pose, healthy: list[str], arc_hold: ArcHold
+    def step(self, t: float, pose, healthy: list[str], arc_hold: ArcHold, pitch: float = 0.0
              ) -> tuple[float, float] | None:
         """The twist (v m/s, omega rad/s) to command for the goal, or None without one.
 
-        :param pose: the odometry (x, y, yaw); healthy: the wheels in service.
+        :param pose: the odometry (x, y, yaw); healthy: the wheels in service; pitch: the
+            attitude estimate's (rad).
         """
         if not self.active:
             return None
+        self.pitch = pitch
         self.voter.vote(t, self.hazard_map, self.goal, pose, healthy, self.gate_enabled)
         backing = self._recover(t, pose, healthy, arc_hold)
         if self.goal.reached:         # held within goal_held_tolerance_m: ended short
@@ -153,15 +158,20 @@ class Navigator:
                                 self.gate_enabled)
 
     def _follow(self, pose) -> tuple[float, float]:
-        """Toward the goal: along the voted arc, or turning in place, or straight without a map."""
+        """Toward the goal: along the voted arc, or turning in place, or along the line
+        to it without a map (or with the gate off)."""
         g, p = self.goal, self.p
         dx, dy = g.x - pose.x, g.y - pose.y
         distance = math.hypot(dx, dy)
+        if g.start_xy is None:
+            g.start_xy = (pose.x, pose.y)
         if distance < p['goal_tolerance_m']:
             g.reached = True
             return 0.0, 0.0
-        bearing = math.atan2(dy, dx)
         arc = self.voter.arc if self.hazard_map is not None and self.gate_enabled else None
+        if arc is None:
+            return self._hold_line(pose)
+        bearing = math.atan2(dy, dx)
         radius = 1.0 / p['arcs.max_curvature']
         if arc is not None and self.voter.nav is not None and distance > radius:
             # Where the cost to go falls fastest, one turning radius out: round a crater
@@ -172,10 +182,6 @@ class Navigator:
         turn = math.copysign(p['max_yaw_rate_rad_s'], err)
         # slow down near the goal so the ramp stops the rover on it
         v = min(self.top_speed, math.sqrt(2 * p['max_accel_m_s2'] * distance) * 0.7)
-        if arc is None:
-            if abs(err) > p['goal_turn_in_place_rad']:
-                return 0.0, turn
-            return v * math.cos(err), p['goal_heading_gain'] * err
         if arc.vetoed:
             self.face_goal.turning = False      # a blocked vote ends a turn to face the goal
             return 0.0, self.blocked.drive(turn)
@@ -183,6 +189,45 @@ class Navigator:
         if self.face_goal.needed(err, distance, arc):
             return 0.0, turn            # the goal is behind or out of an arc's reach: face it
         return v, max(-p['max_yaw_rate_rad_s'], min(p['max_yaw_rate_rad_s'], v * arc.curvature))
+
+    def _hold_line(self, pose) -> tuple[float, float]:
+        """Without a map: pure pursuit of the line from where the goal was taken up to the
+        goal. The rover steers the arc through a point goal_lookahead_m ahead of its place
+        on the line (curvature 2 sin(a) / d, a the bearing of that point off the heading,
+        d its distance), turning in place only when a is over goal_turn_in_place_rad.
+        A sideways error e asks a curvature of about 2 e / lookahead^2 whatever the
+        distance left: re-aiming at the goal point would turn the rover harder the nearer
+        it came (0.12 m aside 0.9 m short of the drive-off's end is 8 deg, on a ramp whose
+        rails leave a wheel 0.15 m either way), and a yaw rate proportional to the heading
+        error, at the drive's 0.055 m/s, asks curvatures whose corner swings hold the
+        wheels. Reached within goal_tolerance_m, or on passing the goal's perpendicular
+        to the line: going on could not bring it nearer."""
+        g, p = self.goal, self.p
+        line_x, line_y = g.x - g.start_xy[0], g.y - g.start_xy[1]
+        length = math.hypot(line_x, line_y)
+        ux, uy = line_x / length, line_y / length
+        rx, ry = pose.x - g.start_xy[0], pose.y - g.start_xy[1]
+        along = rx * ux + ry * uy
+        if along >= length:
+            g.reached = True
+            return 0.0, 0.0
+        # slow down near the goal so the ramp stops the rover on it
+        v = min(self.top_speed, math.sqrt(2 * p['max_accel_m_s2'] * (length - along)) * 0.7)
+        if abs(self.pitch) > p['goal_line_steep_rad']:
+            # Steep ground (the lander's ramp): straight on, the corners straight, the
+            # heading held by the gyro's trim on the wheel speeds; offsets are taken up on
+            # level ground. A corner swing there holds the wheels, and a rover held with
+            # its front wheels over the ramp's end pitches over them.
+            return v, 0.0
+        ahead = along + p['goal_lookahead_m']          # on the line, past the goal if need be
+        aim_x = g.start_xy[0] + ux * ahead - pose.x
+        aim_y = g.start_xy[1] + uy * ahead - pose.y
+        alpha = math.atan2(aim_y, aim_x) - pose.yaw
+        alpha = math.atan2(math.sin(alpha), math.cos(alpha))
+        if abs(alpha) > p['goal_turn_in_place_rad']:
+            return 0.0, math.copysign(p['max_yaw_rate_rad_s'], alpha)
+        curvature = 2.0 * math.sin(alpha) / math.hypot(aim_x, aim_y)
+        return v, v * curvature
 
     # ---- recovery ----------------------------------------------------------------------
     def _recover(self, t: float, pose, healthy: list[str], arc_hold: ArcHold
