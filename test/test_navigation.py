@@ -337,3 +337,7 @@ def test_on_steep_ground_the_rover_drives_straight_on_and_corrects_on_level_grou
     # level again: back to the line
     v, omega = nav.step(2.0, pose_at(4.3, 0.12), ALL, no_hold, pitch=0.02)
     assert omega / v == pytest.approx(pursuit_curvature(0.12), rel=1e-9) and omega < 0
+    # with the gate on (a goal without a map on a slope) the line is pursued as on the level
+    nav.gate_enabled = True
+    v, omega = nav.step(2.5, pose_at(3.5, 0.12), ALL, no_hold, pitch=ramp)
+    assert omega / v == pytest.approx(pursuit_curvature(0.12), rel=1e-9)

@@ -213,11 +213,12 @@ class Navigator:
             return 0.0, 0.0
         # slow down near the goal so the ramp stops the rover on it
         v = min(self.top_speed, math.sqrt(2 * p['max_accel_m_s2'] * (length - along)) * 0.7)
-        if abs(self.pitch) > p['goal_line_steep_rad']:
-            # Steep ground (the lander's ramp): straight on, the corners straight, the
-            # heading held by the gyro's trim on the wheel speeds; offsets are taken up on
-            # level ground. A corner swing there holds the wheels, and a rover held with
-            # its front wheels over the ramp's end pitches over them.
+        if not self.gate_enabled and abs(self.pitch) > p['goal_line_steep_rad']:
+            # Known steep ground, the gate off (the lander's ramp): straight on, the corners
+            # straight, the heading held by the gyro's trim on the wheel speeds; offsets are
+            # taken up on level ground. A corner swing there holds the wheels, and a rover
+            # held with its front wheels over the ramp's end pitches over them. (With the
+            # gate on, a goal without a map is pursued on slopes too: it may lie behind.)
             return v, 0.0
         ahead = along + p['goal_lookahead_m']          # on the line, past the goal if need be
         aim_x = g.start_xy[0] + ux * ahead - pose.x
