@@ -40,13 +40,14 @@ def share_dir() -> Path:
                           'chang_e_rover is not installed in the ament index') from exc
 
 
-def copy_share(folder: Path, port_shift: int) -> Path:
-    """Copy config/, urdf/ and launch/ to folder with the relay file's UDP ports moved up by
-    port_shift; return folder. Pointed at by CHANG_E_ROVER_SHARE, it is a second session's
-    share on the same machine (test workers, campaign runs). A shift that moves a port out
-    of 1024..DDS_FIRST_PORT - 1 raises ConfigError before anything is written."""
+def copy_share(folder: Path, port_shift: int, source: Path | None = None) -> Path:
+    """Copy config/, urdf/ and launch/ of source (default: share_dir()) to folder with the
+    relay file's UDP ports moved up by port_shift; return folder. Pointed at by
+    CHANG_E_ROVER_SHARE, it is a second session's share on the same machine (test workers,
+    campaign runs). A shift that moves a port out of 1024..DDS_FIRST_PORT - 1 raises
+    ConfigError before anything is written."""
     import shutil
-    source = share_dir()
+    source = Path(source) if source is not None else share_dir()
     data = yaml.safe_load((source / 'config' / 'relay.yaml').read_text())
     moved = 0
     for node in data.values():

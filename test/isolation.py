@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from chang_e_rover import config
+
 PORT_STEP = 250          # a worker uses up to 243 ports above its shift
 MISSION_PORT_OFFSET = 100
 # The share the suite was started with (CHANG_E_ROVER_SHARE from the shell, else the
-# repository's): every worker's own share is a copy of it with the worker's ports moved.
-STARTED_SHARE = os.environ.get('CHANG_E_ROVER_SHARE')
+# repository's), read before conftest points the variable at the worker's own copy.
+STARTED_SHARE = config.share_dir()
 
 
 def worker_index() -> int:
@@ -46,13 +48,4 @@ def port_shift() -> int:
 def share_with_own_ports(folder: Path, shift: int) -> Path:
     """Copy the started share's config/, urdf/ and launch/ to folder, relay ports moved by
     shift."""
-    from chang_e_rover import config
-    saved = os.environ.pop('CHANG_E_ROVER_SHARE', None)
-    if STARTED_SHARE is not None:
-        os.environ['CHANG_E_ROVER_SHARE'] = STARTED_SHARE
-    try:
-        return config.copy_share(folder, shift)
-    finally:
-        os.environ.pop('CHANG_E_ROVER_SHARE', None)
-        if saved is not None:
-            os.environ['CHANG_E_ROVER_SHARE'] = saved
+    return config.copy_share(folder, shift, STARTED_SHARE)

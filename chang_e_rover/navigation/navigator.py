@@ -58,7 +58,6 @@ class Navigator:
         # Off only for egress from the lander: the ramp is steeper than the limits the
         # map enforces, and it is known ground (the lander sequencer switches it).
         self.gate_enabled = True
-        self.pitch = 0.0                     # the attitude estimate's, at the last step
         footprint = Footprint.of_rover(geometry, p['hazard.footprint_end_margin_m'],
                                        p['hazard.footprint_side_margin_m'])
         self.voter = ArcVoter(geometry, p, footprint, note)
@@ -142,12 +141,11 @@ class Navigator:
         """
         if not self.active:
             return None
-        self.pitch = pitch
         self.voter.vote(t, self.hazard_map, self.goal, pose, healthy, self.gate_enabled)
         backing = self._recover(t, pose, healthy, arc_hold)
         if self.goal.reached:         # held within goal_held_tolerance_m: ended short
             return 0.0, 0.0
-        v, omega = backing if backing is not None else self._follow(pose)
+        v, omega = backing if backing is not None else self._follow(pose, pitch)
         if self.goal.reached:
             self.note(t, '-', f'goal reached at ({pose.x:.2f}, {pose.y:.2f})')
         return v, omega
@@ -157,7 +155,7 @@ class Navigator:
         return self.guard.check(t, v, omega, pose, self.hazard_map, self.hazard_t,
                                 self.gate_enabled)
 
-    def _follow(self, pose) -> tuple[float, float]:
+    def _follow(self, pose, pitch: float) -> tuple[float, float]:
         """Toward the goal: along the voted arc, or turning in place, or along the line
         to it without a map (or with the gate off)."""
         g, p = self.goal, self.p
@@ -170,18 +168,17 @@ class Navigator:
             return 0.0, 0.0
         arc = self.voter.arc if self.hazard_map is not None and self.gate_enabled else None
         if arc is None:
-            return self._hold_line(pose)
+            return self._hold_line(pose, pitch)
         bearing = math.atan2(dy, dx)
         radius = 1.0 / p['arcs.max_curvature']
-        if arc is not None and self.voter.nav is not None and distance > radius:
+        if self.voter.nav is not None and distance > radius:
             # Where the cost to go falls fastest, one turning radius out: round a crater
             # rather than at it.
             bearing = self.voter.heading if self.voter.heading is not None else bearing
         err = bearing - pose.yaw
         err = math.atan2(math.sin(err), math.cos(err))
         turn = math.copysign(p['max_yaw_rate_rad_s'], err)
-        # slow down near the goal so the ramp stops the rover on it
-        v = min(self.top_speed, math.sqrt(2 * p['max_accel_m_s2'] * distance) * 0.7)
+        v = self._approach_speed(distance)
         if arc.vetoed:
             self.face_goal.turning = False      # a blocked vote ends a turn to face the goal
             return 0.0, self.blocked.drive(turn)
@@ -190,33 +187,32 @@ class Navigator:
             return 0.0, turn            # the goal is behind or out of an arc's reach: face it
         return v, max(-p['max_yaw_rate_rad_s'], min(p['max_yaw_rate_rad_s'], v * arc.curvature))
 
-    def _hold_line(self, pose) -> tuple[float, float]:
+    def _approach_speed(self, left: float) -> float:
+        """Top speed, slowed near the goal so that the governor's ramp stops the rover on it."""
+        return min(self.top_speed, math.sqrt(2 * self.p['max_accel_m_s2'] * left) * 0.7)
+
+    def _hold_line(self, pose, pitch: float) -> tuple[float, float]:
         """Without a map: pure pursuit of the line from where the goal was taken up to the
-        goal. The rover steers the arc through a point goal_lookahead_m ahead of its place
-        on the line (curvature 2 sin(a) / d, a the bearing of that point off the heading,
-        d its distance), turning in place only when a is over goal_turn_in_place_rad.
-        A sideways error e asks a curvature of about 2 e / lookahead^2 whatever the
-        distance left: re-aiming at the goal point would turn the rover harder the nearer
-        it came (0.12 m aside 0.9 m short of the drive-off's end is 8 deg, on a ramp whose
-        rails leave a wheel 0.15 m either way), and a yaw rate proportional to the heading
-        error, at the drive's 0.055 m/s, asks curvatures whose corner swings hold the
-        wheels. Reached within goal_tolerance_m, or on passing the goal's perpendicular
-        to the line: going on could not bring it nearer."""
+        goal. The rover steers the arc through the point goal_lookahead_m ahead of its
+        place on the line (curvature 2 sin(a) / d, a the bearing of that point off the
+        heading, d its distance), turning in place only when a is over
+        goal_turn_in_place_rad; the curvature asked for a sideways offset does not grow as
+        the goal nears. Pitched over goal_line_steep_rad with the gate off (the lander's
+        ramp) it drives straight on (docs/drive.md, Without a map). Reached within
+        goal_tolerance_m, or on passing the goal's perpendicular to the line: going on
+        could not bring it nearer."""
         g, p = self.goal, self.p
         line_x, line_y = g.x - g.start_xy[0], g.y - g.start_xy[1]
         length = math.hypot(line_x, line_y)
         ux, uy = line_x / length, line_y / length
-        rx, ry = pose.x - g.start_xy[0], pose.y - g.start_xy[1]
-        along = rx * ux + ry * uy
+        along = (pose.x - g.start_xy[0]) * ux + (pose.y - g.start_xy[1]) * uy
         if along >= length:
             g.reached = True
             return 0.0, 0.0
-        # slow down near the goal so the ramp stops the rover on it
-        v = min(self.top_speed, math.sqrt(2 * p['max_accel_m_s2'] * (length - along)) * 0.7)
-        if not self.gate_enabled and abs(self.pitch) > p['goal_line_steep_rad']:
-            # Known steep ground, the gate off (the lander's ramp): straight on, the corners
-            # straight, the heading held by the gyro's trim on the wheel speeds; offsets are
-            # taken up on level ground. A corner swing there holds the wheels, and a rover
+        v = self._approach_speed(length - along)
+        if not self.gate_enabled and abs(pitch) > p['goal_line_steep_rad']:
+            # Straight on, the corners straight, the heading held by the gyro's trim on
+            # the wheel speeds: a corner swing on the ramp holds the wheels, and a rover
             # held with its front wheels over the ramp's end pitches over them. (With the
             # gate on, a goal without a map is pursued on slopes too: it may lie behind.)
             return v, 0.0
@@ -227,8 +223,7 @@ class Navigator:
         alpha = math.atan2(math.sin(alpha), math.cos(alpha))
         if abs(alpha) > p['goal_turn_in_place_rad']:
             return 0.0, math.copysign(p['max_yaw_rate_rad_s'], alpha)
-        curvature = 2.0 * math.sin(alpha) / math.hypot(aim_x, aim_y)
-        return v, v * curvature
+        return v, v * 2.0 * math.sin(alpha) / math.hypot(aim_x, aim_y)
 
     # ---- recovery ----------------------------------------------------------------------
     def _recover(self, t: float, pose, healthy: list[str], arc_hold: ArcHold
