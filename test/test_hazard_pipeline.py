@@ -176,6 +176,51 @@ def test_the_far_band_matched_at_full_resolution_measures_far_ground_at_least_as
     assert sp.far_matcher is None
 
 
+def test_a_disparity_whose_partner_the_right_camera_cannot_see_is_dropped():
+    """A plank 30 px of disparity near on ground 10 px away: the ground just left of it has
+    its partner behind the plank in the right image; a pixel at the left edge has its
+    partner off the image. Both are dropped, the rest kept."""
+    K = np.array([[256.0, 0, 256], [0, 256.0, 256], [0, 0, 1]])
+    left = np.hstack([K, np.zeros((3, 1))])
+    right = left.copy()
+    right[0, 3] = -256.0 * 0.2
+    sp = StereoPipeline(*(CameraModel(512, 512, K, np.zeros(5), np.eye(3), P)
+                          for P in (left, right)), StereoParams(scale=1.0))
+    disp = np.full((4, 200), 10.0, np.float32)
+    disp[:, 60:100] = 30.0                     # the plank: right-image columns 30-69
+    disp[:, 1] = 3.0                            # partner at column -2: off the image
+    kept = sp._keep_visible_partners(disp.copy()) > 0
+    block = StereoParams().block_size
+    hidden = [u for u in range(60) if 30 - block // 2 <= u - 10 <= 69 + block // 2]
+    assert not kept[:, hidden].any(), 'ground whose partner the plank hides'
+    assert not kept[:, :block // 2 + 11].any(), 'partners off the right image or at its edge'
+    visible = [u for u in range(200) if u not in hidden and u >= block // 2 + 11]
+    assert kept[:, visible].all()
+    assert kept[:, 60:100].all(), 'the plank itself'
+
+
+def test_hidden_partners_dropped_take_pits_out_of_a_rock_field():
+    """Points below the true ground (> 0.15 m) on a rock field's first pair, with the
+    z-buffer test and without it (the left edge's test is on in both)."""
+    scene = Scene('rocks', **{'terrain.seed': 3, 'terrain.rock_abundance': 0.1})
+    w = scene.world
+    cid = mujoco.mj_name2id(w.model, mujoco.mjtObj.mjOBJ_CAMERA, 'hazcam_left')
+    rot = w.data.cam_xmat[cid].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+    counts = {}
+    default = StereoParams().occlusion_tolerance_px
+    for tolerance in (math.inf, default):
+        sp = StereoPipeline(*scene.models(), StereoParams(occlusion_tolerance_px=tolerance))
+        pts, _ = sp.pair_points(scene.raw['hazcam_left'], scene.raw['hazcam_right'])
+        xyz = pts @ rot.T + w.data.cam_xpos[cid]
+        low = xyz[:, 2] - w.terrain.true_height(xyz[:, 0], xyz[:, 1]) < -0.15
+        counts[tolerance] = (len(pts), int(low.sum()))
+    print('points, of them below the ground: without the z-buffer', counts[math.inf],
+          'with it', counts[default])
+    (n_off, low_off), (n_on, low_on) = counts.values()
+    assert low_on <= 0.8 * low_off
+    assert n_on >= 0.97 * n_off
+
+
 def test_the_25_cm_step_is_marked_untraversable(step25):
     hm = step25.height_map()
     a = analyse(hm.heights(), hm.resolution, LIMITS)

@@ -60,6 +60,7 @@ class StereoParams:
     stride: int = 2            # triangulate every stride-th pixel of the disparity map
     min_brightness: int = 12   # grey level under which a pixel is sky, never matched
     far_from_m: float = 3.0    # beyond this range, points from a full-resolution match (0: off)
+    occlusion_tolerance_px: float = 1.0   # a nearer pixel on the partner: hidden
 
 
 class StereoPipeline:
@@ -138,6 +139,33 @@ class StereoPipeline:
         disp = matcher.compute(*imgs)[:, pad:].astype(np.float32) / 16.0
         # Black sky has only read noise, which the matcher would happily match.
         disp[cv2.blur(grey[0], (5, 5)) < self.p.min_brightness] = -1.0
+        return self._keep_visible_partners(disp)
+
+    def _keep_visible_partners(self, disp: np.ndarray) -> np.ndarray:
+        """Drop disparities whose partner pixel the right camera cannot have seen.
+
+        A left pixel at column u with disparity d has its partner at u - d in the right
+        image. Where the true partner lies outside the right image (near ground at the
+        left edge, often just past the rover's own front wheel) or behind a nearer
+        surface (ground beside a plank or a rock), the matcher still returns the best of
+        what it can reach: a smaller disparity, a point beyond the ground, which the map
+        reads as a pit. Kept: a partner whose matching block lies inside the right image
+        (u - d at least the block's half width plus one), and one whose block no other
+        pixel of the row lands in with a disparity more than occlusion_tolerance_px
+        larger (a nearer surface would hide it: a z-buffer of the right image, widened
+        by the block).
+        """
+        u = np.arange(disp.shape[1], dtype=np.float32)[None, :]
+        partner = u - disp
+        disp[(disp > 0) & (partner < self.p.block_size // 2 + 1)] = -1.0
+        rows, cols = np.nonzero(disp > 0)
+        d = disp[rows, cols]
+        x = np.rint(partner[rows, cols]).astype(np.intp)
+        nearest = np.zeros_like(disp)       # per right pixel: the largest disparity on it
+        np.maximum.at(nearest, (rows, x), d)
+        nearest = cv2.dilate(nearest, np.ones((1, self.p.block_size), np.uint8))
+        hidden = d < nearest[rows, x] - self.p.occlusion_tolerance_px
+        disp[rows[hidden], cols[hidden]] = -1.0
         return disp
 
     def disparity(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
