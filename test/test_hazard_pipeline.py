@@ -330,6 +330,8 @@ def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
             msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
             msg.header.stamp.sec = sec
             node.image_callback(side, msg)
+        odom.header.stamp.sec = sec         # the drive's pose at the pair: it is mapped
+        node.odom_callback(odom)
 
     pair(1)
     assert node.pairs_failed == 1 and node.diagnostic_status().level != DiagnosticStatus.ERROR
@@ -377,12 +379,52 @@ def test_no_pair_is_mapped_before_the_drive_has_a_roll_and_pitch_estimate(ros):
 
     odom(1, math.radians(-12.7), known=False)
     pair(2)
-    assert mapped == [] and node.pairs_unlevelled == 1 and node.last_pair_ns == 2 * 10**9
     odom(3, math.radians(-1.8), known=True)
+    assert mapped == [] and node.pairs_unlevelled == 1 and node.last_pair_ns == 2 * 10**9
     pair(4)
+    odom(5, math.radians(-1.8), known=True)
     assert len(mapped) == 1 and mapped[0][1] == pytest.approx(math.radians(-1.8))
     values = {v.key: v.value for v in node.diagnostic_status().values}
     assert values['pairs_unlevelled'] == '1'
+
+
+def test_a_pair_waits_for_the_pose_stamped_at_it_so_arrival_order_changes_nothing(ros):
+    """The odometry of the step before a pair may arrive after the pair (another topic,
+    another process): the pair waits until an odometry stamped at or after it is in, and
+    is mapped with the newest one older than itself, whatever came first."""
+    from nav_msgs.msg import Odometry
+    from sensor_msgs.msg import Image
+    from chang_e_rover.hazard.hazard_node import HazardCameraNode
+    node = ros.add(HazardCameraNode(context=ros.context))
+    node.mapper.ready = lambda: True
+    mapped = []
+    node.pair = lambda stamp, left, right: mapped.append((stamp, node.mapper.pose[0]))
+
+    def odom(sec: int):
+        msg = Odometry()
+        msg.header.stamp.sec = sec
+        msg.pose.pose.position.x = float(sec)       # where the rover was at sec
+        msg.pose.pose.orientation.w = 1.0
+        node.odom_callback(msg)
+
+    def pair(sec: int):
+        for side in ('left', 'right'):
+            msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
+            msg.header.stamp.sec = sec
+            node.image_callback(side, msg)
+
+    odom(1)
+    pair(3)
+    odom(2)                         # the step before the pair, in after it
+    assert mapped == [], 'mapped before its pose was in'
+    odom(3)
+    assert mapped == [(3 * 10**9, 2.0)]
+    pair(5)
+    pair(6)                         # no pose came for 5: the newer pair replaces it
+    odom(6)
+    assert [m[0] for m in mapped] == [3 * 10**9, 6 * 10**9]
+    values = {v.key: v.value for v in node.diagnostic_status().values}
+    assert values['pairs_superseded'] == '1'
 
 
 

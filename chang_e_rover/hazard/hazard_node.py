@@ -10,6 +10,11 @@ takes ~0.2 s.
 
 A pair is mapped with the odometry, attitude and steering stamped before it
 (the newest of each older than the pair), and the map carries the pair's stamp.
+It waits for the first odometry stamped at or after it, so that every pose older
+than the pair is in (messages on different topics and from different processes
+arrive in any order): then which pose a pair gets never depends on the
+scheduling. A newer pair that completes while one waits replaces it (counted in
+`pairs_superseded`).
 Pairs are not mapped while rover/odom says the drive has no roll and pitch
 estimate yet (at rest after start-up, ros_common.attitude_known).
 Every complete pair, mapped or dropped, is answered on /diagnostics with its
@@ -84,6 +89,8 @@ class HazardCameraNode(Node):
         self.poses: dict[str, deque] = {k: deque(maxlen=64) for k in ('odom', 'steer')}
         self.last_pair_ns = -1
         self.pairs_unlevelled = 0       # pairs not mapped: no roll and pitch estimate yet
+        self.waiting: tuple[int, Image, Image] | None = None    # a pair awaiting its pose
+        self.pairs_superseded = 0       # pairs replaced by a newer one while they waited
         # Subscriptions in the order their messages are sent (the pose inputs, then the
         # pair): an executor takes messages that wait together in creation order.
         self.create_subscription(Odometry, 'odom', self.odom_callback, STATE_QOS)
@@ -142,6 +149,7 @@ class HazardCameraNode(Node):
         self.mapper.odometry(msg.pose.pose.position.x, msg.pose.pose.position.y, yaw)
         m = self.mapper
         self.poses['odom'].append((stamp, ((m.pose, m.z, m.roll, m.pitch), attitude_known(msg))))
+        self.map_waiting()
 
     def _state_before(self, stamp_ns: int):
         """The mapper's odometry state (pose, height, roll, pitch) of the newest odometry
@@ -160,6 +168,17 @@ class HazardCameraNode(Node):
         if other is None or other[0] != stamp:
             return
         left, right = self.frames.pop('left')[1], self.frames.pop('right')[1]
+        if self.waiting is not None:
+            self.pairs_superseded += 1
+        self.waiting = (stamp, left, right)
+        self.map_waiting()
+
+    def map_waiting(self) -> None:
+        """Map the waiting pair once an odometry stamped at or after it is in."""
+        odom = self.poses['odom']
+        if self.waiting is None or not odom or odom[-1][0] < self.waiting[0]:
+            return
+        (stamp, left, right), self.waiting = self.waiting, None
         m = self.mapper
         latest = (m.pose, m.z, m.roll, m.pitch)
         try:
@@ -289,6 +308,7 @@ class HazardCameraNode(Node):
             ('known_cells', known), ('untraversable_cells', bad),
             ('height_m', f'{m.height:.3f}'), ('pairs_failed', self.pairs_failed),
             ('pairs_unlevelled', self.pairs_unlevelled),
+            ('pairs_superseded', self.pairs_superseded),
             ('last_error', self.last_error),
             ('vo_linked', self.vo.linked if self.vo else 0),
             ('vo_unlinked', self.vo.unlinked if self.vo else 0),
