@@ -18,8 +18,8 @@ scheduling. A newer pair that completes while one waits replaces it (counted in
 Pairs are not mapped while rover/odom says the drive has no roll and pitch
 estimate yet (at rest after start-up, ros_common.attitude_known).
 Every complete pair, mapped or dropped, is answered on /diagnostics with its
-stamp (`pair_stamp_ns`): the simulator's lock-step waits for that answer before
-the map is due (docs/simulator.md, Time).
+stamp (`pair_stamp_ns`): the simulator's lock-step waits for that answer a control
+period before the map is due (docs/simulator.md, Time).
 """
 from __future__ import annotations
 

@@ -11,8 +11,11 @@ Channels in the loop (docs/simulator.md, Time):
 - the drive controller answers every control period (rover/odom stamped with
   the period it closes): needed for the current step;
 - the hazard pipeline answers every stereo pair it was sent (its diagnostics
-  carry the pair's stamp): needed only once the pair's map is due, map_latency_s
-  after the pair, so the stereo match runs while the physics steps on.
+  carry the pair's stamp): needed a control period before the pair's map is due
+  (map_latency_s after the pair), so the stereo match runs while the physics steps
+  on, and the map and visual odometry step, published before the answer, reach
+  the controller ahead of the readings of the period before the one that takes
+  them into use: a whole period's round trip, not a race with the next readings.
 
 A channel whose node is not on the graph is not waited for (a process that died
 is what the flight software must cope with, and sees in sim time). A node owes
@@ -110,8 +113,9 @@ class Lockstep:
         """Channels that must answer before the step from now_ns to next_ns."""
         waiting = [c.name for c in self.every_step.values()
                    if c.present and c.answered_ns < now_ns]
+        period = next_ns - now_ns
         waiting += [c.name for c in self.on_demand.values()
-                    if c.present and any(d + self.latency_ns <= next_ns for d in c.due)]
+                    if c.present and any(d + self.latency_ns <= next_ns + period for d in c.due)]
         return waiting
 
     def ready(self, now_ns: int, next_ns: int, wall_s: float) -> bool:
