@@ -300,12 +300,20 @@ def test_the_flight_core_maps_the_step_ahead_and_nothing_else_as_a_hazard(step25
     assert mapper.response is None and len(mapper.estimates) == 1   # still estimating
 
 
+def send_pair(node, sec: int) -> None:
+    """A 2 x 2 stereo pair stamped sec, to the hazard node's image callbacks."""
+    from sensor_msgs.msg import Image
+    for side in ('left', 'right'):
+        msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
+        msg.header.stamp.sec = sec
+        node.image_callback(side, msg)
+
+
 def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
     """Any exception from the pipeline (not only a refused input) used to end the hazard
     node's thread; now the pair is dropped and counted, diagnostics go ERROR after three
     in a row, no map goes out for them, and the next good pair is mapped as before."""
     from diagnostic_msgs.msg import DiagnosticStatus
-    from sensor_msgs.msg import Image
     from chang_e_rover.hazard.hazard_node import FAILING_PAIRS, HazardCameraNode
     node = ros.add(HazardCameraNode(context=ros.context))
     published = []
@@ -326,10 +334,7 @@ def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
     node.mapper.process = process
 
     def pair(sec: int):
-        for side in ('left', 'right'):
-            msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
-            msg.header.stamp.sec = sec
-            node.image_callback(side, msg)
+        send_pair(node, sec)
         odom.header.stamp.sec = sec         # the drive's pose at the pair: it is mapped
         node.odom_callback(odom)
 
@@ -353,7 +358,6 @@ def test_no_pair_is_mapped_before_the_drive_has_a_roll_and_pitch_estimate(ros):
     roll (-12.7 deg here) would put its points well above the ground, and where no later
     pair looks again they would stay. Such pairs are answered but not mapped."""
     from nav_msgs.msg import Odometry
-    from sensor_msgs.msg import Image
     from chang_e_rover.hazard.hazard_node import HazardCameraNode
     from chang_e_rover.ros_common import attitude_known, PITCH_VAR, ROLL_VAR
     node = ros.add(HazardCameraNode(context=ros.context))
@@ -372,10 +376,7 @@ def test_no_pair_is_mapped_before_the_drive_has_a_roll_and_pitch_estimate(ros):
         node.odom_callback(msg)
 
     def pair(sec: int):
-        for side in ('left', 'right'):
-            msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
-            msg.header.stamp.sec = sec
-            node.image_callback(side, msg)
+        send_pair(node, sec)
 
     odom(1, math.radians(-12.7), known=False)
     pair(2)
@@ -393,7 +394,6 @@ def test_a_pair_waits_for_the_pose_stamped_at_it_so_arrival_order_changes_nothin
     another process): the pair waits until an odometry stamped at or after it is in, and
     is mapped with the newest one older than itself, whatever came first."""
     from nav_msgs.msg import Odometry
-    from sensor_msgs.msg import Image
     from chang_e_rover.hazard.hazard_node import HazardCameraNode
     node = ros.add(HazardCameraNode(context=ros.context))
     node.mapper.ready = lambda: True
@@ -408,10 +408,7 @@ def test_a_pair_waits_for_the_pose_stamped_at_it_so_arrival_order_changes_nothin
         node.odom_callback(msg)
 
     def pair(sec: int):
-        for side in ('left', 'right'):
-            msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
-            msg.header.stamp.sec = sec
-            node.image_callback(side, msg)
+        send_pair(node, sec)
 
     odom(1)
     pair(3)
