@@ -3,9 +3,11 @@
 Frames come from the simulator's own renderer and detector model; ground truth
 is Terrain.true_height and the rover's true camera pose.
 """
+import dataclasses
 import math
 import os
 
+from hypothesis import given, settings, strategies as st
 import mujoco
 import numpy as np
 import pytest
@@ -13,7 +15,8 @@ import pytest
 from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper, limits_from
 from chang_e_rover.hazard.stereo import CameraModel, seen_through, StereoParams, StereoPipeline
-from chang_e_rover.hazard.traversability import analyse, HeightMap, UNTRAVERSABLE
+from chang_e_rover.hazard.traversability import analyse, HeightMap, UNTRAVERSABLE, \
+    wheel_closing
 from chang_e_rover.imaging.caltarget import calibrate, patch_medians
 from chang_e_rover.imaging.colour import CalibrationError, chromaticity, correct
 from chang_e_rover.robot_description import load_urdf, rover_geometry
@@ -221,6 +224,37 @@ def test_hidden_partners_dropped_take_pits_out_of_a_rock_field():
     assert n_on >= 0.97 * n_off
 
 
+def test_a_pit_narrower_than_a_wheel_is_bridged_a_wider_one_and_a_rock_are_not():
+    """The ground is judged as the wheels meet it (traversability.wheel_closing): a stereo
+    pit of one cell is no step for a 0.25 m wheel, a pit wider than the wheel is."""
+    h = np.zeros((60, 60))
+    h[10, 10] = -0.4                      # one 10 cm cell, 0.4 m deep
+    h[10:12, 40:42] = -0.4                # 20 cm across
+    h[40:47, 10:17] = -0.4                # 70 cm across: the wheel drops in
+    h[40:43, 40:43] = 0.3                 # a 30 cm rock
+    cost = analyse(h, 0.1, LIMITS).cost
+    near = lambda i, j: cost[i - 3:i + 4, j - 3:j + 4]
+    assert (near(10, 10) < UNTRAVERSABLE).all() and (near(10, 41) < UNTRAVERSABLE).all()
+    assert (near(43, 13) == UNTRAVERSABLE).any()
+    assert (near(41, 41) == UNTRAVERSABLE).any()
+    # Without the wheel's closing, the one-cell pit is a step of 0.4 m.
+    raw = analyse(h, 0.1, dataclasses.replace(LIMITS, wheel_radius_m=0.0)).cost
+    assert (raw[7:14, 7:14] == UNTRAVERSABLE).any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-0.5, 0.5), min_size=144, max_size=144),
+       st.lists(st.booleans(), min_size=144, max_size=144))
+def test_the_wheel_closing_never_lowers_the_ground_keeps_the_unseen_and_settles(zs, unseen):
+    h = np.where(np.reshape(unseen, (12, 12)), np.nan, np.reshape(zs, (12, 12)))
+    closed = wheel_closing(h, 0.1, LIMITS.wheel_radius_m)
+    seen = np.isfinite(h)
+    assert np.array_equal(np.isfinite(closed), seen)
+    assert (closed[seen] >= h[seen] - 1e-12).all()
+    assert np.allclose(wheel_closing(closed, 0.1, LIMITS.wheel_radius_m), closed,
+                       equal_nan=True, atol=1e-12)
+
+
 def test_the_25_cm_step_is_marked_untraversable(step25):
     hm = step25.height_map()
     a = analyse(hm.heights(), hm.resolution, LIMITS)
@@ -230,12 +264,8 @@ def test_the_25_cm_step_is_marked_untraversable(step25):
 
 
 def test_the_published_window_at_the_map_edge_is_analysed_like_any_other():
-    """A window clipped by the map's edge is not square; the analysis takes any rectangle.
-
-    A mission run (2026-12-02) drove to 24.6 m from the start of a 60 m map: the
-    16 m window lost a column, the analysis assumed a square grid, raised, and the
-    hazard node's thread died while the rover drove on.
-    """
+    """A window clipped by the map's edge is not square; the analysis takes any rectangle
+    (a rover 24 m out on a 60 m map already has its 16 m window clipped)."""
     from chang_e_rover.hazard.mapper import HazardMapper
     from chang_e_rover.robot_description import load_urdf
     p = config.load_params('rover.yaml', 'hazard_camera')

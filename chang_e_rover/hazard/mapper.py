@@ -22,16 +22,18 @@ from chang_e_rover.hazard.stereo import CameraModel, seen_through, StereoParams,
 from chang_e_rover.hazard.traversability import analyse, HeightMap, Limits
 from chang_e_rover.imaging.caltarget import calibrate, load_target
 from chang_e_rover.imaging.colour import correct
-from chang_e_rover.robot_description import rover_geometry, rpy_matrix
+from chang_e_rover.robot_description import load_urdf, rover_geometry, rpy_matrix
 
 MOVED_M = 0.001     # odometry travel between two frames below which the rover stood
 
 
-def limits_from(p: dict) -> Limits:
-    """The traversability limits of a hazard_camera parameter set."""
+def limits_from(p: dict, robot=None) -> Limits:
+    """The traversability limits of a hazard_camera parameter set, for the wheels of robot
+    (the rover's URDF when None)."""
+    robot = robot if robot is not None else load_urdf(config.urdf_path('rover.urdf'))
     return Limits(p['max_slope_deg'], p['max_step_m'], p['max_roughness_m'],
                   p['slope_margin_deg'], p['step_margin_m'], p['patch_m'],
-                  p['step_window_m'], p['min_coverage'])
+                  p['step_window_m'], p['min_coverage'], rover_geometry(robot).wheel_radius)
 
 
 class HazardMapper:
@@ -39,7 +41,7 @@ class HazardMapper:
 
     def __init__(self, p: dict, robot):
         self.p = p
-        self.limits = limits_from(p)
+        self.limits = limits_from(p, robot)
         self.stereo_params = StereoParams(**config.section(p, 'stereo'))
         self.base_from_cam = robot.transform_to_root('hazcam_left_optical_frame')
         self.eyes = [robot.transform_to_root(f'hazcam_{s}_optical_frame')[:3, 3]

@@ -5,7 +5,9 @@ the stereo points that fell in it (weight 1 / range^2, so near, precise views
 outweigh far ones as the rover comes closer).
 
 Traversability follows the Mars rovers' GESTALT (Goldberg, Maimone and
-Matthies 2002): a plane is fitted to the rover-sized patch around every cell,
+Matthies 2002), on the ground as the wheels meet it: a pit narrower than a wheel
+is bridged, so the grid is first closed by the wheel's rim (`wheel_closing`).
+Then a plane is fitted to the rover-sized patch around every cell,
 giving its slope and roughness (RMS residual); the step is the largest height
 difference among cells within a wheel-sized window. A cell is untraversable
 (100) when any of them exceeds its limit by more than the measurement margin;
@@ -68,6 +70,7 @@ class Limits:
     patch_m: float               # rover-sized patch for the plane fit
     step_window_m: float         # wheel-sized window for the step
     min_coverage: float          # share of a patch that must be seen
+    wheel_radius_m: float        # pits narrower than the wheel bridges are filled
 
 
 @dataclass
@@ -83,8 +86,41 @@ def _box(a: np.ndarray, k: int) -> np.ndarray:
                          borderType=cv2.BORDER_CONSTANT)
 
 
+def wheel_closing(heights: np.ndarray, resolution_m: float, wheel_radius_m: float) -> np.ndarray:
+    """Return the grid as a wheel of that radius meets it; NaN (unseen) stays NaN.
+
+    A grey-scale closing by a ball of the wheel's radius (a rolling ball): the lowest
+    point of a wheel resting over a cell is the dilation max(h(x + o) - b(o)), with
+    b(o) = r - sqrt(r^2 - |o|^2) the rim's rise at offset o, and the ground it can touch
+    is the erosion of that, min(d(x + o) + b(o)). A pit narrower than the wheel is filled
+    to the depth its rim reaches into it (one 10 cm cell: 2 cm for a 0.25 m wheel, whatever
+    the stereo made of it); a pit wider than the wheel, a rock, a slope keep their heights:
+    the closing never lowers a cell and fills only what the ball cannot enter.
+    """
+    r = int(wheel_radius_m // resolution_m)
+    if r == 0:
+        return heights
+    rise = [(dy, dx, wheel_radius_m - np.sqrt(wheel_radius_m ** 2 - d2 * resolution_m ** 2))
+            for dy in range(-r, r + 1) for dx in range(-r, r + 1)
+            if (d2 := dy * dy + dx * dx) * resolution_m ** 2 <= wheel_radius_m ** 2]
+    ny, nx = heights.shape
+    seen = np.isfinite(heights)
+
+    def sweep(grid, pad, pick, sign):
+        padded = np.pad(grid, r, constant_values=pad)
+        out = np.full((ny, nx), pad)
+        for dy, dx, b in rise:
+            pick(out, padded[r + dy:r + dy + ny, r + dx:r + dx + nx] + sign * b, out=out)
+        return out
+
+    lowest = sweep(np.where(seen, heights, -np.inf), -np.inf, np.maximum, -1.0)
+    touched = sweep(np.where(np.isfinite(lowest), lowest, np.inf), np.inf, np.minimum, 1.0)
+    return np.where(seen, touched, np.nan)
+
+
 def analyse(heights: np.ndarray, resolution_m: float, limits: Limits) -> Analysis:
     """Return slope, roughness, step and cost of every cell of a height grid (any ny x nx)."""
+    heights = wheel_closing(heights, resolution_m, limits.wheel_radius_m)
     seen = np.isfinite(heights)
     m = seen.astype(np.float64)
     z = np.where(seen, heights, 0.0)
