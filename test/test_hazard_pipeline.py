@@ -226,7 +226,7 @@ def test_hidden_partners_dropped_take_pits_out_of_a_rock_field():
 
 def test_a_pit_narrower_than_a_wheel_is_bridged_a_wider_one_and_a_rock_are_not():
     """The ground is judged as the wheels meet it (traversability.wheel_closing): a stereo
-    pit of one cell is no step for a 0.25 m wheel, a pit wider than the wheel is."""
+    pit one or two cells across is no step for a 0.25 m wheel, a pit it drops into is."""
     h = np.zeros((60, 60))
     h[10, 10] = -0.4                      # one 10 cm cell, 0.4 m deep
     h[10:12, 40:42] = -0.4                # 20 cm across
@@ -238,8 +238,14 @@ def test_a_pit_narrower_than_a_wheel_is_bridged_a_wider_one_and_a_rock_are_not()
     assert (near(43, 13) == UNTRAVERSABLE).any()
     assert (near(41, 41) == UNTRAVERSABLE).any()
     # Without the wheel's closing, the one-cell pit is a step of 0.4 m.
-    raw = analyse(h, 0.1, dataclasses.replace(LIMITS, wheel_radius_m=0.0)).cost
+    no_closing = dataclasses.replace(LIMITS, wheel_radius_m=0.0)
+    raw = analyse(h, 0.1, no_closing).cost
     assert (raw[7:14, 7:14] == UNTRAVERSABLE).any()
+    # Rocks on open ground, one just over the step limit, cost what they cost without it.
+    rocks = np.zeros((40, 40))
+    rocks[10:12, 10:12] = 0.21
+    rocks[25:29, 25:29] = 0.3
+    assert np.array_equal(analyse(rocks, 0.1, LIMITS).cost, analyse(rocks, 0.1, no_closing).cost)
 
 
 @settings(max_examples=60, deadline=None)
@@ -247,11 +253,12 @@ def test_a_pit_narrower_than_a_wheel_is_bridged_a_wider_one_and_a_rock_are_not()
        st.lists(st.booleans(), min_size=144, max_size=144))
 def test_the_wheel_closing_never_lowers_the_ground_keeps_the_unseen_and_settles(zs, unseen):
     h = np.where(np.reshape(unseen, (12, 12)), np.nan, np.reshape(zs, (12, 12)))
-    closed = wheel_closing(h, 0.1, LIMITS.wheel_radius_m)
+    closed = wheel_closing(h, 0.1, LIMITS.wheel_radius_m, LIMITS.step_margin_m)
     seen = np.isfinite(h)
     assert np.array_equal(np.isfinite(closed), seen)
     assert (closed[seen] >= h[seen] - 1e-12).all()
-    assert np.allclose(wheel_closing(closed, 0.1, LIMITS.wheel_radius_m), closed,
+    assert np.allclose(wheel_closing(closed, 0.1, LIMITS.wheel_radius_m, LIMITS.step_margin_m),
+                       closed,
                        equal_nan=True, atol=1e-12)
 
 

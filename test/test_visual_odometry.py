@@ -2,8 +2,7 @@
 
 The wheels cannot see themselves slip: dragging a seized wheel over the Monte Carlo's
 rough ground (seed 7, lr seized) they counted 0.55 m too much over 5.4 m, and the
-rover stopped 0.62 m short of a 6 m goal (wheels and gyro alone, measured
-2026-12-02). The visual steps are measured against the simulator's ground truth.
+rover stopped 0.62 m short of a 6 m goal (wheels and gyro alone). The visual steps are measured against the simulator's ground truth.
 """
 import math
 

@@ -5,8 +5,8 @@ the stereo points that fell in it (weight 1 / range^2, so near, precise views
 outweigh far ones as the rover comes closer).
 
 Traversability follows the Mars rovers' GESTALT (Goldberg, Maimone and
-Matthies 2002), on the ground as the wheels meet it: a pit narrower than a wheel
-is bridged, so the grid is first closed by the wheel's rim (`wheel_closing`).
+Matthies 2002), on the ground as the wheels meet it: pits a wheel bridges are
+filled first (`wheel_closing`).
 Then a plane is fitted to the rover-sized patch around every cell,
 giving its slope and roughness (RMS residual); the step is the largest height
 difference among cells within a wheel-sized window. A cell is untraversable
@@ -86,41 +86,41 @@ def _box(a: np.ndarray, k: int) -> np.ndarray:
                          borderType=cv2.BORDER_CONSTANT)
 
 
-def wheel_closing(heights: np.ndarray, resolution_m: float, wheel_radius_m: float) -> np.ndarray:
-    """Return the grid as a wheel of that radius meets it; NaN (unseen) stays NaN.
+def wheel_closing(heights: np.ndarray, resolution_m: float, wheel_radius_m: float,
+                  margin_m: float) -> np.ndarray:
+    """Return the grid with the pits a wheel bridges filled; NaN (unseen) stays NaN.
 
-    A grey-scale closing by a ball of the wheel's radius (a rolling ball): the lowest
-    point of a wheel resting over a cell is the dilation max(h(x + o) - b(o)), with
-    b(o) = r - sqrt(r^2 - |o|^2) the rim's rise at offset o, and the ground it can touch
-    is the erosion of that, min(d(x + o) + b(o)). A pit narrower than the wheel is filled
-    to the depth its rim reaches into it (one 10 cm cell: 2 cm for a 0.25 m wheel, whatever
-    the stereo made of it); a pit wider than the wheel, a rock, a slope keep their heights:
-    the closing never lowers a cell and fills only what the ball cannot enter.
+    A wheel of radius r over a gap g wide sinks into it by r - sqrt(r^2 - (g/2)^2). Gaps
+    it sinks into by no more than margin_m (the step's measurement margin) are no step
+    for it: a flat grey-scale closing by a square of 2k + 1 cells, k = floor(g / 2 /
+    resolution) for the widest such g, fills every pit up to 2k cells across (0.25 m
+    wheel, 2.5 cm margin: 0.21 m, two 10 cm cells). A closing never lowers a cell, and a
+    rock, a wider pit or a slope keeps its heights.
     """
-    r = int(wheel_radius_m // resolution_m)
-    if r == 0:
+    widest = 2.0 * np.sqrt(max(0.0, 2.0 * wheel_radius_m * margin_m - margin_m ** 2))
+    k = int(widest / 2.0 / resolution_m)
+    if k == 0:
         return heights
-    rise = [(dy, dx, wheel_radius_m - np.sqrt(wheel_radius_m ** 2 - d2 * resolution_m ** 2))
-            for dy in range(-r, r + 1) for dx in range(-r, r + 1)
-            if (d2 := dy * dy + dx * dx) * resolution_m ** 2 <= wheel_radius_m ** 2]
     ny, nx = heights.shape
     seen = np.isfinite(heights)
 
-    def sweep(grid, pad, pick, sign):
-        padded = np.pad(grid, r, constant_values=pad)
+    def sweep(grid, pad, pick):
+        padded = np.pad(grid, k, constant_values=pad)
         out = np.full((ny, nx), pad)
-        for dy, dx, b in rise:
-            pick(out, padded[r + dy:r + dy + ny, r + dx:r + dx + nx] + sign * b, out=out)
+        for dy in range(2 * k + 1):
+            for dx in range(2 * k + 1):
+                pick(out, padded[dy:dy + ny, dx:dx + nx], out=out)
         return out
 
-    lowest = sweep(np.where(seen, heights, -np.inf), -np.inf, np.maximum, -1.0)
-    touched = sweep(np.where(np.isfinite(lowest), lowest, np.inf), np.inf, np.minimum, 1.0)
-    return np.where(seen, touched, np.nan)
+    high = sweep(np.where(seen, heights, -np.inf), -np.inf, np.maximum)
+    closed = sweep(np.where(np.isfinite(high), high, np.inf), np.inf, np.minimum)
+    return np.where(seen, closed, np.nan)
 
 
 def analyse(heights: np.ndarray, resolution_m: float, limits: Limits) -> Analysis:
     """Return slope, roughness, step and cost of every cell of a height grid (any ny x nx)."""
-    heights = wheel_closing(heights, resolution_m, limits.wheel_radius_m)
+    heights = wheel_closing(heights, resolution_m, limits.wheel_radius_m,
+                            limits.step_margin_m)
     seen = np.isfinite(heights)
     m = seen.astype(np.float64)
     z = np.where(seen, heights, 0.0)

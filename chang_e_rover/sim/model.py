@@ -188,8 +188,8 @@ def add_terrain(spec: mujoco.MjSpec, terrain: Terrain, friction: float, rock_fri
     """Add ground, boxes and rocks: a fine heightfield for physics, a coarse one for cameras."""
     materials = {}
     # The steps and ramps (boxes) wear the ground's 2-D texture: a cube texture on a box
-    # the size of a step is stretched into streaks along the line of sight, which left
-    # nothing for visual odometry to track on them (2026-12-02).
+    # the size of a step is stretched into streaks along the line of sight, which leave
+    # nothing for visual odometry to track on them.
     for name, rgba, kind, seed in (('regolith', REGOLITH_RGBA, mujoco.mjtTexture.mjTEXTURE_2D, 0),
                                    ('rock', ROCK_RGBA, mujoco.mjtTexture.mjTEXTURE_CUBE, 2)):
         faces = 6 if kind == mujoco.mjtTexture.mjTEXTURE_CUBE else 1
