@@ -51,9 +51,6 @@ PEERS: dict[str, tuple[tuple[str, str], ...]] = {
         (r'^visual odometry, .*: ms$', 'StereoSGBM alone, working scale: ms'),
         (r'^visual odometry step: m$', "visual odometry step: simulator's m"),
     ),
-    'planner': (
-        (r'^(.*): ms$', r'\1, cell by cell (pure Python): ms'),
-    ),
     'panorama': (
         (r'^(time for the \d+ frames): s$', r'\1: cv2.Stitcher s'),
         (r'^(peak memory, own process): MiB$', r'\1: cv2.Stitcher MiB'),

@@ -1,15 +1,13 @@
 """The cost to go over the hazard map (hazard/planner.py), alone and steering a goal drive."""
-import heapq
 import math
 
-from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 
 from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.hazard.gate import Grid
-from chang_e_rover.hazard.planner import _STEPS, coarse_cells, navigation_function
+from chang_e_rover.hazard.planner import navigation_function
 from chang_e_rover.robot_description import load_urdf, rover_geometry, WHEEL_IDS
 
 GEOMETRY = rover_geometry(load_urdf(config.urdf_path('rover.urdf')))
@@ -46,68 +44,6 @@ def test_open_known_ground_costs_its_length_and_unknown_ground_more():
     assert far.value(0.0, 0.0) == pytest.approx(10.0 + 20.0 * rate, abs=0.3)
     assert far.value(40.0, 0.0) == pytest.approx(10.0 * rate)
 
-
-
-def cost_to_go_by_heap(grid, goal, *args):
-    """The search written out cell by cell (heapq), over the same planning cells: the
-    reference the graph search is held to."""
-    closed, rate, cell = coarse_cells(grid, goal, *args)
-    h, w = closed.shape
-    outside = 1.0 + P['arcs.hazard_weight'] * P['arcs.unknown_cost'] / 100.0
-    to_go = np.full((h, w), math.inf)
-    heap = []
-    gx, gy = (goal[0] - grid.origin_x) / cell, (goal[1] - grid.origin_y) / cell
-    if 0 <= gx < w and 0 <= gy < h:
-        heap.append((0.0, int(gy), int(gx)))
-    else:
-        for iy in range(h):
-            for ix in range(w):
-                if (iy in (0, h - 1) or ix in (0, w - 1)) and not closed[iy, ix]:
-                    d = outside * math.hypot(goal[0] - grid.origin_x - (ix + 0.5) * cell,
-                                             goal[1] - grid.origin_y - (iy + 0.5) * cell)
-                    heap.append((d, iy, ix))
-    for d, iy, ix in heap:
-        to_go[iy, ix] = min(to_go[iy, ix], d)
-    heapq.heapify(heap)
-    shut, cost = closed.tolist(), rate.tolist()      # Python lists: element access is quick
-    dist = to_go.tolist()
-    done = [[False] * w for _ in range(h)]
-    while heap:
-        d, iy, ix = heapq.heappop(heap)
-        if done[iy][ix]:
-            continue
-        done[iy][ix] = True
-        for dx, dy, length, beside in _STEPS:
-            jx, jy = ix + dx, iy + dy
-            if not (0 <= jx < w and 0 <= jy < h) or shut[jy][jx] or done[jy][jx]:
-                continue
-            if any(shut[iy + by][ix + bx] for bx, by in beside):
-                continue
-            nd = d + length * cell * 0.5 * (cost[iy][ix] + cost[jy][jx])
-            if nd < dist[jy][jx]:
-                dist[jy][jx] = nd
-                heapq.heappush(heap, (nd, jy, jx))
-    to_go = np.array(dist)
-    return to_go
-
-
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2 ** 31 - 1), hazards=st.floats(0.0, 0.02),
-       unknown=st.floats(0.0, 0.5), goal_x=st.floats(-3.0, 9.0), goal_y=st.floats(-3.0, 9.0))
-def test_the_graph_search_finds_what_a_cell_by_cell_dijkstra_finds(seed, hazards, unknown,
-                                                                     goal_x, goal_y):
-    """Random maps (hazards, unknown ground), goals on the map and off it (a 6 m map)."""
-    rng = np.random.default_rng(seed)
-    cost = rng.integers(0, 80, (60, 60)).astype(np.int8)
-    cost[rng.random((60, 60)) < hazards] = 100
-    cost[rng.random((60, 60)) < unknown] = -1
-    grid = Grid(cost, 0.0, 0.0, 0.1)
-    args = (P['planner.cell_m'], HALF_WIDTH, P['arcs.veto_cost'], P['arcs.hazard_weight'],
-            P['arcs.unknown_cost'])
-    got = navigation_function(grid, (goal_x, goal_y), *args).to_go
-    want = cost_to_go_by_heap(grid, (goal_x, goal_y), *args)
-    assert np.array_equal(np.isinf(got), np.isinf(want))
-    assert np.allclose(got[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-12)
 
 def test_a_wall_is_closed_with_the_rovers_half_width_and_the_way_goes_round_it():
     # a wall across the straight line from 1 m below it to far above, the goal behind it

@@ -23,13 +23,11 @@ line to the goal at the unknown rate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+import heapq
 import math
 
 import cv2
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from chang_e_rover.hazard.gate import Grid
 
@@ -48,21 +46,6 @@ def _beside(dx: int, dy: int) -> tuple[tuple[int, int], ...]:
 _STEPS = tuple((dx, dy, math.hypot(dx, dy), _beside(dx, dy))
                for dx in range(-2, 3) for dy in range(-2, 3)
                if (dx or dy) and max(abs(dx), abs(dy)) == 1 or {abs(dx), abs(dy)} == {1, 2})
-
-
-@lru_cache(maxsize=8)
-def _moves(h: int, w: int) -> tuple[np.ndarray, ...]:
-    """Every move of _STEPS that stays on an h x w grid, flat: the cell it leaves, the cell
-    it enters, the two cells it crosses (the entered one twice for a neighbour), its length
-    in cells."""
-    iy, ix = np.mgrid[0:h, 0:w]
-    parts = []
-    for dx, dy, length, beside in _STEPS:
-        ok = (ix + dx >= 0) & (ix + dx < w) & (iy + dy >= 0) & (iy + dy < h)
-        a = (iy * w + ix)[ok]
-        crossed = [a + by * w + bx for bx, by in beside] or [a + dy * w + dx] * 2
-        parts.append((a, a + dy * w + dx, *crossed, np.full(a.size, length)))
-    return tuple(np.concatenate(column) for column in zip(*parts))
 
 
 @dataclass(frozen=True)
@@ -108,51 +91,8 @@ def navigation_function(grid: Grid, goal: tuple[float, float], cell_m: float,
                         half_width_m: float, veto_cost: float, hazard_weight: float,
                         unknown_cost: float,
                         closed_discs: tuple[tuple[float, float, float], ...] = ()) -> NavField:
-    """Dijkstra from the goal over a coarse copy of the hazard map (SciPy's, on the graph
-    of the moves between open cells); closed_discs (x, y, radius, odom) are closed too."""
-    closed, rate, cell = coarse_cells(grid, goal, cell_m, half_width_m, veto_cost,
-                                      hazard_weight, unknown_cost, closed_discs)
-    h, w = closed.shape
-    outside = 1.0 + hazard_weight * unknown_cost / 100.0
-    n = h * w
-    gx, gy = (goal[0] - grid.origin_x) / cell, (goal[1] - grid.origin_y) / cell
-    on_map = 0.0 <= gx < w and 0.0 <= gy < h
-    # The search leaves open cells, and the goal's own cell whether open or not.
-    leaves = ~closed
-    if on_map:
-        leaves[int(gy), int(gx)] = True
-    a, b, c1, c2, length = _moves(h, w)
-    open_flat = ~closed.ravel()
-    keep = leaves.ravel()[a] & open_flat[b] & open_flat[c1] & open_flat[c2]
-    a, b = a[keep], b[keep]
-    rate_flat = rate.ravel()
-    src, dst = [a], [b]
-    cost = [length[keep] * cell * 0.5 * (rate_flat[a] + rate_flat[b])]
-    if on_map:
-        sources = int(gy) * w + int(gx)
-    else:   # the goal is off the map: each open edge cell is the straight line away from it
-        edge = np.zeros((h, w), bool)
-        edge[[0, -1], :] = edge[:, [0, -1]] = True
-        cells = np.flatnonzero(edge & ~closed)
-        cx = grid.origin_x + (cells % w + 0.5) * cell
-        cy = grid.origin_y + (cells // w + 0.5) * cell
-        src.append(np.full(cells.size, n))           # from one more node: the goal
-        dst.append(cells)
-        cost.append(outside * np.hypot(goal[0] - cx, goal[1] - cy))
-        sources = n
-    graph = csr_matrix((np.concatenate(cost), (np.concatenate(src), np.concatenate(dst))),
-                       shape=(n + 1, n + 1))
-    to_go = dijkstra(graph, directed=True, indices=sources)[:n]
-    return NavField(to_go.reshape(h, w), grid.origin_x, grid.origin_y, cell,
-                    (float(goal[0]), float(goal[1])), outside)
-
-
-def coarse_cells(grid: Grid, goal: tuple[float, float], cell_m: float, half_width_m: float,
-                 veto_cost: float, hazard_weight: float, unknown_cost: float,
-                 closed_discs: tuple[tuple[float, float, float], ...] = ()
-                 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """The planning cells (module's doc): which are closed, what a metre of each costs, and
-    their size."""
+    """Dijkstra from the goal over a coarse copy of the hazard map; closed_discs (x, y,
+    radius, odom) are closed too."""
     f = max(1, int(round(cell_m / grid.resolution)))
     h, w = (s // f for s in grid.cost.shape)
     if h < 1 or w < 1:
@@ -172,4 +112,46 @@ def coarse_cells(grid: Grid, goal: tuple[float, float], cell_m: float, half_widt
             if math.hypot(goal[0] - x, goal[1] - y) >= r:     # never one round the goal
                 closed |= np.hypot(cx[None, :] - x, cy[:, None] - y) < r
     rate = 1.0 + hazard_weight * np.where(coarse < 0, unknown_cost, coarse) / 100.0
-    return closed, rate, cell
+    outside = 1.0 + hazard_weight * unknown_cost / 100.0
+    to_go = [math.inf] * (h * w)
+    heap: list[tuple[float, int]] = []
+    gx, gy = (goal[0] - grid.origin_x) / cell, (goal[1] - grid.origin_y) / cell
+    if 0.0 <= gx < w and 0.0 <= gy < h:
+        i = int(gy) * w + int(gx)
+        to_go[i] = 0.0
+        heap.append((0.0, i))
+    else:   # the goal is off the map: each open edge cell is the straight line away from it
+        for iy in range(h):
+            for ix in ((0, w - 1) if 0 < iy < h - 1 else range(w)):
+                if not closed[iy, ix]:
+                    cx = grid.origin_x + (ix + 0.5) * cell
+                    cy = grid.origin_y + (iy + 0.5) * cell
+                    d = outside * math.hypot(goal[0] - cx, goal[1] - cy)
+                    to_go[iy * w + ix] = d
+                    heap.append((d, iy * w + ix))
+        heapq.heapify(heap)
+    # Per move: offsets in the flat grid to the cell reached and the two it crosses (for a
+    # neighbour, the cell itself), and its length in metres.
+    moves = [(dx, dy, length * cell, dy * w + dx,
+              *((by * w + bx for bx, by in beside) if beside else (dy * w + dx,) * 2))
+             for dx, dy, length, beside in _STEPS]
+    open_flat = (~closed).ravel().tolist()
+    rate_flat = rate.ravel().tolist()
+    done = bytearray(h * w)
+    while heap:
+        d, i = heapq.heappop(heap)
+        if done[i]:
+            continue
+        done[i] = 1
+        iy, ix = divmod(i, w)
+        for dx, dy, length, dj, b1, b2 in moves:
+            jx, jy = ix + dx, iy + dy
+            if 0 <= jx < w and 0 <= jy < h:
+                j = i + dj
+                if open_flat[j] and not done[j] and open_flat[i + b1] and open_flat[i + b2]:
+                    nd = d + length * 0.5 * (rate_flat[i] + rate_flat[j])
+                    if nd < to_go[j]:
+                        to_go[j] = nd
+                        heapq.heappush(heap, (nd, j))
+    return NavField(np.array(to_go).reshape(h, w), grid.origin_x, grid.origin_y, cell,
+                    (float(goal[0]), float(goal[1])), outside)
