@@ -3,9 +3,9 @@
 A thin wrapper around the flight cores `hazard/mapper.py` (HazardMapper) and
 `hazard/visual_odometry.py` (VisualOdometry): it feeds the mapper camera_info,
 rover/odom (its pose, with the drive's roll and pitch estimate) and steering
-angles, hands each stereo pair (matched by stamp) to visual odometry (on a worker
-thread) and to the mapper at once, and publishes the visual odometry's pose and
-the GESTALT cost of the square around the rover. Runs on its own executor in one-process mode: a pair
+angles, hands each stereo pair (matched by stamp) to visual odometry and then to
+the mapper, and publishes the visual odometry's pose and the GESTALT cost of the
+square around the rover. Runs on its own executor in one-process mode: a pair
 takes ~0.2 s.
 
 A pair is mapped with the odometry, attitude and steering stamped before it
@@ -24,7 +24,6 @@ period before the map is due (docs/simulator.md, Time).
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 import math
 import time
 import traceback
@@ -86,7 +85,6 @@ class HazardCameraNode(Node):
         self.vo_linked_last = False     # whether the last pair was linked to the one before
         self.vo_failed = 0
         self.vo_ms = math.nan
-        self.vo_worker = ThreadPoolExecutor(1, thread_name_prefix='visual_odometry')
         # The pose inputs by stamp: a pair uses the newest of each older than itself.
         self.poses: dict[str, deque] = {k: deque(maxlen=64) for k in ('odom', 'steer')}
         self.last_pair_ns = -1
@@ -107,10 +105,6 @@ class HazardCameraNode(Node):
         self.vo_pub = self.create_publisher(Odometry, 'visual_odom', STATE_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
         self.create_timer(1.0, self.publish_diagnostics)
-
-    def destroy_node(self) -> None:
-        self.vo_worker.shutdown(wait=True)
-        super().destroy_node()
 
     @property
     def map(self):
@@ -204,29 +198,17 @@ class HazardCameraNode(Node):
             self.publish_diagnostics()
 
     def pair(self, stamp: int, left: Image, right: Image) -> None:
-        """Visual odometry and the map of one stereo pair.
-
-        Visual odometry tracks the pair on a worker thread while the mapper matches it
-        (both spend most of their time in OpenCV, which lets the other run); its step is
-        taken, and published, before the points go into the map at a height it may
-        change: the order and the results of doing one after the other.
-        """
+        """Visual odometry, then the map, of one stereo pair."""
         had_response = self.mapper.response is not None
         try:
             left, right = image_array(left), image_array(right)
         except ValueError as exc:
             self.get_logger().error(f'stereo pair dropped: {exc}', throttle_duration_sec=10.0)
             return
-        tracking = None
         if self.vo is not None:
-            tracking = self.vo_worker.submit(self.track, stamp, left, right)
+            self.visual_odometry(stamp, left, right)
         try:
-            try:
-                points = self.mapper.points(left, right)
-            finally:
-                if tracking is not None:
-                    self.visual_odometry(stamp, *tracking.result())
-            self.mapper.add(*points)
+            self.mapper.process(left, right)
             self.publish_map(*self.mapper.pose[:2], stamp)
         except (ValueError, CalibrationError) as exc:
             self.get_logger().error(f'stereo pair dropped: {exc}', throttle_duration_sec=10.0)
@@ -245,35 +227,26 @@ class HazardCameraNode(Node):
                 'detector response measured on the calibration target: '
                 f'{self.mapper.response.round(3)}')
 
-    def track(self, stamp_ns: int, left: np.ndarray, right: np.ndarray):
-        """Visual odometry's motion from the last pair to this one (on the worker thread):
-        (motion or None, the exception it raised or None, milliseconds)."""
-        pipeline = self.mapper.pipeline
-        t0 = time.perf_counter()
-        try:
-            motion = self.vo.process(stamp_ns * 1e-9, pipeline.grey(left, 0),
-                                     pipeline.grey(right, 1))
-        except Exception as exc:   # noqa: BLE001 - visual odometry must not stop the map
-            return None, exc, math.nan
-        return motion, None, 1e3 * (time.perf_counter() - t0)
-
-    def visual_odometry(self, stamp_ns: int, motion, failure: Exception | None,
-                        ms: float) -> None:
-        """Take visual odometry's step for this pair and publish the chained pose on
-        visual_odom.
+    def visual_odometry(self, stamp_ns: int, left: np.ndarray, right: np.ndarray) -> None:
+        """Track the pair against the last one and publish the chained pose on visual_odom.
 
         A pair that cannot be linked to the one before (too few features tracked, a bad
         fit, a fault) starts a new chain: its message carries pose.covariance[0] = -1,
         the sensor_msgs convention for "no estimate", and no step is to be taken from the
         previous message to it.
         """
-        if failure is not None:
+        pipeline = self.mapper.pipeline
+        t0 = time.perf_counter()
+        try:
+            motion = self.vo.process(stamp_ns * 1e-9, pipeline.grey(left, 0),
+                                     pipeline.grey(right, 1))
+        except Exception as exc:   # noqa: BLE001 - visual odometry must not stop the map
             self.vo_failed += 1
             self.vo.reset()
-            self.get_logger().error(f'visual odometry failed on a pair: {failure}',
+            self.get_logger().error(f'visual odometry failed on a pair: {exc}',
                                     throttle_duration_sec=10.0)
             return
-        self.vo_ms = ms
+        self.vo_ms = 1e3 * (time.perf_counter() - t0)
         linked = motion is not None
         if linked:
             self.vo_pose = self.vo_pose @ motion.transform

@@ -84,7 +84,6 @@ class HazardMapper:
         self.roll = self.pitch = 0.0
         self.processed = 0
         self.ms_per_pair = math.nan
-        self._t0 = math.nan          # when the pair being mapped began
 
     # ---- inputs --------------------------------------------------------------------------
     def cameras(self, left: CameraModel, right: CameraModel) -> None:
@@ -158,20 +157,14 @@ class HazardMapper:
 
     # ---- the pipeline --------------------------------------------------------------------
     def process(self, left: np.ndarray, right: np.ndarray) -> int:
-        """Map one raw RGB pair; return the number of points added (points, then add).
+        """Map one raw RGB pair; return the number of points added.
 
         Raises ValueError (or colour.CalibrationError) for images that cannot be used,
         RuntimeError before the calibration and the pose are known.
         """
-        return self.add(*self.points(left, right))
-
-    def points(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The ground's points of one raw RGB pair in base_link, and their weights: colour
-        corrected, matched, the rover's own body and what is seen past it dropped. Reads
-        no pose: visual odometry may update the height meanwhile (visual_frame)."""
         if not self.ready():
             raise RuntimeError('hazard mapper needs camera calibration and a pose first')
-        self._t0 = time.perf_counter()
+        t0 = time.perf_counter()
         if self.response is None:
             cam = self.left_camera
             self.estimates.append(calibrate(left, self.target, self.cam_from_target, cam.K,
@@ -186,17 +179,13 @@ class HazardMapper:
         own = ((np.abs(base[:, 0]) < self.own_box[0]) & (np.abs(base[:, 1]) < self.own_box[1]))
         for eye in self.eyes:
             own |= seen_through(base, eye, boxes)
-        return base[~own], weights[~own]
-
-    def add(self, base: np.ndarray, weights: np.ndarray) -> int:
-        """Put a pair's points (from points) into the height map at the pose; return how
-        many were added."""
+        base, weights = base[~own], weights[~own]
         x, y, yaw = self.pose
         rot = rpy_matrix((self.roll, self.pitch, yaw))
         odom = base @ rot.T + np.array([x, y, self.height])
         added = self.map.add(odom, weights)
         self.processed += 1
-        self.ms_per_pair = 1e3 * (time.perf_counter() - self._t0)
+        self.ms_per_pair = 1e3 * (time.perf_counter() - t0)
         return added
 
     def window(self, x: float, y: float) -> tuple[np.ndarray, float, float] | None:
