@@ -51,6 +51,10 @@ def stack_rate(world: World, seconds: float, cameras: dict[str, float], rig) -> 
     return seconds / (time.perf_counter() - start)
 
 
+def aa_label(samples: int) -> str:
+    return f'{samples}x AA' if samples else 'no AA'
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument('--seconds', type=float, default=60.0, help='sim seconds per load')
@@ -64,9 +68,9 @@ def main() -> None:
     world.step(2.0)
     hazcams = {'hazcam_left': 1.0, 'hazcam_right': 1.0}
     loads = [('physics only', {}, samples),
-             ('hazcams at 1 Hz, 4x AA', hazcams, 4),
-             ('hazcams at 1 Hz, no AA', hazcams, 0),
-             (f'every camera at 1 Hz, {f"{samples}x AA" if samples else "no AA"}',
+             (f'hazcams at 1 Hz, {aa_label(4)}', hazcams, 4),
+             (f'hazcams at 1 Hz, {aa_label(0)}', hazcams, 0),
+             (f'every camera at 1 Hz, {aa_label(samples)}',
               {**hazcams, 'pancam': 1.0, 'tcam': 1.0}, samples)]
     print(f'{"load":<30}{"real-time factor":>18}{"raw mj_step RTF":>18}{"share of raw":>14}')
     figure, peer = {}, {}
