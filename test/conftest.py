@@ -1,7 +1,9 @@
 """Test harness: DDS isolation per test session, in-process and subprocess node helpers."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,16 +18,25 @@ from isolation import domain, port_shift, share_with_own_ports  # noqa: E402
 # Before rclpy or mujoco load: own DDS domain, this host only, large-data transport
 # so that 1 MP images arrive, headless rendering; a parallel worker's own relay ports.
 os.environ['ROS_DOMAIN_ID'] = str(domain(0))
+
+
+def _own_folder(prefix: str) -> Path:
+    """A folder of this worker's, removed when the worker exits."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 if port_shift():
     os.environ['CHANG_E_ROVER_SHARE'] = str(share_with_own_ports(
-        Path(tempfile.mkdtemp(prefix='chang_e_rover_share_')), port_shift()))
+        _own_folder('chang_e_rover_share_'), port_shift()))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
 os.environ.setdefault('MUJOCO_GL', 'egl')
 # Run-time state (relay queue, telecommand key, ground archive) of this worker only, even
 # when the shell exports one: two workers on one state folder would share a relay queue.
-os.environ['CHANG_E_ROVER_STATE'] = tempfile.mkdtemp(prefix='chang_e_rover_state_')
+os.environ['CHANG_E_ROVER_STATE'] = str(_own_folder('chang_e_rover_state_'))
 from chang_e_rover import config as _config  # noqa: E402
 from chang_e_rover.relay.keys import write_key as _write_key  # noqa: E402
 _write_key(_config.state_path(_config.load_params('relay.yaml', 'relay')['key_file']))

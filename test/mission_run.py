@@ -13,7 +13,6 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 from isolation import domain as isolation_domain, MISSION_PORT_OFFSET, port_shift, \
@@ -30,8 +29,10 @@ class BackgroundMission:
         self.folder: Path | None = None
         self.started = 0.0
 
-    def start(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix='chang_e_rover_mission_'))
+    def start(self, folder: Path) -> None:
+        """Start the mission with its share, state and output under folder (a test's
+        tmp_path, which pytest removes in its turn)."""
+        self.folder = folder
         share = share_with_own_ports(self.folder / 'share', port_shift() + MISSION_PORT_OFFSET)
         state = self.folder / 'state'
         state.mkdir()

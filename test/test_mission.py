@@ -24,8 +24,8 @@ def _report() -> tuple[dict, Path]:
 
 
 @pytest.mark.timeout(MISSION_WALL_LIMIT_S + 60)
-def test_mission_drives_the_traverse_and_reports():
-    MISSION.start()
+def test_mission_drives_the_traverse_and_reports(tmp_path):
+    MISSION.start(tmp_path)
     try:
         code, out, err, wall = MISSION.result(MISSION_WALL_LIMIT_S)
     finally:

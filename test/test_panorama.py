@@ -144,6 +144,20 @@ def test_bad_input_is_refused():
         stitch([], Layout(10.0, 10.0, -40.0), VIEW)
 
 
+def test_tiles_and_threads_change_no_pixel(frames):
+    """Blended a tile at a time, in parallel, across the 360 degree wrap: the same
+    panorama to the bit as blended in one piece on one thread."""
+    camp, fr = frames
+    layout = Layout(9.0, 10.0, -44.0)
+    whole = stitch(fr, layout, VIEW, tile_px=layout.width, threads=1)
+    tiled = stitch(fr, layout, VIEW, tile_px=37, threads=3)
+    assert np.array_equal(tiled.image, whole.image)
+    assert tiled.coverage == whole.coverage == 1.0
+    for bad in ({'tile_px': 0}, {'threads': 0}):
+        with pytest.raises(PanoramaError, match='must be >= 1'):
+            stitch(fr, layout, VIEW, **bad)
+
+
 def test_frames_without_the_calibration_target_are_refused(frames):
     camp, fr = frames
     layout = Layout(9.0, 10.0, -44.0)
