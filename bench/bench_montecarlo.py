@@ -156,7 +156,7 @@ def main() -> None:
     ap.add_argument('--k', type=int, nargs='+', default=[0, 1, 2, 3])
     ap.add_argument('--rock-abundance', type=float, default=0.03)
     ap.add_argument('--timeout', type=float, default=1200.0,
-                    help='sim seconds per run (20 m at a derated 0.039 m/s is 510 s)')
+                    help='sim seconds per run (20 m at the top speed, 0.055 m/s, is 364 s)')
     ap.add_argument('--perception', choices=('truth', 'none'), default='truth')
     ap.add_argument('--odometry', choices=('visual', 'wheels'), default='visual')
     ap.add_argument('--vo-width', type=int, default=512,

@@ -239,12 +239,11 @@ def test_a_wheel_in_fault_is_no_longer_driven_and_the_controller_reports_five_he
     values = bench.values()
     assert status.level == DiagnosticStatus.WARN and 'lm (stall)' in status.message
     assert values['isolated_wheels'] == 'lm'
-    derated = TOP * (1.0 - P['derate_per_lost_wheel'])
-    assert float(values['speed_limit_m_s']) == pytest.approx(derated, abs=1e-4)
+    assert float(values['speed_limit_m_s']) == pytest.approx(TOP, abs=1e-4)
     fault_seen = bench.reports[-1][0]
-    # no demand to the isolated wheel (an empty setpoint), the others at the derated limit
+    # no demand to the isolated wheel (an empty setpoint), the others at the top speed
     speeds = bench.wait_speeds(lambda s: 'lm' not in s and all(
-        x == pytest.approx(derated) for x in s.values()), 'five wheels at the derated limit')
+        x == pytest.approx(TOP) for x in s.values()), 'five wheels at the top speed')
     assert set(speeds) == set(WHEEL_IDS) - {'lm'}
     ros.spin_for(0.3)
     assert all(v == [] for t, v in bench.setpoints['lm'] if t >= fault_seen)

@@ -36,18 +36,21 @@ def run(core, seconds, t0, v=None, omega=0.0, steer_follows=True, silent=()):
     return t, out
 
 
-def test_faulted_and_silent_wheels_leave_the_allocation_and_the_limit_derates():
+def test_faulted_and_silent_wheels_leave_the_allocation_and_the_rest_keep_the_top_speed():
     core = core_with_heartbeats()
+    top = P['max_speed_m_s'] * (1 - P['speed_margin'])
     t, out = run(core, 2.0, 0.0, v=1.0)
-    assert len(out.healthy) == 6 and out.speed_limit == pytest.approx(P['max_speed_m_s'] * 0.99)
+    assert len(out.healthy) == 6 and out.speed_limit == pytest.approx(top)
     core.wheel_status('lm', 'FAULT', 'stall', t)
     t, out = run(core, 1.0, t, v=1.0, silent=('rr',))
     assert set(out.healthy) == set(WHEEL_IDS) - {'lm', 'rr'}
     assert core.fault_of('rr') == 'node_lost' and core.fault_of('lm') == 'stall'
     assert out.setpoints['lm'] == 0.0 and out.setpoints['rr'] == 0.0
-    expected = P['max_speed_m_s'] * 0.99 * (1 - 2 * P['derate_per_lost_wheel'])
-    assert out.speed_limit == pytest.approx(expected)
-    assert max(abs(s) for s in out.setpoints.values()) * GEOMETRY.wheel_radius <= expected + 1e-9
+    # The four left drive the same body motion at the same speed: the wheels out take
+    # no speed from the rest (their torque headroom, not their speed, carries the load).
+    assert out.speed_limit == pytest.approx(top)
+    assert all(out.setpoints[w] * GEOMETRY.wheel_radius == pytest.approx(top)
+               for w in out.healthy)
     events = [(e.wheel, e.what) for e in core.events]
     assert ('lm', 'fault: stall') in events and ('rr', 'node_lost') in events
 

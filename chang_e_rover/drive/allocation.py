@@ -1,15 +1,13 @@
 """From the governed twist to wheel speeds and corner angles, around the wheels out. Pure Python.
 
-The speed limit derated per wheel out of service, the yaw trim on the gyro, the
-kinematic allocation (skid-steer when a corner is not trusted) and the wait for the
-corners to settle.
+The yaw trim on the gyro, the kinematic allocation (skid-steer when a corner is not
+trusted) and the wait for the corners to settle. The wheel speed limit is the top speed
+however many wheels are out (docs/drive.md, Reallocation).
 """
 from __future__ import annotations
 
 from chang_e_rover.drive.kinematics import inverse
 from chang_e_rover.robot_description import RoverGeometry, STEERED_IDS, WHEEL_IDS
-
-SPEED_FLOOR = 0.25     # the derated limit never falls under this share of the top speed
 
 
 class Allocator:
@@ -19,11 +17,6 @@ class Allocator:
         self.geometry, self.p, self.top_speed = geometry, p, top_speed
         self.yaw_integral = 0.0
         self.holding = False      # the wheels waited for the corners in the last allocation
-
-    def speed_limit(self, healthy: int) -> float:
-        """Top speed derated by a fixed share per lost wheel (stated rule, config)."""
-        lost = len(WHEEL_IDS) - healthy
-        return self.top_speed * max(SPEED_FLOOR, 1.0 - self.p['derate_per_lost_wheel'] * lost)
 
     def yaw_trim(self, omega: float, v: float, dt: float, gyro: float | None) -> float:
         """The yaw rate for the wheel speeds: omega trimmed to the gyro.
@@ -50,16 +43,17 @@ class Allocator:
         cap = self.p['max_yaw_rate_rad_s']
         return max(-cap, min(cap, omega + correction))
 
-    def allocate(self, v: float, omega: float, omega_wheels: float, limit: float,
-                 healthy: list[str], corners) -> tuple[dict[str, float], dict[str, float]]:
+    def allocate(self, v: float, omega: float, omega_wheels: float, healthy: list[str],
+                 corners) -> tuple[dict[str, float], dict[str, float]]:
         """Return (wheel setpoints rad/s, corner targets rad) for the step.
 
         :param omega: the yaw rate the corners steer for; omega_wheels: the trimmed one the
-            wheel speeds take. limit: the wheel speed limit (m/s).
+            wheel speeds take. No wheel is set faster than the top speed.
         :param corners: the corner watch (monitors.CornerTrust): untrusted corners,
             measured angles, the targets sent last.
         """
         self.holding = False
+        limit = self.top_speed
         if corners.untrusted:
             setpoints, steer = self._skid(v, omega_wheels, limit)
         else:

@@ -154,7 +154,6 @@ class DriveCore:
     def step(self, t: float, dt: float) -> DriveOutput:
         """One control period of dt ending at t."""
         healthy = self.wheel_view.healthy(t)
-        limit = self.allocator.speed_limit(len(healthy))
         twist = self.navigator.step(t, self.odometry, healthy, self.arc_check.take_hold,
                                     self.odometer.pitch)
         if twist is not None:
@@ -163,7 +162,6 @@ class DriveCore:
         if self.aligning:            # held at rest until the gyro's bias is known
             self.governor.halt()
             v, omega = 0.0, 0.0
-        v = max(-limit, min(limit, v))
         v, omega, refused = self.navigator.gate(t, self.odometry, v, omega)
         if refused:
             self.governor.halt()
@@ -171,8 +169,7 @@ class DriveCore:
         self.corners.check(t)
         mode = 'skid_steer' if self.corners.untrusted else (
             'goal' if self.navigator.active else 'velocity')
-        setpoints, steer = self.allocator.allocate(v, omega, omega_wheels, limit, healthy,
-                                                   self.corners)
+        setpoints, steer = self.allocator.allocate(v, omega, omega_wheels, healthy, self.corners)
         self.corners.command(steer)
         self.arc_check.update(t, dt, v, omega, self.odometer.gyro, self.allocator.holding)
         self.odometer.update(dt, self.wheel_view.views, healthy, self.corners.measured,
@@ -183,7 +180,8 @@ class DriveCore:
                                                          self.navigator.advancing)
         if holding_rover and self.navigator.held_stall(t, o, holding_rover):
             self.governor.command(0.0, 0.0, t)     # ended short: stand where it was held
-        return DriveOutput(setpoints, steer, mode, healthy, limit, v, omega_wheels, resets)
+        return DriveOutput(setpoints, steer, mode, healthy, self.allocator.top_speed, v,
+                           omega_wheels, resets)
 
     # ---- what the node and the tests read ----------------------------------------------
     @property

@@ -7,7 +7,7 @@ optical centre in the lander's frame; for every frame the ray is turned into
 that frame's camera coordinates by the pan/tilt rotation and projected through
 the pinhole; the frame is sampled there (cv2.remap: bilinear resampling is what
 it is for), weighted by a feather that falls to zero at the frame's edges, and
-the weighted frames are averaged. Before that:
+the weighted frames are averaged, a tile of columns at a time (stitch). Before that:
 
 - each frame is area-averaged down to the panorama's scale as it arrives
   (anti-aliasing, and 25x less memory than full frames);
