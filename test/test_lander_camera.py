@@ -73,7 +73,7 @@ def test_panorama_of_80_simulated_frames_against_the_true_panorama(world):
     shifts = seam_misalignment(frames, layout)
     print(f'PSNR {quality:.1f} dB; seams median {np.median(shifts):.2f} px, '
           f'max {shifts.max():.2f} px over {len(shifts)} overlaps; response {out.response}')
-    assert quality >= 38.0, f"PSNR {quality:.1f} dB under the 38 dB aim"
+    assert quality >= 38.0, f'PSNR {quality:.1f} dB under the 38 dB aim'
     assert len(shifts) >= 100 and np.median(shifts) <= 1.0
     # The red cast: raw frames red, the panorama's regolith neutral as the truth's.
     below = np.s_[int(layout.height * 0.4):]     # ground only, no sky
