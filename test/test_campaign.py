@@ -2,6 +2,12 @@
 orchestration with its crash rows, bad input refused, and one real run."""
 import csv
 import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -107,3 +113,38 @@ def test_one_run_of_the_flown_stack_with_a_wheel_failing(tmp_path):
     detection = json.loads(row['detection_s'])
     assert detection['lm'] is not None and 0 <= detection['lm'] < 2.0, detection
     assert row['spurious'] == '', 'no fault latched on a healthy wheel'
+
+
+@pytest.mark.timeout(300)
+def test_a_run_whose_campaign_is_gone_stops_instead_of_running_to_its_cap(tmp_path):
+    """A worker killed mid-run (the campaign stopped) leaves its run orphaned: the run
+    sees its parent gone and ends, rather than driving on unheard for 1200 s."""
+    spec = RunSpec(0, 5, 0, (), goal_m=20.0, cap_s=1200.0)
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(isolation.domain(20)),
+           'CHANG_E_ROVER_STATE': str(tmp_path / 'state')}
+    # The parent starts the run, says its pid, and exits at once.
+    parent = subprocess.run(
+        [sys.executable, '-c',
+         'import os, subprocess, sys; p = subprocess.Popen([sys.executable, "-m", '
+         '"chang_e_rover.campaign.probe_node", sys.argv[1]], stdout=subprocess.DEVNULL, '
+         'stderr=open(sys.argv[2], "w"), env={**os.environ, "CHANG_E_ROVER_RUN_PARENT": '
+         'str(os.getpid())}); print(p.pid)', json.dumps(spec.as_dict()), str(tmp_path / 'err')],
+        capture_output=True, text=True, env=env, check=True, timeout=30)
+    pid = int(parent.stdout.strip())
+    deadline = time.monotonic() + 240
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    still = _running(pid)
+    if still:
+        os.kill(pid, signal.SIGKILL)
+    assert not still, 'the orphaned run was still going after 240 s'
+    err = (tmp_path / 'err').read_text()
+    assert 'is gone; stopped at t=' in err, err[-2000:]
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 from chang_e_rover import config
-from chang_e_rover.campaign.plan import CampaignError, RunSpec
+from chang_e_rover.campaign.plan import CampaignError, PARENT_ENV, RunSpec
 
 DOMAIN_BASE, DOMAINS = 150, 80         # run i: domain --domain-base (150) + i mod 80
 MAX_DOMAIN = 232                       # the highest id whose DDS ports fit below 65536
@@ -57,6 +57,7 @@ def run_isolated(spec_dict: dict, domain_base: int = DOMAIN_BASE) -> dict:
                'CHANG_E_ROVER_STATE': str(Path(tmp) / 'state'),
                'CHANG_E_ROVER_SHARE': str(config.copy_share(Path(tmp) / 'share',
                                                             PORT_BASE + PORT_STEP * slot))}
+        env[PARENT_ENV] = str(os.getpid())    # the run ends if this ends
         env.setdefault('MUJOCO_GL', 'egl')
         env.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
         env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')

@@ -8,12 +8,14 @@ is on the graph, the probe sends the goal and unpauses. The run ends when the dr
 controller's goal status (rover/goal_status) says the goal was reached or failed, or
 at the cap in sim time. The flight software decides everything from its own map and
 estimates; ground truth (sim/ground_truth/odom) is read only to score the run. The
-result is one line `RESULT {json}` on stdout.
+result is one line `RESULT {json}` on stdout. A run whose parent is gone (the campaign's
+worker stopped or killed) ends at once instead of running on to its cap unheard.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 
@@ -25,7 +27,7 @@ from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 
 from chang_e_rover import config, graph, runner
-from chang_e_rover.campaign.plan import open_goal, RunSpec
+from chang_e_rover.campaign.plan import open_goal, PARENT_ENV, RunSpec
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus, GoalStatusError
 from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS, stamp_to_ns
 
@@ -148,6 +150,9 @@ def run(spec: RunSpec) -> dict:
     stage: dict = {}
     start = time.monotonic()
     wall_limit = spec.cap_s * WALL_LIMIT_FACTOR
+    # The process that started the run (campaign.run_isolated names itself: a parent
+    # that exits at once would be gone before this line).
+    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
 
     def make(nodes):
         sim = next(n for n in nodes if n.get_name() == 'sim')
@@ -160,6 +165,9 @@ def run(spec: RunSpec) -> dict:
 
     def keep_going() -> bool:
         p, sim = probe[0], stage['sim']
+        if os.getppid() != parent:
+            raise RuntimeError(f'the process that started this run ({parent}) is gone; '
+                               f'stopped at t={p.now:.1f} s')
         if time.monotonic() - start > wall_limit:
             raise RuntimeError(f'run past {wall_limit:.0f} s of wall time at t={p.now:.1f} s')
         if 'started' not in stage and p.goal_pub.get_subscription_count() > 0 and all(
