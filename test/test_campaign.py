@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 import isolation
 
@@ -72,11 +73,26 @@ def test_goals_go_to_open_ground():
         plan.open_goal(20.0, [], [(20.0, 0.0, 30.0, 2.0)], tall)
 
 
+def test_runs_on_distinct_domains_share_no_port_and_stay_below_dds():
+    relay = yaml.safe_load((isolation.STARTED_SHARE / 'config' / 'relay.yaml').read_text())
+    ports = [v for node in relay.values() for k, v in node['ros__parameters'].items()
+             if k == 'port' or k.endswith('_port')]
+    taken: dict[int, int] = {}
+    for domain in range(campaign.MAX_DOMAIN + 1):
+        for port in (p + campaign.port_shift(domain) for p in ports):
+            assert 1024 <= port < config.DDS_FIRST_PORT, (domain, port)
+            assert port not in taken, f'domains {taken.get(port)} and {domain} share {port}'
+            taken[port] = domain
+    # nor with the test suite's workers, which move config's ports up, never down
+    assert max(taken) < min(ports)
+
+
 def _fake(spec: dict) -> dict:
     if spec['seed'] == 2:
         raise RuntimeError('the simulator fell over')
     return {'index': spec['index'], 'seed': spec['seed'], 'k': spec['k'],
-            'reached': spec['seed'] != 3, 'cause': '' if spec['seed'] != 3 else 'stuck'}
+            'reached': spec['seed'] != 3, 'cause': '' if spec['seed'] != 3 else 'stuck',
+            'log': f'run {spec["index"]} said this'}
 
 
 def test_a_crashed_run_is_a_row_with_its_traceback_and_the_campaign_goes_on(tmp_path):
@@ -92,6 +108,11 @@ def test_a_crashed_run_is_a_row_with_its_traceback_and_the_campaign_goes_on(tmp_
     assert all('the simulator fell over' in r['traceback'] for r in crashed)
     with open(tmp_path / 'runs.csv') as f:
         assert len(list(csv.DictReader(f))) == 8
+    logs = sorted(p.name for p in (tmp_path / 'logs').iterdir())
+    assert logs == [campaign.log_name(r) for r in rows if r['cause'] != 'crash'], logs
+    first = rows[0]
+    assert (tmp_path / 'logs' / campaign.log_name(first)).read_text() == \
+        f'run {first["index"]} said this'
     with open(tmp_path / 'summary.csv') as f:
         summary = {int(r['k']): r for r in csv.DictReader(f)}
     assert summary[0]['reached'] == '2' and summary[0]['crashed'] == '1'
@@ -113,6 +134,7 @@ def test_one_run_of_the_flown_stack_with_a_wheel_failing(tmp_path):
     detection = json.loads(row['detection_s'])
     assert detection['lm'] is not None and 0 <= detection['lm'] < 2.0, detection
     assert row['spurious'] == '', 'no fault latched on a healthy wheel'
+    assert 'wheel lm' in row['log'] and 'goal reached' in row['log'], row['log'][-2000:]
 
 
 @pytest.mark.timeout(300)

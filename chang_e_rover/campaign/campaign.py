@@ -10,8 +10,10 @@ runs on many machines (each worker needs this package and a `.venv` like ours).
 
 Per run, a row in `runs.csv` as it ends (seed, k, faults, detection times, arrival
 error, drift, sim and wall time, the cause of any miss; a run that crashed is a
-row with its traceback, and the campaign goes on); at the end `summary.csv` (per k:
-runs, reached, share) and `summary.png`. Progress with an estimate of the time left.
+row with its traceback, and the campaign goes on) and its log in `logs/` (what its
+nodes said: every fault, isolation, recovery and goal event, in sim time); at the end
+`summary.csv` (per k: runs, reached, share) and `summary.png`. Progress with an
+estimate of the time left.
 """
 from __future__ import annotations
 
@@ -29,10 +31,14 @@ from chang_e_rover.campaign.plan import CampaignError, PARENT_ENV, RunSpec
 
 DOMAIN_BASE, DOMAINS = 150, 80         # run i: domain --domain-base (150) + i mod 80
 MAX_DOMAIN = 232                       # the highest id whose DDS ports fit below 65536
-PORT_BASE, PORT_STEP = 1300, 10        # run i: relay ports moved up by 1300 + 10 (i mod 80)
+# A run's relay ports follow its DDS domain d: config's (5010-5013) moved by PORT_BASE +
+# PORT_STEP d, to 1110-3443 for d 0..232. Sessions on distinct domains then never share a
+# port: two campaigns, or a campaign beside the test suite (whose workers keep 5010 up).
+PORT_BASE, PORT_STEP = -3900, 10
 COLUMNS = ('index', 'seed', 'k', 'faults', 'reached', 'state', 'cause', 'goal_x_m', 'goal_y_m',
            'arrival_error_m', 'drift_m', 'drift_percent', 'travelled_m', 'detection_s',
            'spurious', 'sim_s', 'wall_s', 'traceback')
+LOG_CHARS = 2_000_000                  # a run's log kept (its end), carried in its row's 'log'
 
 
 def check_domain_base(base: int) -> int:
@@ -44,19 +50,24 @@ def check_domain_base(base: int) -> int:
     return base
 
 
+def port_shift(domain: int) -> int:
+    """How far a run on DDS domain `domain` moves config's relay ports."""
+    return PORT_BASE + PORT_STEP * domain
+
+
 def run_isolated(spec_dict: dict, domain_base: int = DOMAIN_BASE) -> dict:
-    """One run in a process of its own, on DDS domain domain_base + index mod DOMAINS; its
-    row. Never raises: a crash is a row."""
+    """One run in a process of its own, on DDS domain domain_base + index mod DOMAINS and
+    the relay ports of that domain; its row. Never raises: a crash is a row."""
     spec = RunSpec.from_dict(spec_dict)
     row = {'index': spec.index, 'seed': spec.seed, 'k': spec.k,
            'faults': ' '.join(f'{f.wheel}:{f.kind}@{f.at_s:g}' for f in spec.faults)}
     with tempfile.TemporaryDirectory(prefix='chang_e_rover_run_') as tmp:
-        slot = spec.index % DOMAINS
-        env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_base + slot),
+        domain = domain_base + spec.index % DOMAINS
+        env = {**os.environ, 'ROS_DOMAIN_ID': str(domain),
                'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
                'CHANG_E_ROVER_STATE': str(Path(tmp) / 'state'),
                'CHANG_E_ROVER_SHARE': str(config.copy_share(Path(tmp) / 'share',
-                                                            PORT_BASE + PORT_STEP * slot))}
+                                                            port_shift(domain)))}
         env[PARENT_ENV] = str(os.getpid())    # the run ends if this ends
         env.setdefault('MUJOCO_GL', 'egl')
         env.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
@@ -69,6 +80,8 @@ def run_isolated(spec_dict: dict, domain_base: int = DOMAIN_BASE) -> dict:
         except subprocess.TimeoutExpired as exc:
             return {**row, 'cause': 'crash', 'wall_s': time.monotonic() - start,
                     'traceback': f'no result within {exc.timeout:.0f} s of wall time'}
+    # The log travels in the row: a worker on another machine shares no folder with us.
+    row['log'] = out.stderr[-LOG_CHARS:]
     lines = [x for x in out.stdout.splitlines() if x.startswith('RESULT ')]
     if out.returncode != 0 or not lines:
         return {**row, 'cause': 'crash', 'wall_s': time.monotonic() - start,
@@ -99,10 +112,11 @@ def connect(scheduler: str | None, workers: int):
 
 def run_campaign(runs: list[RunSpec], out: Path, client, task=run_isolated,
                  say=print) -> list[dict]:
-    """Every run as a task; rows written to out/runs.csv as they end; the summary at the
-    end. task(spec_dict) -> row is the unit of work (run_isolated for the real stack)."""
+    """Every run as a task; rows written to out/runs.csv and their logs to out/logs/ as
+    they end; the summary at the end. task(spec_dict) -> row is the unit of work
+    (run_isolated for the real stack)."""
     from distributed import as_completed
-    out.mkdir(parents=True, exist_ok=True)
+    (out / 'logs').mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     start = time.monotonic()
     futures = [client.submit(task, r.as_dict(), key=f'run-{r.index}-{r.seed}-{r.k}', pure=False)
@@ -118,6 +132,9 @@ def run_campaign(runs: list[RunSpec], out: Path, client, task=run_isolated,
                 spec = runs[futures.index(future)]
                 row = {'index': spec.index, 'seed': spec.seed, 'k': spec.k, 'cause': 'crash',
                        'traceback': ''.join(traceback.format_exception(exc))[-4000:]}
+            log = row.pop('log', None)
+            if log is not None:
+                (out / 'logs' / log_name(row)).write_text(log)
             rows.append(row)
             writer.writerow(row)
             f.flush()
@@ -129,6 +146,11 @@ def run_campaign(runs: list[RunSpec], out: Path, client, task=run_isolated,
     rows.sort(key=lambda r: r['index'])
     summarise(rows, out, say)
     return rows
+
+
+def log_name(row: dict) -> str:
+    """The file in logs/ of a run's log: its index, seed and k."""
+    return f'{row["index"]:03d}-seed{row["seed"]}-k{row["k"]}.log'
 
 
 def summarise(rows: list[dict], out: Path, say=print) -> list[dict]:
