@@ -12,6 +12,7 @@ from chang_e_rover.mission import products, report
 from chang_e_rover.mission.ground_link import GroundLink
 from chang_e_rover.mission.phases import MissionPhases
 from chang_e_rover.mission.plan import Crossing, FaultDrive, path_length, rocks_near
+from chang_e_rover.mission.timeline import Pace
 from test_mission_phases import FakeMutual, World
 
 SECTIONS = ('schema_version', 'deployment', 'mutual_imaging', 'heading', 'traverse',
@@ -131,6 +132,23 @@ def test_a_drive_held_short_says_by_how_much(tmp_path):
     rep = build(m)
     assert rep['goal_drive']['held_short_m'] == 0.31 and rep['crossing']['held_short_m'] == 0.0
     assert ', ended held 0.31 m short (odometry)' in report.text(rep, tmp_path)
+
+
+def test_the_pace_says_where_the_wall_time_went():
+    pace = Pace()
+    for phase, sim_t, wall_t in (('deploy', 0.0, 10.0), ('deploy', 50.0, 40.0),
+                                 ('panorama', 200.0, 160.0), ('crossing', 320.0, 200.0)):
+        pace.mark(phase, sim_t, wall_t)
+    rows = pace.table(420.0, 200.0)
+    assert [(r['phase'], r['sim_s'], r['wall_s']) for r in rows] == [
+        ('deploy', 200.0, 150.0), ('panorama', 120.0, 40.0), ('crossing', 100.0, 0.0)]
+    assert rows[0]['real_time_factor'] == pytest.approx(4 / 3)
+    assert rows[2]['real_time_factor'] is None, 'no wall time: no factor'
+    rep = build(finished(), pace=rows)
+    assert rep['time']['phases'] == rows
+    assert 'pace by phase (sim s in wall s): deploy 200 in 150, panorama 120 in 40, ' \
+        'crossing 100 in 0' in report.text(rep).splitlines()
+    assert 'pace by phase' not in report.text(build(finished()))
 
 
 def test_without_deployment_crossing_ground_or_folder_those_sections_are_null():

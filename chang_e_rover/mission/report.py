@@ -23,7 +23,7 @@ Row = tuple[str, str | None]    # a key line: its label and value (None: not in 
 def build(phases: MissionPhases, *, sequencer: dict[str, str],
           truth: tuple[float, float, float], crossing: dict | None, ground: dict | None,
           panorama: dict | None, hazard_map: dict | None, mutual_files: list[str],
-          wall_s: float) -> dict[str, Any]:
+          wall_s: float, pace: list[dict] | None = None) -> dict[str, Any]:
     """The report of a finished mission.
 
     :param sequencer: the lander sequencer's last diagnostics values
@@ -34,6 +34,7 @@ def build(phases: MissionPhases, *, sequencer: dict[str, str],
     :param hazard_map: cells_seen, untraversable, file of the hazard map written
     :param mutual_files: the mutual imaging frames written
     :param wall_s: wall seconds since the mission node started
+    :param pace: sim and wall seconds per phase (timeline.Pace.table)
     """
     r = phases.results
     if 'sim_s' not in r:
@@ -72,7 +73,7 @@ def build(phases: MissionPhases, *, sequencer: dict[str, str],
         'recovery': None,
         'crossing': None,
         'time': {'sim_s': r['sim_s'], 'wall_s': wall_s,
-                 'real_time_factor': r['sim_s'] / wall_s},
+                 'real_time_factor': r['sim_s'] / wall_s, 'phases': list(pace or [])},
         'ground': ground,
         'panorama': {'taken': panorama is not None, 'took_s': r.get('panorama_s'),
                      **(panorama or {'width_px': None, 'height_px': None, 'file': None})},
@@ -155,6 +156,7 @@ def key_lines(report: dict, folder: Path | None = None) -> list[Row]:
             _recovery(get('recovery')),
             *_crossing(get('crossing')),
             ('sim time', _time(get('time'))),
+            ('pace by phase (sim s in wall s)', _pace(get('time'))),
             *_ground(get('ground'), folder),
             ('lander panorama', _panorama(get('panorama'), folder)),
             ('hazard map around the rover', _hazard_map(get('hazard_map'), folder))]
@@ -240,6 +242,12 @@ def _time(t: dict | None) -> str | None:
         return None
     return (f'{t["sim_s"]:.1f} s, wall time: {t["wall_s"]:.1f} s, real-time factor: '
             f'{t["real_time_factor"]:.1f}')
+
+
+def _pace(t: dict | None) -> str | None:
+    if not t or not t.get('phases'):
+        return None
+    return ', '.join(f'{p["phase"]} {p["sim_s"]:.0f} in {p["wall_s"]:.0f}' for p in t['phases'])
 
 
 def _ground(g: dict | None, folder: Path | None) -> list[Row]:

@@ -183,3 +183,26 @@ def _number(text: str | None) -> float:
         return float(text)
     except (TypeError, ValueError):
         return math.nan
+
+
+class Pace:
+    """Sim and wall seconds each mission phase took: where a run's wall time goes."""
+
+    def __init__(self):
+        self.marks: list[tuple[str, float, float]] = []    # phase, sim s, wall s at entry
+
+    def mark(self, phase: str, sim_t: float, wall_t: float) -> None:
+        """The phase at sim time sim_t and wall time wall_t (kept when it changes)."""
+        if not self.marks or self.marks[-1][0] != phase:
+            self.marks.append((phase, float(sim_t), float(wall_t)))
+
+    def table(self, sim_t: float, wall_t: float) -> list[dict]:
+        """Per phase entered, in order: phase, sim_s, wall_s and real_time_factor (None for
+        no wall time), the last phase ending at (sim_t, wall_t)."""
+        ends = [(s, w) for _, s, w in self.marks[1:]] + [(float(sim_t), float(wall_t))]
+        rows = []
+        for (phase, s0, w0), (s1, w1) in zip(self.marks, ends):
+            sim, wall = s1 - s0, w1 - w0
+            rows.append({'phase': phase, 'sim_s': sim, 'wall_s': wall,
+                         'real_time_factor': sim / wall if wall > 0 else None})
+        return rows
