@@ -142,15 +142,19 @@ def test_a_run_whose_campaign_is_gone_stops_instead_of_running_to_its_cap(tmp_pa
     """A worker killed mid-run (the campaign stopped) leaves its run orphaned: the run
     sees its parent gone and ends, rather than driving on unheard for 1200 s."""
     spec = RunSpec(0, 5, 0, (), goal_m=20.0, cap_s=1200.0)
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(isolation.domain(20)),
-           'CHANG_E_ROVER_STATE': str(tmp_path / 'state')}
+    domain = isolation.domain(20)       # and that domain's relay ports, as a campaign's run
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(domain),
+           'CHANG_E_ROVER_STATE': str(tmp_path / 'state'),
+           'CHANG_E_ROVER_SHARE': str(config.copy_share(tmp_path / 'share',
+                                                        campaign.port_shift(domain)))}
     # The parent starts the run, says its pid, and exits at once.
     parent = subprocess.run(
         [sys.executable, '-c',
          'import os, subprocess, sys; p = subprocess.Popen([sys.executable, "-m", '
          '"chang_e_rover.campaign.probe_node", sys.argv[1]], stdout=subprocess.DEVNULL, '
-         'stderr=open(sys.argv[2], "w"), env={**os.environ, "CHANG_E_ROVER_RUN_PARENT": '
-         'str(os.getpid())}); print(p.pid)', json.dumps(spec.as_dict()), str(tmp_path / 'err')],
+         'stderr=open(sys.argv[2], "w"), env={**os.environ, sys.argv[3]: '
+         'str(os.getpid())}); print(p.pid)', json.dumps(spec.as_dict()), str(tmp_path / 'err'),
+         plan.PARENT_ENV],
         capture_output=True, text=True, env=env, check=True, timeout=30)
     pid = int(parent.stdout.strip())
     deadline = time.monotonic() + 240

@@ -12,7 +12,7 @@ from chang_e_rover.mission import products, report
 from chang_e_rover.mission.ground_link import GroundLink
 from chang_e_rover.mission.phases import MissionPhases
 from chang_e_rover.mission.plan import Crossing, FaultDrive, path_length, rocks_near
-from chang_e_rover.mission.timeline import Pace
+from chang_e_rover.mission.timeline import Timeline
 from test_mission_phases import FakeMutual, World
 
 SECTIONS = ('schema_version', 'deployment', 'mutual_imaging', 'heading', 'traverse',
@@ -135,11 +135,11 @@ def test_a_drive_held_short_says_by_how_much(tmp_path):
 
 
 def test_the_pace_says_where_the_wall_time_went():
-    pace = Pace()
+    tl = Timeline()
     for phase, sim_t, wall_t in (('deploy', 0.0, 10.0), ('deploy', 50.0, 40.0),
                                  ('panorama', 200.0, 160.0), ('crossing', 320.0, 200.0)):
-        pace.mark(phase, sim_t, wall_t)
-    rows = pace.table(420.0, 200.0)
+        tl.phase(sim_t, phase, wall_t)
+    rows = tl.pace(420.0, 200.0)
     assert [(r['phase'], r['sim_s'], r['wall_s']) for r in rows] == [
         ('deploy', 200.0, 150.0), ('panorama', 120.0, 40.0), ('crossing', 100.0, 0.0)]
     assert rows[0]['real_time_factor'] == pytest.approx(4 / 3)

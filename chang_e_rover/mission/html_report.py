@@ -96,7 +96,7 @@ def _phases(tl: Timeline) -> str:
     if not tl.phases.items:
         return _missing('phases')
     return _table(('phase', 'from (s)'), [(name, f'{tl.since_start(t):.1f}')
-                                          for t, name in tl.phases.items])
+                                          for t, name, _ in tl.phases.items])
 
 
 # ---- figures -------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from chang_e_rover.mission.ground_link import GroundLink, relative
 from chang_e_rover.mission.operator_node import SimOperator
 from chang_e_rover.mission.phases import Action, Inputs, MissionPhases
 from chang_e_rover.mission.plan import Crossing, FaultDrive
-from chang_e_rover.mission.timeline import Pace, Timeline
+from chang_e_rover.mission.timeline import Timeline
 from chang_e_rover.navigation.goal_status import GoalStatus, GoalStatusError
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import image_array, LATCHED_QOS, SENSOR_QOS, STATE_QOS
@@ -72,7 +72,6 @@ class MissionNode(Node):
         self.operator = SimOperator(self, contacts, tall_rocks)
         # The report page's time series (mission/timeline.py), fed beside the phases' inputs.
         self.timeline = Timeline()
-        self.pace = Pace()
         self.timeline.rocks = self.operator.tall_rocks
         if self.phases.mutual is not None:
             self.timeline.lander_xy = tuple(float(v)
@@ -183,8 +182,7 @@ class MissionNode(Node):
         if self.phases.phase == 'crossing':
             op.sample_crossing()
         self._carry_out(self.phases.update(inp, self._now()))
-        self.timeline.phase(self.phases.phase_t, self.phases.phase)
-        self.pace.mark(self.phases.phase, self._now(), time.monotonic())
+        self.timeline.phase(self.phases.phase_t, self.phases.phase, time.monotonic())
         if self.ground is not None:
             self.timeline.ground(self._now(), {leg: self.ground.state(leg)
                                                for leg in self.ground.sent},
@@ -318,7 +316,7 @@ class MissionNode(Node):
             crossing=None if crossing is None else self.operator.crossing_record(crossing.near_m),
             ground=None if self.ground is None else self.ground.record(self.folder),
             panorama=panorama, hazard_map=hazard_map, mutual_files=self.mutual_files,
-            wall_s=wall_s, pace=self.pace.table(self._now(), time.monotonic()))
+            wall_s=wall_s, pace=self.timeline.pace(self._now(), time.monotonic()))
         text = mission_report.text(self.report, self.folder)
         if self.folder is not None:
             path = mission_report.write(self.report, self.folder)

@@ -34,7 +34,7 @@ def build(phases: MissionPhases, *, sequencer: dict[str, str],
     :param hazard_map: cells_seen, untraversable, file of the hazard map written
     :param mutual_files: the mutual imaging frames written
     :param wall_s: wall seconds since the mission node started
-    :param pace: sim and wall seconds per phase (timeline.Pace.table)
+    :param pace: sim and wall seconds per phase (timeline.Timeline.pace)
     """
     r = phases.results
     if 'sim_s' not in r:

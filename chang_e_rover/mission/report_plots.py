@@ -134,7 +134,7 @@ def deployment(tl: Timeline) -> tuple[bytes, list[tuple[str, str, str, str]]]:
     steps = list(dict.fromkeys(e[1] for e in events))
     fig, (ax,) = _figure(11, 0.5 * len(steps) + 1.6)
     # the last state lasts until the mission left the deploy phase, when it did
-    after = [t for (t, name), prev in zip(tl.phases.items[1:], tl.phases.items)
+    after = [t for (t, name, _), prev in zip(tl.phases.items[1:], tl.phases.items)
              if prev[1] == 'deploy']
     end = max(events[-1][0] + 1.0, after[0] if after else -math.inf)
     holds = []

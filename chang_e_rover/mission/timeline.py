@@ -88,7 +88,7 @@ class Timeline:
         self.sequencer = Events(max_events)                      # (t, step, state, reason)
         self.relay = Series(RELAY_KEYS, *self._series_args)
         self.goodput = Series(('payload_bytes',), *self._series_args)   # on the ground
-        self.phases = Events(max_events)                         # (t, phase)
+        self.phases = Events(max_events)                         # (t, phase, wall s)
         self.telecommands = Events(max_events)                   # (t, leg, name, seq, detail)
         self.tc_states = Events(max_events)                      # (t, leg, seq, state)
         self.goals = Events(max_events)                          # (t, x, y, leg): odom, m
@@ -131,13 +131,25 @@ class Timeline:
         if last is None or last[1:] != now:
             states.add(t, *now)
 
-    def phase(self, t: float, name: str) -> None:
-        """The mission's phase at sim time t (kept when it changes; the first is the start)."""
+    def phase(self, t: float, name: str, wall_t: float = math.nan) -> None:
+        """The mission's phase at sim time t, wall time wall_t (monotonic s) (kept when it
+        changes; the first is the start)."""
         last = self.phases.last()
         if last is None or last[1] != name:
             if self.start_t is None:
                 self.start_t = float(t)
-            self.phases.add(t, name)
+            self.phases.add(t, name, float(wall_t))
+
+    def pace(self, t: float, wall_t: float) -> list[dict]:
+        """Where the wall time went: per phase entered, in order, phase, sim_s, wall_s and
+        real_time_factor (None for no wall time), the last phase ending at (t, wall_t)."""
+        items = self.phases.items
+        rows = []
+        for (t0, phase, w0), (t1, _, w1) in zip(items, items[1:] + [(t, '', wall_t)]):
+            sim, wall = t1 - t0, w1 - w0
+            rows.append({'phase': phase, 'sim_s': sim, 'wall_s': wall,
+                         'real_time_factor': sim / wall if wall > 0 else None})
+        return rows
 
     def telecommand(self, t: float, leg: str, name: str, seq: int | None,
                     detail: str = '') -> None:
@@ -184,25 +196,3 @@ def _number(text: str | None) -> float:
     except (TypeError, ValueError):
         return math.nan
 
-
-class Pace:
-    """Sim and wall seconds each mission phase took: where a run's wall time goes."""
-
-    def __init__(self):
-        self.marks: list[tuple[str, float, float]] = []    # phase, sim s, wall s at entry
-
-    def mark(self, phase: str, sim_t: float, wall_t: float) -> None:
-        """The phase at sim time sim_t and wall time wall_t (kept when it changes)."""
-        if not self.marks or self.marks[-1][0] != phase:
-            self.marks.append((phase, float(sim_t), float(wall_t)))
-
-    def table(self, sim_t: float, wall_t: float) -> list[dict]:
-        """Per phase entered, in order: phase, sim_s, wall_s and real_time_factor (None for
-        no wall time), the last phase ending at (sim_t, wall_t)."""
-        ends = [(s, w) for _, s, w in self.marks[1:]] + [(float(sim_t), float(wall_t))]
-        rows = []
-        for (phase, s0, w0), (s1, w1) in zip(self.marks, ends):
-            sim, wall = s1 - s0, w1 - w0
-            rows.append({'phase': phase, 'sim_s': sim, 'wall_s': wall,
-                         'real_time_factor': sim / wall if wall > 0 else None})
-        return rows
