@@ -140,12 +140,14 @@ def test_one_run_of_the_flown_stack_with_a_wheel_failing(tmp_path):
 @pytest.mark.timeout(300)
 def test_a_run_whose_campaign_is_gone_stops_instead_of_running_to_its_cap(tmp_path):
     """A worker killed mid-run (the campaign stopped) leaves its run orphaned: the run
-    sees its parent gone and ends, rather than driving on unheard for 1200 s."""
+    sees its parent gone, ends, rather than driving on unheard for 1200 s, and removes
+    its temporary folder."""
     spec = RunSpec(0, 5, 0, (), goal_m=20.0, cap_s=1200.0)
     domain = isolation.domain(20)       # and that domain's relay ports, as a campaign's run
+    folder = tmp_path / f'{plan.RUN_DIR_PREFIX}orphan'     # as campaign.run_isolated makes it
     env = {**os.environ, 'ROS_DOMAIN_ID': str(domain),
-           'CHANG_E_ROVER_STATE': str(tmp_path / 'state'),
-           'CHANG_E_ROVER_SHARE': str(config.copy_share(tmp_path / 'share',
+           'CHANG_E_ROVER_STATE': str(folder / 'state'),
+           'CHANG_E_ROVER_SHARE': str(config.copy_share(folder / 'share',
                                                         campaign.port_shift(domain)))}
     # The parent starts the run, says its pid, and exits at once.
     parent = subprocess.run(
@@ -166,6 +168,7 @@ def test_a_run_whose_campaign_is_gone_stops_instead_of_running_to_its_cap(tmp_pa
     assert not still, 'the orphaned run was still going after 240 s'
     err = (tmp_path / 'err').read_text()
     assert 'is gone; stopped at t=' in err, err[-2000:]
+    assert not folder.exists(), 'the orphan left its temporary folder behind'
 
 
 def _running(pid: int) -> bool:

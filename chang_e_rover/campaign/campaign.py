@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from chang_e_rover import config
-from chang_e_rover.campaign.plan import CampaignError, PARENT_ENV, RunSpec
+from chang_e_rover.campaign.plan import CampaignError, PARENT_ENV, RUN_DIR_PREFIX, RunSpec
 
 DOMAIN_BASE, DOMAINS = 150, 80         # run i: domain --domain-base (150) + i mod 80
 MAX_DOMAIN = 232                       # the highest id whose DDS ports fit below 65536
@@ -61,7 +61,7 @@ def run_isolated(spec_dict: dict, domain_base: int = DOMAIN_BASE) -> dict:
     spec = RunSpec.from_dict(spec_dict)
     row = {'index': spec.index, 'seed': spec.seed, 'k': spec.k,
            'faults': ' '.join(f'{f.wheel}:{f.kind}@{f.at_s:g}' for f in spec.faults)}
-    with tempfile.TemporaryDirectory(prefix='chang_e_rover_run_') as tmp:
+    with tempfile.TemporaryDirectory(prefix=RUN_DIR_PREFIX) as tmp:
         domain = domain_base + spec.index % DOMAINS
         env = {**os.environ, 'ROS_DOMAIN_ID': str(domain),
                'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',

@@ -15,6 +15,7 @@ from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.sim.motor import FAULT_KINDS as SIM_FAULT_KINDS
 
 PARENT_ENV = 'CHANG_E_ROVER_RUN_PARENT'     # the pid of the process that started a run
+RUN_DIR_PREFIX = 'chang_e_rover_run_'       # a run's temporary folder (its state and share)
 
 FAULT_KINDS = tuple(kind for kind in SIM_FAULT_KINDS if kind != 'none')   # what can be injected
 # A fault comes at a random moment of the drive: not before the rover is under way, and

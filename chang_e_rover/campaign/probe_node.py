@@ -9,13 +9,16 @@ controller's goal status (rover/goal_status) says the goal was reached or failed
 at the cap in sim time. The flight software decides everything from its own map and
 estimates; ground truth (sim/ground_truth/odom) is read only to score the run. The
 result is one line `RESULT {json}` on stdout. A run whose parent is gone (the campaign's
-worker stopped or killed) ends at once instead of running on to its cap unheard.
+worker stopped or killed) ends at once instead of running on to its cap unheard, and
+removes its temporary folder, which the parent can no longer.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+from pathlib import Path
+import shutil
 import sys
 import time
 
@@ -27,11 +30,15 @@ from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 
 from chang_e_rover import config, graph, runner
-from chang_e_rover.campaign.plan import open_goal, PARENT_ENV, RunSpec
+from chang_e_rover.campaign.plan import open_goal, PARENT_ENV, RUN_DIR_PREFIX, RunSpec
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus, GoalStatusError
 from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS, stamp_to_ns
 
 WALL_LIMIT_FACTOR = 10.0     # wall seconds per sim second of the cap before a run is abandoned
+
+
+class Orphaned(RuntimeError):
+    """The process that started this run is gone."""
 
 
 def sim_overrides(spec: RunSpec) -> dict:
@@ -166,8 +173,8 @@ def run(spec: RunSpec) -> dict:
     def keep_going() -> bool:
         p, sim = probe[0], stage['sim']
         if os.getppid() != parent:
-            raise RuntimeError(f'the process that started this run ({parent}) is gone; '
-                               f'stopped at t={p.now:.1f} s')
+            raise Orphaned(f'the process that started this run ({parent}) is gone; '
+                           f'stopped at t={p.now:.1f} s')
         if time.monotonic() - start > wall_limit:
             raise RuntimeError(f'run past {wall_limit:.0f} s of wall time at t={p.now:.1f} s')
         if 'started' not in stage and p.goal_pub.get_subscription_count() > 0 and all(
@@ -185,7 +192,17 @@ def run(spec: RunSpec) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec = RunSpec.from_dict(json.loads(argv[0]))
-    print('RESULT ' + json.dumps(run(spec)), flush=True)
+    try:
+        result = run(spec)
+    except Orphaned:
+        # The nodes are down; the run's folder (campaign.run_isolated's, holding its state
+        # and share) would outlive a parent killed before it could remove it.
+        state = os.environ.get('CHANG_E_ROVER_STATE')
+        folder = Path(state).parent if state else None
+        if folder is not None and folder.name.startswith(RUN_DIR_PREFIX):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    print('RESULT ' + json.dumps(result), flush=True)
     return 0
 
 
