@@ -2,6 +2,7 @@
 orchestration with its crash rows, bad input refused, and one real run."""
 import csv
 import json
+import math
 import os
 from pathlib import Path
 import signal
@@ -71,6 +72,14 @@ def test_goals_go_to_open_ground():
     assert plan.open_goal(20.0, [], [], tall) == (20.0, 0.0)
     with pytest.raises(CampaignError):
         plan.open_goal(20.0, [], [(20.0, 0.0, 30.0, 2.0)], tall)
+    # A rock under the step limit whose map cost the arc vote still refuses to come near
+    # (seed 1's 0.19 m rock 0.9 m from the goal) keeps the goal off as a taller one does.
+    p = config.load_params('rover.yaml', 'drive_controller')
+    avoided = plan.avoided_height(tall, p['arcs.veto_cost'])
+    assert avoided < 0.19 < tall
+    assert plan.open_goal(20.0, [(20.9, 0.0, 0.38, 0.0)], [], tall) == (20.0, 0.0)
+    x, y = plan.open_goal(20.0, [(20.9, 0.0, 0.38, 0.0)], [], avoided)
+    assert math.hypot(x - 20.9, y) >= 0.19 + 1.6 - 1e-9
 
 
 def test_runs_on_distinct_domains_share_no_port_and_stay_below_dds():

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import math
 import random
 
+from chang_e_rover.hazard.costs import TRAVERSABLE_MAX
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.sim.motor import FAULT_KINDS as SIM_FAULT_KINDS
 
@@ -104,14 +105,21 @@ def make_runs(seeds: list[int], ks: list[int], kinds: tuple[str, ...] = FAULT_KI
     return runs
 
 
+def avoided_height(max_step_m: float, veto_cost: float) -> float:
+    """The rock height the drive keeps away from: the step whose cost on the hazard map
+    (TRAVERSABLE_MAX x the step over max_step_m) reaches the arc vote's veto_cost."""
+    return max_step_m * veto_cost / TRAVERSABLE_MAX
+
+
 def open_goal(goal_m: float, rocks, craters, tall_m: float, clear_m: float = 1.6,
               search_m: float = 5.0, step_m: float = 0.25) -> tuple[float, float]:
     """The nearest point to (goal_m, 0) with no crater rim or tall rock within clear_m.
 
     As a ground team places a goal from orbital images: on open ground, not in a crater
     or on a rock. rocks: rows of (x, y, diameter, ...); craters: rows of (x, y, diameter,
-    depth); a rock counts when its height (half its diameter) is over tall_m (the rover's
-    step limit, hazard_camera's max_step_m).
+    depth); a rock counts when its height (half its diameter) is over tall_m (the height
+    the drive keeps away from, avoided_height: a goal beside a rock the arcs may not come
+    near cannot be reached with the rover's footprint pointing at it).
     """
     def free(x: float, y: float) -> bool:
         for cx, cy, d, *_ in craters:

@@ -30,7 +30,8 @@ from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 
 from chang_e_rover import config, graph, runner
-from chang_e_rover.campaign.plan import open_goal, PARENT_ENV, RUN_DIR_PREFIX, RunSpec
+from chang_e_rover.campaign.plan import (avoided_height, open_goal, PARENT_ENV,
+                                         RUN_DIR_PREFIX, RunSpec)
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus, GoalStatusError
 from chang_e_rover.ros_common import LATCHED_QOS, STATE_QOS, stamp_to_ns
 
@@ -165,7 +166,9 @@ def run(spec: RunSpec) -> dict:
         sim = next(n for n in nodes if n.get_name() == 'sim')
         terrain = sim.world.terrain
         stage['sim'] = sim
-        tall_m = float(config.load_params('rover.yaml', 'hazard_camera')['max_step_m'])
+        tall_m = avoided_height(
+            float(config.load_params('rover.yaml', 'hazard_camera')['max_step_m']),
+            float(config.load_params('rover.yaml', 'drive_controller')['arcs.veto_cost']))
         probe.append(Probe(spec, open_goal(spec.goal_m, terrain.rocks, terrain.craters,
                                            tall_m)))
         return probe[0]

@@ -4,4 +4,5 @@
 roughness; 100: untraversable. Pure Python.
 """
 UNKNOWN = -1
+TRAVERSABLE_MAX = 99     # a limit reached exactly (the cost is 99 x the worst ratio to one)
 UNTRAVERSABLE = 100

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from chang_e_rover.hazard.costs import UNKNOWN, UNTRAVERSABLE
+from chang_e_rover.hazard.costs import TRAVERSABLE_MAX, UNKNOWN, UNTRAVERSABLE
 
 
 class HeightMap:
@@ -160,7 +160,8 @@ def analyse(heights: np.ndarray, resolution_m: float, limits: Limits) -> Analysi
     bad = ((slope > limits.max_slope_deg + limits.slope_margin_deg)
            | (step > limits.max_step_m + limits.step_margin_m)
            | (rough > limits.max_roughness_m))
-    cost = np.clip(np.round(99 * np.nan_to_num(ratio, nan=0.0, posinf=1.0)), 0, 99).astype(np.int8)
+    cost = np.clip(np.round(TRAVERSABLE_MAX * np.nan_to_num(ratio, nan=0.0, posinf=1.0)), 0,
+                   TRAVERSABLE_MAX).astype(np.int8)
     cost[bad] = UNTRAVERSABLE
     cost[~known] = UNKNOWN
     return Analysis(cost, np.where(known, slope, np.nan), np.where(known, rough, np.nan),
