@@ -154,8 +154,10 @@ class DriveCore:
     def step(self, t: float, dt: float) -> DriveOutput:
         """One control period of dt ending at t."""
         healthy = self.wheel_view.healthy(t)
+        locked = tuple(w for w, r in self.stall_retry.records.items()
+                       if r.seized and w not in healthy)
         twist = self.navigator.step(t, self.odometry, healthy, self.arc_check.take_hold,
-                                    self.odometer.pitch)
+                                    self.odometer.pitch, locked)
         if twist is not None:
             self.governor.command(*twist, t)
         v, omega = self.governor.update(t, dt)

@@ -9,7 +9,7 @@ arcs meeting untraversable cells are vetoed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 
 import numpy as np
@@ -91,12 +91,32 @@ def arc_poses(x: float, y: float, yaw: float, curvature: float, length: float,
                      y - (np.cos(th) - math.cos(yaw)) / curvature, th], axis=1)
 
 
-def swept_costs(grid: Grid, poses: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-    """Return, per pose, the worst cost under the footprint (-1 if all unknown)."""
+def footprint_points(poses: np.ndarray, footprint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the footprint's points (base_link) at each pose, odom x and y (poses, points)."""
     c, s = np.cos(poses[:, 2])[:, None], np.sin(poses[:, 2])[:, None]
     px = poses[:, 0:1] + c * footprint[None, :, 0] - s * footprint[None, :, 1]
     py = poses[:, 1:2] + s * footprint[None, :, 0] + c * footprint[None, :, 1]
-    return grid.lookup(px, py).max(axis=1)
+    return px, py
+
+
+def swept_costs(grid: Grid, poses: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """Return, per pose, the worst cost under the footprint (-1 if all unknown)."""
+    return grid.lookup(*footprint_points(poses, footprint)).max(axis=1)
+
+
+def unseen_share(grid: Grid, pose: tuple[float, float, float], poses: np.ndarray,
+                 footprint: Footprint, points: np.ndarray) -> float:
+    """The share of the ground the footprint newly enters over poses that the map has not
+    seen (unknown cells); what it stands on at pose does not count."""
+    px, py = footprint_points(poses, points)
+    x, y, yaw = pose
+    c, s = math.cos(yaw), math.sin(yaw)
+    ax, ay = px - x, py - y              # in the frame of the rover where it stands
+    fx, fy = c * ax + s * ay, -s * ax + c * ay
+    new = ~((fx >= footprint.rear) & (fx <= footprint.front) & (np.abs(fy) <= footprint.half_width))
+    if not new.any():
+        return 0.0
+    return float((grid.lookup(px[new], py[new]) < 0).mean())
 
 
 @dataclass(frozen=True)
@@ -180,6 +200,7 @@ class Vote:
     progress: float          # metres closer to the goal at the arc's end
     vetoed: bool
     track: float = 0.0       # worst cost under an out-of-service wheel's track, 0..1
+    unseen: float = 0.0      # share of the ground newly entered that the map has not seen
 
 
 def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, float],
@@ -188,7 +209,8 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
               veto_cost: float = UNTRAVERSABLE, nav=None,
               keep_outs: tuple[KeepOut, ...] = (), driven: float | None = None,
               keep_out_slack: float = 0.0, dead_wheels: tuple[tuple[float, float], ...] = (),
-              dead_wheel_cost: float = math.inf, dead_wheel_band: float = 0.0) -> list[Vote]:
+              dead_wheel_cost: float = math.inf, dead_wheel_band: float = 0.0,
+              max_unseen: float = 1.0) -> list[Vote]:
     """Score candidate arcs toward a goal; best first. Arcs meeting veto_cost are vetoed.
 
     As in the gate, cells under the footprint where the rover stands do not count. With
@@ -208,6 +230,10 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
     dead_wheel_band either side of the contact point, and for the arc being driven its
     centre line only: a pose that shifts a centimetre as the corners swing must not veto
     it and open it on alternate votes.
+
+    An arc whose newly entered ground is more than max_unseen unseen by the map is vetoed
+    (the rear leading: the cameras look forward, and the ground behind is known only
+    where they saw it before; navigation/leading.py).
     """
     x, y, yaw = pose
     pts = footprint.samples(spacing)
@@ -232,12 +258,14 @@ def vote_arcs(grid: Grid, pose: tuple[float, float, float], goal: tuple[float, f
         else:
             progress = d0 - math.hypot(goal[0] - end[0], goal[1] - end[1])
         slack = keep_out_slack if driven is not None and float(k) == driven else 0.0
-        vetoed = worst >= veto_cost or any(ko.met(pose, poses, slack) for ko in keep_outs)
+        unseen = unseen_share(ground, pose, poses, footprint, pts) if max_unseen < 1.0 else 0.0
+        vetoed = (worst >= veto_cost or unseen > max_unseen
+                  or any(ko.met(pose, poses, slack) for ko in keep_outs))
         score = progress / length_m - hazard_weight * worst / UNTRAVERSABLE
         votes.append(Vote(float(k), -math.inf if vetoed else score, worst / UNTRAVERSABLE,
-                          progress, vetoed, max(0.0, track) / UNTRAVERSABLE))
+                          progress, vetoed, max(0.0, track) / UNTRAVERSABLE, unseen))
         soft.append(not vetoed and track >= dead_wheel_cost)
     if any(not v.vetoed and not s for v, s in zip(votes, soft)):
-        votes = [Vote(v.curvature, -math.inf, v.hazard, v.progress, True, v.track) if s else v
+        votes = [replace(v, score=-math.inf, vetoed=True) if s else v
                  for v, s in zip(votes, soft)]
     return sorted(votes, key=lambda v: v.score, reverse=True)

@@ -13,6 +13,7 @@ import numpy as np
 
 from chang_e_rover.hazard.gate import Footprint, Grid, Vote, vote_arcs
 from chang_e_rover.hazard.planner import navigation_function, NavField
+from chang_e_rover.navigation.leading import flip, flip_keep_out, flip_xy
 from chang_e_rover.navigation.recovery import dead_ends
 from chang_e_rover.robot_description import RoverGeometry, WHEEL_IDS
 
@@ -39,6 +40,8 @@ class ArcVoter:
         self.nav_due = True
         self.heading: float | None = None     # where the cost to go falls fastest
         self.closed: tuple[tuple[float, float, float], ...] = ()   # the goal's dead ends
+        self.sign = 1                         # the end the arcs are voted for
+        self.blind = False                    # no arc open, some shut by unseen ground
 
     def new_goal(self) -> None:
         """Forget the cost to go: the next vote plans to the new goal."""
@@ -49,11 +52,14 @@ class ArcVoter:
         self.nav_due = True
 
     def vote(self, t: float, grid: Grid | None, goal, pose, healthy: list[str],
-             enabled: bool) -> None:
+             enabled: bool, sign: int = 1, max_unseen: float = 1.0) -> None:
         """Choose among candidate arcs by hazard and progress (at most every VOTE_PERIOD_S).
 
         :param goal: the goal (x, y, keep_outs); pose: the odometry (x, y, yaw).
         :param enabled: False for egress: no hazard avoidance, straight to the goal.
+        :param sign: -1 to vote arcs driven in reverse (navigation/leading.py); an arc's
+            curvature is then the one the rear end follows.
+        :param max_unseen: the share of unseen ground over which an arc is vetoed.
         """
         if not enabled:
             self.arc = None
@@ -62,6 +68,8 @@ class ArcVoter:
             return
         self.voted_t = t
         p = self.p
+        if sign != self.sign:                 # the other end leads: no arc to keep
+            self.sign, self.arc = sign, None
         closed = dead_ends(goal)
         if closed != self.closed:
             self.closed, self.nav_due = closed, True
@@ -73,18 +81,21 @@ class ArcVoter:
                 p['arcs.unknown_cost'], closed)
         k = p['arcs.max_curvature']
         near = math.hypot(goal.x - pose.x, goal.y - pose.y) < 1.0 / k
-        votes = vote_arcs(grid, (pose.x, pose.y, pose.yaw),
+        votes = vote_arcs(grid, flip((pose.x, pose.y, pose.yaw), sign),
                           (goal.x, goal.y), self.footprint,
                           np.linspace(-k, k, int(p['arcs.count'])), p['arcs.length_m'],
                           p['hazard.sample_m'], p['arcs.hazard_weight'], p['arcs.unknown_cost'],
                           p['arcs.veto_cost'], None if near else self.nav,
-                          tuple(k for k in goal.keep_outs if k.wheel not in healthy),
+                          tuple(flip_keep_out(k, sign) for k in goal.keep_outs
+                                if k.wheel not in healthy),
                           None if self.arc is None or self.arc.vetoed else self.arc.curvature,
                           p['recovery.keep_out_slack_m'],
-                          tuple(self.geometry.wheel_xy[w] for w in WHEEL_IDS if w not in healthy),
-                          p['arcs.dead_wheel_cost'], self.geometry.wheel_width / 2)
+                          tuple(flip_xy(self.geometry.wheel_xy[w], sign)
+                                for w in WHEEL_IDS if w not in healthy),
+                          p['arcs.dead_wheel_cost'], self.geometry.wheel_width / 2, max_unseen)
         self.heading = None if self.nav is None else self.nav.heading(pose.x, pose.y, 1.0 / k)
         best = votes[0]
+        self.blind = best.vetoed and any(v.unseen > max_unseen for v in votes)
         # Hysteresis: the arc driven stays while it scores within arcs.hysteresis of the
         # best. Near a goal the progress term is small and the hazard term decides; arcs of
         # opposite curvature took turns from vote to vote, the corners swung between them

@@ -16,6 +16,7 @@ from chang_e_rover.hazard.gate import Footprint, Grid, KeepOut
 from chang_e_rover.navigation.arcs import ArcVoter, BlockedSearch, FaceGoal
 from chang_e_rover.navigation.goal_status import GoalState, GoalStatus
 from chang_e_rover.navigation.guard import HazardGuard
+from chang_e_rover.navigation.leading import leading_sign, Look
 from chang_e_rover.navigation.recovery import (BackOff, BoxedIn, dead_end, end_short, keep_out,
                                                no_headway)
 from chang_e_rover.robot_description import RoverGeometry, WHEEL_IDS
@@ -66,6 +67,8 @@ class Navigator:
         self.blocked = BlockedSearch()
         self.backoff = BackOff(p, note)
         self.boxed = BoxedIn(p)
+        self.sign = 1       # +1 the front leads, -1 the rear (navigation/leading.py)
+        self.look = Look(p)
 
     # ---- inputs ------------------------------------------------------------------------
     def set_goal(self, x: float, y: float, t: float, stamp_ns: int = 0) -> None:
@@ -79,6 +82,7 @@ class Navigator:
         self.voter.new_goal()
         self.backoff.reset()
         self.boxed.reset()
+        self.look.reset()
         self.face_goal.turning = False
         self.blocked.stop()
         self.note(t, '-', f'goal ({x:.2f}, {y:.2f}) accepted')
@@ -132,30 +136,49 @@ class Navigator:
                           reason=why)
 
     # ---- the control step --------------------------------------------------------------
-    def step(self, t: float, pose, healthy: list[str], arc_hold: ArcHold, pitch: float = 0.0
-             ) -> tuple[float, float] | None:
+    def step(self, t: float, pose, healthy: list[str], arc_hold: ArcHold, pitch: float = 0.0,
+             locked: tuple[str, ...] = ()) -> tuple[float, float] | None:
         """The twist (v m/s, omega rad/s) to command for the goal, or None without one.
 
         :param pose: the odometry (x, y, yaw); healthy: the wheels in service; pitch: the
-            attitude estimate's (rad).
+            attitude estimate's (rad); locked: the wheels out of service that do not turn
+            (a seized motor), which decide the end that leads.
         """
         if not self.active:
             return None
-        self.voter.vote(t, self.hazard_map, self.goal, pose, healthy, self.gate_enabled)
+        self._lead(t, locked)
+        # Led by the rear, arcs stay on ground the cameras have seen, but where the rover
+        # has just looked.
+        unseen = self.p['look.max_unseen'] if self.sign < 0 and not self.look.looked_near(
+            pose) else 1.0
+        self.voter.vote(t, self.hazard_map, self.goal, pose, healthy, self.gate_enabled,
+                        self.sign, unseen)
         backing = self._recover(t, pose, healthy, arc_hold)
         if self.goal.reached:         # held within goal_held_tolerance_m: ended short
             return 0.0, 0.0
-        v, omega = backing if backing is not None else self._follow(pose, pitch)
+        v, omega = backing if backing is not None else self._follow(t, pose, pitch)
         if self.goal.reached:
             self.note(t, '-', f'goal reached at ({pose.x:.2f}, {pose.y:.2f})')
         return v, omega
+
+    def _lead(self, t: float, locked: tuple[str, ...]) -> None:
+        """Lead with the end that has fewer locked wheels; on a change, vote afresh."""
+        sign = leading_sign(locked) if self.gate_enabled else 1
+        if sign == self.sign:
+            return
+        self.sign = sign
+        self.face_goal.turning = False
+        self.blocked.stop()
+        self.look.reset()
+        self.note(t, '-', f'{", ".join(locked) or "no wheel"} locked: leading with the '
+                          f'{"rear" if sign < 0 else "front"}')
 
     def gate(self, t: float, pose, v: float, omega: float) -> tuple[float, float, bool]:
         """Return the motion the hazard gate lets through, and whether it refused (v, omega)."""
         return self.guard.check(t, v, omega, pose, self.hazard_map, self.hazard_t,
                                 self.gate_enabled)
 
-    def _follow(self, pose, pitch: float) -> tuple[float, float]:
+    def _follow(self, t: float, pose, pitch: float) -> tuple[float, float]:
         """Toward the goal: along the voted arc, or turning in place, or along the line
         to it without a map (or with the gate off)."""
         g, p = self.goal, self.p
@@ -175,17 +198,43 @@ class Navigator:
             # Where the cost to go falls fastest, one turning radius out: round a crater
             # rather than at it.
             bearing = self.voter.heading if self.voter.heading is not None else bearing
-        err = bearing - pose.yaw
+        err = bearing - pose.yaw - (math.pi if self.sign < 0 else 0.0)   # of the leading end
         err = math.atan2(math.sin(err), math.cos(err))
         turn = math.copysign(p['max_yaw_rate_rad_s'], err)
         v = self._approach_speed(distance)
+        if self.look.active or (arc.vetoed and self.voter.blind):
+            return self._look(t, pose, err)
         if arc.vetoed:
             self.face_goal.turning = False      # a blocked vote ends a turn to face the goal
             return 0.0, self.blocked.drive(turn)
         self.blocked.stop()
         if self.face_goal.needed(err, distance, arc):
             return 0.0, turn            # the goal is behind or out of an arc's reach: face it
-        return v, max(-p['max_yaw_rate_rad_s'], min(p['max_yaw_rate_rad_s'], v * arc.curvature))
+        # The arc is the leading end's: in reverse the yaw rate is the speed times its
+        # curvature, as forward.
+        return self.sign * v, max(-p['max_yaw_rate_rad_s'],
+                                  min(p['max_yaw_rate_rad_s'], v * arc.curvature))
+
+    def _look(self, t: float, pose, err: float) -> tuple[float, float]:
+        """Turn the cameras to the way on and wait for its map (leading.Look); at its end
+        stand for a step and vote again at once (the rear then turns to the way on).
+        err: the leading end's heading error.
+
+        The look and the turn back each get recovery.no_progress_s without headway (a half
+        turn takes a third of it): a look whose turn is held (seen on the flown stack with
+        three wheels out, for the rest of the drive) ends in the back-off of no headway.
+        """
+        g = self.goal
+        if not self.look.active:
+            self.look.start(t, pose)
+            g.best_xy, g.best_t = (pose.x, pose.y), t
+            self.note(t, '-', 'no arc open over seen ground: turning to look')
+        omega = self.look.drive(t, math.atan2(-math.sin(err), -math.cos(err)), self.hazard_t)
+        if omega is None:
+            g.best_xy, g.best_t = (pose.x, pose.y), t
+            self.note(t, '-', 'looked: leading with the rear again')
+            self.voter.voted_t = -math.inf
+        return 0.0, omega or 0.0
 
     def _approach_speed(self, left: float) -> float:
         """Top speed, slowed near the goal so that the governor's ramp stops the rover on it."""
@@ -310,7 +359,8 @@ class Navigator:
 
     def _back_off(self, t: float, pose, why: str, face: bool = True) -> tuple[float, float]:
         """Back off; then (face) turn to the way on, and vote."""
-        twist = self.backoff.start(t, pose, self.goal, why)
+        twist = self.backoff.start(t, pose, self.goal, why, self.sign)
+        self.look.cancel()
         self.boxed.reset()
         self.face_goal.turning = self.face_goal.turning or face
         return twist

@@ -35,20 +35,22 @@ class BackOff:
         self.began: tuple[float, float, float] | None = None   # x, y, t where it began
         self.held_at: tuple[float, float] | None = None        # where one ended held
         self.why = ''                                           # why the last one began
+        self.sign = 1            # the end that led: a back-off drives the other way
 
     @property
     def active(self) -> bool:
         return self.began is not None
 
-    def start(self, t: float, pose, goal, why: str) -> tuple[float, float]:
-        """Begin a back-off from pose; return the twist to drive."""
+    def start(self, t: float, pose, goal, why: str, sign: int = 1) -> tuple[float, float]:
+        """Begin a back-off from pose, the end of sign leading (+1 front); return the
+        twist to drive."""
         goal.backoffs += 1
-        self.began, self.why = (pose.x, pose.y, t), why
+        self.began, self.why, self.sign = (pose.x, pose.y, t), why, sign
         self.note(t, '-', f'{why}: backing off {self.p["recovery.backoff_m"]:.1f} m')
         return self.twist()
 
     def twist(self) -> tuple[float, float]:
-        return -self.p['recovery.backoff_speed_m_s'], 0.0
+        return -self.sign * self.p['recovery.backoff_speed_m_s'], 0.0
 
     def drive(self, t: float, pose, goal) -> tuple[float, float] | None:
         """The twist of the back-off under way, or None once it has ended."""
