@@ -221,8 +221,8 @@ class Navigator:
         err: the leading end's heading error.
 
         The look and the turn back each get recovery.no_progress_s without headway (a half
-        turn takes a third of it): a look whose turn is held (seen on the flown stack with
-        three wheels out, for the rest of the drive) ends in the back-off of no headway.
+        turn takes a third of it): a look whose turn is held (a rover with three wheels out
+        can be) ends in the back-off of no headway rather than turning to the cap.
         """
         g = self.goal
         if not self.look.active:
