@@ -44,6 +44,13 @@ def sensor_qos(sim: bool) -> QoSProfile:
 CONTROL_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST)
 
+# The controller's wheel setpoints: as CONTROL_QOS, and kept by the writer for a reader that
+# matches late, so a setpoint sent before a unit's subscription matched still reaches it (in
+# lock-step the unit waits for it; on hardware a restarted unit hears the last one at once).
+SETPOINT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
+                          history=HistoryPolicy.KEEP_LAST,
+                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
 
 def declare_from_config(node: Node, file_name: str, config_node: str,
                         dynamic: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class Recorder:
         self.isolated: dict[str, float] = {}      # wheel -> first stamp the controller isolated it
         self.states: dict[str, tuple[float, str, str]] = {}   # wheel -> (stamp, state, fault)
         self.truth = self.odom = None
+        self.track: dict[str, tuple[float, float]] = {}   # whole second of sim -> odometry
         self.goal_pub = node.create_publisher(PoseStamped, '/rover/goal', STATE_QOS)
         node.create_subscription(Clock, '/clock', self._clock, 10)
         node.create_subscription(DiagnosticArray, '/diagnostics', self._diagnostics, 100)
@@ -58,9 +59,11 @@ class Recorder:
         self.now = max(self.now, stamp_s(msg.clock))
 
     def _pose(self, which: str, msg) -> None:
-        if abs(stamp_s(msg.header.stamp) - END_S) < 1e-6:
-            p = msg.pose.pose.position
+        t, p = stamp_s(msg.header.stamp), msg.pose.pose.position
+        if abs(t - END_S) < 1e-6:
             setattr(self, which, (p.x, p.y))
+        if which == 'odom' and abs(t - round(t)) < 1e-6 and t <= END_S + 1e-6:
+            self.track[str(round(t))] = (p.x, p.y)
 
     def _diagnostics(self, msg) -> None:
         t = stamp_s(msg.header.stamp)
@@ -91,7 +94,7 @@ class Recorder:
     def outcome(self) -> dict:
         return {'detected': self.detected, 'isolated': self.isolated,
                 'states': {w: list(v[1:]) for w, v in sorted(self.states.items())},
-                'truth': self.truth, 'odom': self.odom}
+                'truth': self.truth, 'odom': self.odom, 'track': self.track}
 
 
 def one_process(deadline: float) -> dict:

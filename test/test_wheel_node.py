@@ -21,8 +21,8 @@ from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config, graph
 from chang_e_rover.drive.wheel_health import torque_per_amp
-from chang_e_rover.ros_common import (CONTROL_QOS, DIAGNOSTICS_QOS, ns_to_stamp, STATE_QOS,
-                                      stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, DIAGNOSTICS_QOS, ns_to_stamp, SETPOINT_QOS,
+                                      STATE_QOS, stamp_to_ns)
 from chang_e_rover.runner import build_nodes
 
 WHEEL = 'lf'
@@ -58,7 +58,7 @@ class Bench:
                                   context=ros.context)
         ros.add(self.unit)
         self.probe = probe = ros.node('wheel_bench')
-        self.setpoint_pub = probe.create_publisher(JointState, f'{NS}/setpoint', CONTROL_QOS)
+        self.setpoint_pub = probe.create_publisher(JointState, f'{NS}/setpoint', SETPOINT_QOS)
         self.temperature_pub = probe.create_publisher(Temperature, f'{NS}/motor/temperature',
                                                       STATE_QOS)
         self.state_pub = probe.create_publisher(JointState, f'{NS}/motor/state', CONTROL_QOS)
@@ -243,6 +243,34 @@ def test_enable_false_takes_the_wheel_out_of_service_and_true_brings_it_back(ros
     status = bench.wait_state('ENABLED')
     assert status.level == DiagnosticStatus.OK
     assert all(c > 0 for c in bench.run(0.3))
+
+
+def test_in_sim_a_reading_waits_for_the_setpoint_before_it_however_long_it_takes(ros):
+    """Lock-step decides nothing on the wall clock: with the controller on the graph, a
+    reading is answered only once the setpoint of the reading before is in, and a setpoint
+    sent before the unit's subscription matched still comes (the writer keeps it)."""
+    early = ros.node('early_controller')
+    early_pub = early.create_publisher(JointState, f'{NS}/setpoint', SETPOINT_QOS)
+    early_pub.publish(JointState(header=Header(stamp=ns_to_stamp(T0_NS)), name=[JOINT],
+                                 velocity=[SETPOINT]))
+    bench = Bench(ros)          # built after the setpoint of its first reading went out
+    bench.t_ns += PERIOD_NS
+    assert bench._reading(RUN, None, 20.0) == pytest.approx(
+        (P['kp_nm_s_per_rad'] + P['ki_nm_per_rad'] * PERIOD_NS * 1e-9) * (SETPOINT - RUN))
+
+    # the next reading comes, its controller's setpoint does not: held, past any short wait
+    t = bench.t_ns + PERIOD_NS
+    bench.t_ns = t
+    stamp = ns_to_stamp(t)
+    bench.clock_pub.publish(Clock(clock=stamp))
+    bench.state_pub.publish(JointState(header=Header(stamp=stamp), name=[JOINT],
+                                       position=[bench.encoder], velocity=[RUN], effort=[0.0]))
+    ros.spin_for(3.0)
+    assert t not in bench.commands, 'answered without the setpoint it waits for'
+    bench.setpoint_pub.publish(JointState(header=Header(stamp=ns_to_stamp(t - PERIOD_NS)),
+                                          name=[JOINT], velocity=[-SETPOINT]))
+    ros.spin_until(lambda: t in bench.commands, 10, 'the held reading answered')
+    assert bench.commands[t][0] < 0, 'answered with the setpoint it waited for'
 
 
 def test_a_non_finite_or_ambiguous_setpoint_is_refused_and_the_last_one_stands(ros):

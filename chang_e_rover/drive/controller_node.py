@@ -43,8 +43,8 @@ from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
                                       LATCHED_QOS, log_outcome, ns_to_stamp, odom_tf_broadcaster,
-                                      PITCH_VAR, ROLL_VAR, sensor_qos, spin_node, STATE_QOS,
-                                      stamp_to_ns)
+                                      PITCH_VAR, ROLL_VAR, sensor_qos, SETPOINT_QOS, spin_node,
+                                      STATE_QOS, stamp_to_ns)
 
 RESET_CHECK_S = 0.25    # sim: wall seconds between checks for answers owed by a unit now gone
 
@@ -73,7 +73,7 @@ class DriveControllerNode(Node):
         self._last_t: float | None = None
         self._last_out = None
         self.setpoint_pubs = {w: self.create_publisher(JointState, f'wheel_{w}/setpoint',
-                                                       CONTROL_QOS) for w in WHEEL_IDS}
+                                                       SETPOINT_QOS) for w in WHEEL_IDS}
         self.steer_pub = self.create_publisher(JointState, 'joint_commands', STATE_QOS)
         self.odom_pub = self.create_publisher(Odometry, 'odom', STATE_QOS)
         self.send_tf = odom_tf_broadcaster(self) or (lambda odom: None)   # system ROS only

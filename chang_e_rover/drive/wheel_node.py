@@ -29,14 +29,17 @@ from chang_e_rover.drive.setpoints import SetpointInbox
 from chang_e_rover.drive.wheel_health import DISABLED, ENABLED, make_wheel_unit
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, log_outcome,
-                                      ns_to_stamp, spin_node, STATE_QOS, stamp_to_ns)
+                                      ns_to_stamp, SETPOINT_QOS, spin_node, STATE_QOS,
+                                      stamp_to_ns)
 
 LEVEL = {ENABLED: DiagnosticStatus.OK, DISABLED: DiagnosticStatus.WARN}
-# A reading held for the controller's setpoint (sim) is answered without it once the
-# controller has left the graph, or after HELD_LIMIT_S of wall time: a setpoint sent before
-# this unit's subscription matched the controller never comes. Checked every HELD_CHECK_S.
+# A reading held for the controller's setpoint (sim) is answered without it only once the
+# controller has left the graph (checked every HELD_CHECK_S): the setpoints are kept for a
+# late-matching reader (SETPOINT_QOS), so one sent before this unit's subscription matched
+# still comes. A controller alive but silent is the simulator's watchdog's to name; held
+# HELD_WARN_S of wall time, the unit says what it waits for and goes on waiting.
 HELD_CHECK_S = 0.25
-HELD_LIMIT_S = 2.0
+HELD_WARN_S = 10.0
 
 
 class WheelNode(Node):
@@ -57,15 +60,18 @@ class WheelNode(Node):
         # Created in the order their messages are sent in a control period (the controller's
         # setpoint of the period before, then the driver's temperature and reading): an
         # executor takes messages that wait together in creation order.
+        self.sim = bool(self.get_parameter('use_sim_time').value)
+        # In sim the unit waits for the controller's setpoints, so it takes the ones sent
+        # before it matched; on hardware it reads them as any publisher sends them.
         self.setpoint_sub = self.create_subscription(
-            JointState, f'wheel_{wheel}/setpoint', self.setpoint_callback, CONTROL_QOS)
+            JointState, f'wheel_{wheel}/setpoint', self.setpoint_callback,
+            SETPOINT_QOS if self.sim else CONTROL_QOS)
         self.create_subscription(Temperature, f'wheel_{wheel}/motor/temperature',
                                  self.temperature_callback, STATE_QOS)
         self.create_subscription(JointState, f'wheel_{wheel}/motor/state',
                                  self.motor_state_callback, CONTROL_QOS)
         self.create_service(SetBool, f'wheel_{wheel}/enable', self.enable_callback)
         self.create_service(Trigger, f'wheel_{wheel}/reset', self.reset_callback)
-        self.sim = bool(self.get_parameter('use_sim_time').value)
         self.heartbeat_ns = round(1e9 / p['diagnostics_rate_hz'])
         self._input_ns: int | None = None     # stamp of the newest sensor input (sim)
         self._next_beat_ns = 0
@@ -106,14 +112,16 @@ class WheelNode(Node):
     def _check_held(self) -> None:
         if self._held is None:
             return
-        why = ('no drive controller on the graph' if self.setpoint_sub.get_publisher_count() == 0
-               else f'no setpoint for {HELD_LIMIT_S:g} s of wall time'
-               if time.monotonic() - self._held_since > HELD_LIMIT_S else None)
-        if why:
-            t = stamp_to_ns(self._held.header.stamp) * 1e-9
-            self.get_logger().warning(f'{why}: the reading of t={t:.3f} s is answered without '
-                                      'the setpoint of the one before')
+        t = stamp_to_ns(self._held.header.stamp) * 1e-9
+        if self.setpoint_sub.get_publisher_count() == 0:
+            self.get_logger().warning(f'no drive controller on the graph: the reading of '
+                                      f't={t:.3f} s is answered without the setpoint of the '
+                                      'one before')
             self._answer(self._held)
+        elif time.monotonic() - self._held_since > HELD_WARN_S:
+            self.get_logger().warning(f'the reading of t={t:.3f} s waits for the drive '
+                                      "controller's setpoint of the one before",
+                                      throttle_duration_sec=HELD_WARN_S)
 
     def temperature_callback(self, msg: Temperature) -> None:
         self._input_ns = max(self._input_ns or 0, stamp_to_ns(msg.header.stamp))
