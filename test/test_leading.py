@@ -132,32 +132,3 @@ def test_a_look_whose_turn_is_held_ends_in_a_back_off():
     assert any(n.startswith('no headway in 60 s') for n in notes)
     assert not nav.look.active and nav.backoff.active and twists[-1][0] > 0.0, \
         'backing off forward, the seized front wheel trailing'
-
-
-def test_a_look_ends_at_the_first_map_that_shows_the_way_on_open():
-    """Seen toward the goal, unseen where the rear points: no turn of the cameras at all,
-    the rear turns straight onto the way on (the shorter way) and backs to the goal."""
-    notes = Notes()
-    nav = Navigator(GEOMETRY, P, P['max_speed_m_s'], notes)
-    cost = np.zeros((160, 160), np.int8)
-    cost[int(round((0.6 + 8.0) / 0.1)):, :] = -1        # unseen for y > 0.6 m
-    grid = Grid(cost, -8.0, -8.0, 0.1)
-    nav.set_goal(5.0, 0.0, 0.0)
-    healthy = [w for w in WHEEL_IDS if w != 'lf']
-    pose = rover(-math.pi / 2)            # the rear toward the unseen side
-    t, turned, speeds = 0.0, [0.0], []
-    while t < 400.0 and nav.active:
-        if t - nav.hazard_t >= 1.0 - 1e-9:
-            nav.hazard(grid, t)
-        v, omega, _ = nav.gate(t, pose, *nav.step(t, pose, healthy, lambda _t: None, 0.0,
-                                                  ('lf',)))
-        yaw = pose.yaw + omega * DT
-        pose.set_pose(pose.x + v * math.cos(yaw) * DT, pose.y + v * math.sin(yaw) * DT, yaw)
-        turned.append(turned[-1] + omega * DT)
-        speeds.append(v)
-        t += DT
-    assert 'no arc open over seen ground: turning to look' in notes
-    assert 'the way on seen open: turning the rear onto it' in notes
-    assert max(turned) <= 1e-9, 'the cameras were not turned toward the goal'
-    assert min(turned) > -math.pi / 2 - P['goal_turn_in_place_rad'], 'the rear turned the short way'
-    assert nav.goal.reached and max(speeds) <= 0.0 and min(speeds) < 0.0

@@ -79,11 +79,21 @@ class ArcVoter:
                 grid, (goal.x, goal.y), p['planner.cell_m'],
                 self.footprint.half_width, p['arcs.veto_cost'], p['arcs.hazard_weight'],
                 p['arcs.unknown_cost'], closed)
-        driven = None if self.arc is None or self.arc.vetoed else self.arc.curvature
-        votes = self._votes(grid, goal, flip((pose.x, pose.y, pose.yaw), sign), healthy, sign,
-                            max_unseen, driven)
-        self.heading = None if self.nav is None else self.nav.heading(
-            pose.x, pose.y, 1.0 / p['arcs.max_curvature'])
+        k = p['arcs.max_curvature']
+        near = math.hypot(goal.x - pose.x, goal.y - pose.y) < 1.0 / k
+        votes = vote_arcs(grid, flip((pose.x, pose.y, pose.yaw), sign),
+                          (goal.x, goal.y), self.footprint,
+                          np.linspace(-k, k, int(p['arcs.count'])), p['arcs.length_m'],
+                          p['hazard.sample_m'], p['arcs.hazard_weight'], p['arcs.unknown_cost'],
+                          p['arcs.veto_cost'], None if near else self.nav,
+                          tuple(flip_keep_out(k, sign) for k in goal.keep_outs
+                                if k.wheel not in healthy),
+                          None if self.arc is None or self.arc.vetoed else self.arc.curvature,
+                          p['recovery.keep_out_slack_m'],
+                          tuple(flip_xy(self.geometry.wheel_xy[w], sign)
+                                for w in WHEEL_IDS if w not in healthy),
+                          p['arcs.dead_wheel_cost'], self.geometry.wheel_width / 2, max_unseen)
+        self.heading = None if self.nav is None else self.nav.heading(pose.x, pose.y, 1.0 / k)
         best = votes[0]
         self.blind = best.vetoed and any(v.unseen > max_unseen for v in votes)
         # Hysteresis: the arc driven stays while it scores within arcs.hysteresis of the
@@ -99,32 +109,6 @@ class ArcVoter:
             self.note(t, '-', 'no safe arc: turning in place' if best.vetoed
                       else f'safe arc found (curvature {best.curvature:.2f})')
         self.arc = best
-
-    def open_toward(self, grid: Grid, goal, pose, bearing: float, healthy: list[str],
-                    max_unseen: float) -> bool:
-        """Whether an arc would be open over seen ground with the leading end (self.sign)
-        turned to bearing where the rover stands: a look has seen enough of the way on."""
-        return not self._votes(grid, goal, (pose.x, pose.y, bearing), healthy, self.sign,
-                               max_unseen)[0].vetoed
-
-    def _votes(self, grid: Grid, goal, lead_pose: tuple[float, float, float],
-               healthy: list[str], sign: int, max_unseen: float,
-               driven: float | None = None) -> list[Vote]:
-        """The arcs from lead_pose (the heading the leading end faces), best first; driven:
-        the curvature of the arc being driven, if any."""
-        p = self.p
-        k = p['arcs.max_curvature']
-        near = math.hypot(goal.x - lead_pose[0], goal.y - lead_pose[1]) < 1.0 / k
-        return vote_arcs(grid, lead_pose, (goal.x, goal.y), self.footprint,
-                         np.linspace(-k, k, int(p['arcs.count'])), p['arcs.length_m'],
-                         p['hazard.sample_m'], p['arcs.hazard_weight'], p['arcs.unknown_cost'],
-                         p['arcs.veto_cost'], None if near else self.nav,
-                         tuple(flip_keep_out(k, sign) for k in goal.keep_outs
-                               if k.wheel not in healthy),
-                         driven, p['recovery.keep_out_slack_m'],
-                         tuple(flip_xy(self.geometry.wheel_xy[w], sign)
-                               for w in WHEEL_IDS if w not in healthy),
-                         p['arcs.dead_wheel_cost'], self.geometry.wheel_width / 2, max_unseen)
 
     def to_go(self, goal, x: float, y: float) -> float:
         """The cost to go from (x, y): the planner's, or the straight line where it has none."""

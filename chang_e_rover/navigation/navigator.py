@@ -69,7 +69,6 @@ class Navigator:
         self.boxed = BoxedIn(p)
         self.sign = 1       # +1 the front leads, -1 the rear (navigation/leading.py)
         self.look = Look(p)
-        self.healthy: list[str] = []         # the wheels in service at the last step
 
     # ---- inputs ------------------------------------------------------------------------
     def set_goal(self, x: float, y: float, t: float, stamp_ns: int = 0) -> None:
@@ -147,7 +146,6 @@ class Navigator:
         """
         if not self.active:
             return None
-        self.healthy = healthy
         self._lead(t, locked)
         # Led by the rear, arcs stay on ground the cameras have seen, but where the rover
         # has just looked.
@@ -205,7 +203,7 @@ class Navigator:
         turn = math.copysign(p['max_yaw_rate_rad_s'], err)
         v = self._approach_speed(distance)
         if self.look.active or (arc.vetoed and self.voter.blind):
-            return self._look(t, pose, err, bearing)
+            return self._look(t, pose, err)
         if arc.vetoed:
             self.face_goal.turning = False      # a blocked vote ends a turn to face the goal
             return 0.0, self.blocked.drive(turn)
@@ -217,28 +215,21 @@ class Navigator:
         return self.sign * v, max(-p['max_yaw_rate_rad_s'],
                                   min(p['max_yaw_rate_rad_s'], v * arc.curvature))
 
-    def _look(self, t: float, pose, err: float, bearing: float) -> tuple[float, float]:
-        """Turn the cameras toward the way on (bearing) until a map shows it open, then the
-        rear onto it (leading.Look); at its end stand for a step and vote again at once.
+    def _look(self, t: float, pose, err: float) -> tuple[float, float]:
+        """Turn the cameras to the way on and wait for its map (leading.Look); at its end
+        stand for a step and vote again at once (the rear then turns to the way on).
         err: the leading end's heading error.
 
-        Each part of the look (turning to see, turning back) gets recovery.no_progress_s
-        without headway (a half turn takes a third of it): a look whose turn is held (a
-        rover with three wheels out can be) ends in the back-off of no headway rather than
-        turning to the cap.
+        The look and the turn back each get recovery.no_progress_s without headway (a half
+        turn takes a third of it): a look whose turn is held (a rover with three wheels out
+        can be) ends in the back-off of no headway rather than turning to the cap.
         """
-        g, look = self.goal, self.look
-        if not look.active:
-            look.start(t, pose)
+        g = self.goal
+        if not self.look.active:
+            self.look.start(t, pose)
             g.best_xy, g.best_t = (pose.x, pose.y), t
             self.note(t, '-', 'no arc open over seen ground: turning to look')
-        was_back = look.back
-        open_ahead = look.to_judge(self.hazard_t) and self.voter.open_toward(
-            self.hazard_map, g, pose, bearing, self.healthy, self.p['look.max_unseen'])
-        omega = look.drive(t, err, self.hazard_t, open_ahead)
-        if look.back and not was_back:
-            g.best_xy, g.best_t = (pose.x, pose.y), t
-            self.note(t, '-', 'the way on seen open: turning the rear onto it')
+        omega = self.look.drive(t, math.atan2(-math.sin(err), -math.cos(err)), self.hazard_t)
         if omega is None:
             g.best_xy, g.best_t = (pose.x, pose.y), t
             self.note(t, '-', 'looked: leading with the rear again')
