@@ -65,6 +65,9 @@ PEERS: dict[str, tuple[tuple[str, str], ...]] = {
     'hazard_recall_flown': (
         (r'^(.*)$', r'harness: \1'),
     ),
+    'look': (
+        (r'^lf seized, the rear leading: (.*)$', r'every wheel in service: \1'),
+    ),
     # hazard_recall: no rule, no peer (no other stereo mapper runs on its frames)
 }
 
