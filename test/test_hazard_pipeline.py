@@ -179,6 +179,39 @@ def test_the_far_band_matched_at_full_resolution_measures_far_ground_at_least_as
     assert sp.far_matcher is None
 
 
+def _segment_meets_box(eye, point, lo, hi) -> bool:
+    """One line of sight at a time: does the segment eye -> point touch the box?"""
+    t0, t1 = 0.0, 1.0
+    for e, p, a, b in zip(eye, point, lo, hi):
+        d = p - e
+        if d == 0.0:
+            if not a <= e <= b:
+                return False
+            continue
+        ta, tb = sorted(((a - e) / d, (b - e) / d))
+        t0, t1 = max(t0, ta), min(t1, tb)
+    return t0 <= t1
+
+
+def test_seen_through_agrees_with_one_line_of_sight_at_a_time():
+    """The vectorised filter of points seen through the rover's wheels against a plain
+    per-point segment-box test, on random points around wheel-sized boxes, with rays
+    along an axis (through a box's slab, beside it, and along its face) among them."""
+    rng = np.random.default_rng(7)
+    eye = np.array([0.5, 0.1, 1.2])
+    boxes = np.array([[[0.2, -0.3, -0.1], [0.6, 0.3, 0.4]], [[1.0, 0.5, 0.0], [1.4, 0.8, 0.3]],
+                      [[0.5, -1.2, 0.0], [0.9, -0.8, 0.3]]])     # a face in the eye's x plane
+    points = rng.uniform([-1.0, -2.0, -0.5], [4.0, 2.0, 1.0], (3000, 3))
+    points[:200, 0] = eye[0]        # rays in the plane x = eye's: through box 0's x slab
+    points[200:400, 1] = eye[1]     # inside box 0's y slab, beside box 1's
+    points[400:600, 2] = eye[2]     # above both boxes' z slabs: never through them
+    got = seen_through(points, eye, boxes)
+    want = [any(_segment_meets_box(eye, p, lo, hi) for lo, hi in boxes) for p in points]
+    assert 100 < got.sum() < len(points) - 100, 'a mix of hidden and seen points'
+    assert not got[400:600].any()
+    assert got.tolist() == want
+
+
 def test_a_disparity_whose_partner_the_right_camera_cannot_see_is_dropped():
     """A plank 30 px of disparity near on ground 10 px away: the ground just left of it has
     its partner behind the plank in the right image; a pixel at the left edge has its

@@ -252,13 +252,18 @@ def seen_through(points: np.ndarray, eye: np.ndarray, boxes: np.ndarray) -> np.n
     :param eye: (3,) camera centre in that frame.
     :param boxes: (M, 2, 3) axis-aligned boxes as (min corner, max corner).
     """
-    d = points - eye
+    d = (points - eye).T            # (3, N): one contiguous row per axis
     hit = np.zeros(len(points), dtype=bool)
     with np.errstate(divide='ignore', invalid='ignore'):
         inv = 1.0 / d
         for lo, hi in boxes:
-            t1, t2 = (lo - eye) * inv, (hi - eye) * inv
-            near = np.nanmax(np.minimum(t1, t2), axis=1)
-            far = np.nanmin(np.maximum(t1, t2), axis=1)
+            # the slab test, axis by axis; an axis whose slab entry is undefined (a ray
+            # along the slab's face: 0 * inf) is left out, as np.nanmax would
+            near = far = None
+            for k in range(3):
+                t1, t2 = (lo[k] - eye[k]) * inv[k], (hi[k] - eye[k]) * inv[k]
+                a, b = np.minimum(t1, t2), np.maximum(t1, t2)
+                near = a if near is None else np.fmax(near, a)
+                far = b if far is None else np.fmin(far, b)
             hit |= (near <= far) & (far >= 0.0) & (near <= 1.0)
     return hit
