@@ -88,3 +88,32 @@ def test_a_rebuilt_world_is_answered_from_its_first_step_by_every_node_on_the_gr
     ls.answer('wheel_lf', 50 * MS)
     ls.restart()
     assert ls.waiting_for(0, 50 * MS) == ['wheel_lf']
+
+
+def test_the_wall_time_waited_goes_to_the_node_that_answered_last():
+    """Where a slow simulation's time goes: each wait, counted from its start to the step
+    it let go, is booked to the node(s) whose answer ended it; waits before the first
+    step and steps taken at once count nothing."""
+    ls = loop(expect_at_start=['wheel_lf'])
+    assert not ls.startable(0.0)
+    ls.presence('wheel_lf', True)
+    ls.presence('drive_controller', True)
+    assert ls.startable(5.0), 'the wait for the start is not a step waited for'
+    ls.inputs(0)
+    ls.answer('wheel_lf', 0)
+    ls.answer('drive_controller', 0)
+    assert ls.ready(0, 50 * MS, 5.0)
+    ls.inputs(50 * MS)
+    assert not ls.ready(50 * MS, 100 * MS, 6.0)
+    ls.answer('wheel_lf', 50 * MS)
+    assert not ls.ready(50 * MS, 100 * MS, 6.5)
+    ls.answer('drive_controller', 50 * MS)
+    assert ls.ready(50 * MS, 100 * MS, 7.0)
+    assert ls.waited_s == {'wheel_lf': 0.0, 'drive_controller': 1.0, 'hazard_camera': 0.0}
+    ls.inputs(100 * MS)
+    assert not ls.ready(100 * MS, 150 * MS, 8.0)
+    ls.answer('wheel_lf', 100 * MS)
+    ls.answer('drive_controller', 100 * MS)
+    assert ls.ready(100 * MS, 150 * MS, 8.4), 'both answered at once: the wait is split'
+    assert ls.waited_s == pytest.approx({'wheel_lf': 0.2, 'drive_controller': 1.2,
+                                         'hazard_camera': 0.0})

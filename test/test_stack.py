@@ -73,6 +73,29 @@ def test_straight_drive_is_clamped_to_top_speed(ros):
     assert math.hypot(o.x - x, o.y - y) < 0.02 * x    # odometry within 2 % of distance
 
 
+def test_the_simulator_says_what_its_steps_waited_for(ros):
+    """/sim/lockstep, once a sim second: the wall time since the first step, and the part
+    of it the steps waited, by the node of the loop that answered last."""
+    from diagnostic_msgs.msg import DiagnosticStatus
+    stack = Stack(ros)
+    got: list[dict[str, str]] = []
+    stack.probe.create_subscription(
+        DiagnosticStatus, 'sim/lockstep', lambda m: got.append({v.key: v.value for v in m.values}),
+        STATE_QOS)
+    stack.ready()
+    stack.drive(0.05, 0.0, 5.0)
+    last = got[-1]
+    waited = {k.removeprefix('waited_s.'): float(v) for k, v in last.items()
+              if k.startswith('waited_s.')}
+    assert set(waited) == {f'wheel_{w}' for w in ('lf', 'lm', 'lr', 'rf', 'rm', 'rr')} | {
+        'drive_controller', 'hazard_camera', 'camera'}
+    assert float(last['sim_s']) >= 5.0
+    # one executor for every node here: the readings are answered in their order, the
+    # last wheel unit's last, and the wait is that unit's
+    assert 0.0 < sum(waited.values()) <= float(last['wall_s'])
+    assert waited['camera'] == 0.0, 'the lander camera node is not in this stack'
+
+
 def test_bad_commands_are_refused_and_the_last_safe_one_stands(ros):
     stack = Stack(ros)
     stack.ready()

@@ -81,6 +81,10 @@ class MissionNode(Node):
                                  LATCHED_QOS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
                                  STATE_QOS)
+        # the simulator's account of its wall time: what its steps waited for
+        self.waited_s: dict[str, float] = {}
+        self.create_subscription(DiagnosticStatus, 'sim/lockstep', self.lockstep_callback,
+                                 STATE_QOS)
         self.create_subscription(DiagnosticStatus, 'rover/goal_status', self.goal_status_callback,
                                  LATCHED_QOS)
         self.create_subscription(Image, 'lander/panorama', self.panorama_callback, LATCHED_QOS)
@@ -156,6 +160,10 @@ class MissionNode(Node):
                                               values.get('response_rgb', '').split()]
                 except ValueError:
                     pass
+
+    def lockstep_callback(self, msg: DiagnosticStatus) -> None:
+        self.waited_s = {kv.key.removeprefix('waited_s.'): float(kv.value)
+                         for kv in msg.values if kv.key.startswith('waited_s.')}
 
     def goal_status_callback(self, msg: DiagnosticStatus) -> None:
         try:
@@ -316,7 +324,8 @@ class MissionNode(Node):
             crossing=None if crossing is None else self.operator.crossing_record(crossing.near_m),
             ground=None if self.ground is None else self.ground.record(self.folder),
             panorama=panorama, hazard_map=hazard_map, mutual_files=self.mutual_files,
-            wall_s=wall_s, pace=self.timeline.pace(self._now(), time.monotonic()))
+            wall_s=wall_s, pace=self.timeline.pace(self._now(), time.monotonic()),
+            waited=self.waited_s)
         text = mission_report.text(self.report, self.folder)
         if self.folder is not None:
             path = mission_report.write(self.report, self.folder)

@@ -23,7 +23,8 @@ Row = tuple[str, str | None]    # a key line: its label and value (None: not in 
 def build(phases: MissionPhases, *, sequencer: dict[str, str],
           truth: tuple[float, float, float], crossing: dict | None, ground: dict | None,
           panorama: dict | None, hazard_map: dict | None, mutual_files: list[str],
-          wall_s: float, pace: list[dict] | None = None) -> dict[str, Any]:
+          wall_s: float, pace: list[dict] | None = None,
+          waited: dict[str, float] | None = None) -> dict[str, Any]:
     """The report of a finished mission.
 
     :param sequencer: the lander sequencer's last diagnostics values
@@ -35,6 +36,8 @@ def build(phases: MissionPhases, *, sequencer: dict[str, str],
     :param mutual_files: the mutual imaging frames written
     :param wall_s: wall seconds since the mission node started
     :param pace: sim and wall seconds per phase (timeline.Timeline.pace)
+    :param waited: wall seconds the simulator's steps waited, by the node of its loop
+        answering last (its sim/lockstep status); empty or None without it
     """
     r = phases.results
     if 'sim_s' not in r:
@@ -73,7 +76,8 @@ def build(phases: MissionPhases, *, sequencer: dict[str, str],
         'recovery': None,
         'crossing': None,
         'time': {'sim_s': r['sim_s'], 'wall_s': wall_s,
-                 'real_time_factor': r['sim_s'] / wall_s, 'phases': list(pace or [])},
+                 'real_time_factor': r['sim_s'] / wall_s, 'phases': list(pace or []),
+                 'waited_s': dict(waited or {})},
         'ground': ground,
         'panorama': {'taken': panorama is not None, 'took_s': r.get('panorama_s'),
                      **(panorama or {'width_px': None, 'height_px': None, 'file': None})},
@@ -157,6 +161,7 @@ def key_lines(report: dict, folder: Path | None = None) -> list[Row]:
             *_crossing(get('crossing')),
             ('sim time', _time(get('time'))),
             ('pace by phase (sim s in wall s)', _pace(get('time'))),
+            ('the simulator waited for (wall s, the node answering last)', _waited(get('time'))),
             *_ground(get('ground'), folder),
             ('lander panorama', _panorama(get('panorama'), folder)),
             ('hazard map around the rover', _hazard_map(get('hazard_map'), folder))]
@@ -242,6 +247,17 @@ def _time(t: dict | None) -> str | None:
         return None
     return (f'{t["sim_s"]:.1f} s, wall time: {t["wall_s"]:.1f} s, real-time factor: '
             f'{t["real_time_factor"]:.1f}')
+
+
+def _waited(t: dict | None) -> str | None:
+    """The simulator's waits, the six wheel units together."""
+    if not t or not t.get('waited_s'):
+        return None
+    waited: dict[str, float] = {}
+    for name, s in t['waited_s'].items():
+        key = 'wheel units' if name.startswith('wheel_') else name
+        waited[key] = waited.get(key, 0.0) + s
+    return ', '.join(f'{k} {s:.0f}' for k, s in sorted(waited.items(), key=lambda kv: -kv[1]))
 
 
 def _pace(t: dict | None) -> str | None:

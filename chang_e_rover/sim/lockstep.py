@@ -59,6 +59,10 @@ class Lockstep:
         self.inputs_ns: int | None = None   # stamp of the newest inputs published
         self._since: float | None = None    # wall time the current wait began
         self.waiting: tuple[list[str], float] = ([], 0.0)   # who, and for how long (wall s)
+        # Wall seconds the steps waited, by the channel(s) answering last (a wait that
+        # ends with several answering at once is split between them): where a slow
+        # simulation's time goes. Counted from the first step on.
+        self.waited_s: dict[str, float] = {n: 0.0 for n in self.channels}
 
     @property
     def channels(self) -> dict[str, Channel]:
@@ -125,6 +129,10 @@ class Lockstep:
 
     def _wait(self, waiting: list[str], wall_s: float, what: str) -> bool:
         if not waiting:
+            last, since = self.waiting[0], self._since
+            if last and since is not None and self.started:
+                for name in last:
+                    self.waited_s[name] += (wall_s - since) / len(last)
             self._since = None
             self.waiting = ([], 0.0)
             return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Quaternion
 from nav_msgs.msg import OccupancyGrid, Odometry
 import rclpy
@@ -58,6 +58,10 @@ class SimNode(Node):
         self.lander_joint_pub = self.create_publisher(JointState, 'lander/joint_states', STATE_QOS)
         self.imu_pub = self.create_publisher(Imu, 'rover/imu', SIM_SENSOR_QOS)
         self.truth_pub = self.create_publisher(Odometry, 'sim/ground_truth/odom', STATE_QOS)
+        # Where the wall time goes: the steps' waits by the node answering last (each sim
+        # second; sim.lockstep.Lockstep.waited_s), for an operator asking why a run is slow.
+        self.lockstep_pub = self.create_publisher(DiagnosticStatus, 'sim/lockstep', STATE_QOS)
+        self._wall_start: float | None = None       # wall time of the first inputs
         self.motor_pubs = {w: self.create_publisher(JointState, f'rover/wheel_{w}/motor/state',
                                                     CONTROL_QOS) for w in WHEEL_IDS}
         self.temp_pubs = {w: self.create_publisher(Temperature,
@@ -264,6 +268,7 @@ class SimNode(Node):
                     return
                 self._publish_inputs()
                 self.stepping.start(self.world.time)
+                self._wall_start = time.monotonic()
                 log_outcome(self.get_logger(), *loop.reproducibility(self.lockstep, rtf))
             while self.stepping.may_step(self.world.time, rtf):
                 for wheel, kind in self.faults.inject_due():
@@ -301,6 +306,8 @@ class SimNode(Node):
             self.imu_pub.publish(imu_sample(*w.imu(), w.imu_model.sample_sigma, stamp))
         if self.rates.due('battery', t, float(p['power.rate_hz'])):
             self.battery_pub.publish(battery_state(w.battery, stamp))
+        if self._wall_start is not None and self.rates.due('lockstep', t, 1.0):
+            self.lockstep_pub.publish(self._lockstep_status(t))
         self._publish_cameras(t, stamp)
         if self.rates.due('temperature', t, float(p['motor_temperature_rate_hz'])):
             for wid, celsius in zip(WHEEL_IDS, motors.temperature_c):
@@ -310,6 +317,16 @@ class SimNode(Node):
             self.motor_pubs[wid].publish(joint_state(
                 [f'wheel_{wid}_joint'], [float(motors.encoder_rad[i])],
                 [float(motors.speed_rad_s[i])], [float(motors.torque_nm[i])], stamp))
+
+    def _lockstep_status(self, t: float) -> DiagnosticStatus:
+        """Sim and wall seconds since the first step, and the wall seconds the steps waited
+        for each node of the loop (the one answering last)."""
+        values = [('sim_s', f'{t:.3f}'), ('wall_s', f'{time.monotonic() - self._wall_start:.3f}')]
+        values += [(f'waited_s.{name}', f'{s:.3f}')
+                   for name, s in sorted(self.lockstep.waited_s.items())]
+        return DiagnosticStatus(level=DiagnosticStatus.OK, name='sim/lockstep',
+                                message='wall seconds the steps waited, by the node answering last',
+                                values=[KeyValue(key=k, value=v) for k, v in values])
 
     def _publish_cameras(self, t: float, stamp) -> None:
         """The frames due at t by their camera's rate, or asked for by a capture."""
