@@ -133,6 +133,7 @@ def one_process(deadline: float) -> dict:
 def processes(deadline: float) -> dict:
     import rclpy
     from rcl_interfaces.srv import SetParameters
+    from rclpy.duration import Duration
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
@@ -161,6 +162,12 @@ def processes(deadline: float) -> dict:
             if time.monotonic() > deadline:
                 raise SystemExit('scenario: the graph did not come up')
         rec.send_goal()
+        # The goal crosses processes: unpaused before the controller holds it, the first
+        # readings could reach the controller ahead of it, and the goal would land at a
+        # step set by the machine's load. Acknowledged, it is in the controller's reader
+        # before any reading of the run exists.
+        if not rec.goal_pub.wait_for_all_acked(Duration(seconds=30)):
+            raise SystemExit('scenario: the goal was not acknowledged by the controller')
         set_paused(False)
         while not rec.done():
             executor.spin_once(timeout_sec=0.1)
