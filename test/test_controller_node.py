@@ -278,3 +278,50 @@ def test_odometry_flags_roll_and_pitch_as_no_estimate_until_the_drive_has_aligne
         t = round(t + dt, 6)
     node._publish_odometry()
     assert not node.core.aligning and attitude_known(sent[-1])
+
+
+def test_in_simulation_a_step_waits_for_the_imu_and_joint_states_of_its_period(ros):
+    """With use_sim_time the step of period t runs once the six motor readings, the IMU
+    sample and the joint states stamped t are in, in whatever order they arrive (DDS keeps
+    one topic's order, not the order across topics): an IMU sample in after the readings
+    still goes into its period's step, not the next one."""
+    from sensor_msgs.msg import Imu
+    from chang_e_rover.ros_common import ns_to_stamp, SIM_SENSOR_QOS
+    [node] = build_nodes([graph.find('/rover/drive_controller')], sim_time=True,
+                         context=ros.context)
+    ros.add(node)
+    probe = ros.node('simulator_stand_in')
+    probe.create_publisher(Imu, 'rover/imu', SIM_SENSOR_QOS)
+    probe.create_publisher(JointState, 'rover/joint_states', STATE_QOS)
+    ros.spin_until(lambda: all(s.get_publisher_count() > 0 for s in node.period_subs.values()),
+                   15, 'the IMU and joint states matched')
+    order = []
+    step, imu = node.core.step, node.core.imu
+    node.core.step = lambda t, dt: order.append(('step', round(t * 1e3))) or step(t, dt)
+    node.core.imu = lambda t, *a: order.append(('imu', round(t * 1e3))) or imu(t, *a)
+    header = lambda ms: Header(stamp=ns_to_stamp(ms * 1_000_000))
+
+    def readings(ms: int) -> None:
+        for w in WHEEL_IDS:
+            node.motor_state_callback(w, JointState(header=header(ms), name=[f'wheel_{w}_joint'],
+                                                    position=[0.0], velocity=[0.0],
+                                                    effort=[0.0]))
+
+    def imu_sample(ms: int) -> None:
+        msg = Imu(header=header(ms))
+        msg.linear_acceleration.z = 1.62
+        node.imu_callback(msg)
+
+    def joints(ms: int) -> None:
+        node.joint_states_callback(JointState(header=header(ms),
+                                              name=[f'steer_{w}_joint' for w in STEERED_IDS],
+                                              position=[0.0] * len(STEERED_IDS)))
+
+    joints(0)
+    imu_sample(0)
+    readings(0)
+    readings(50)
+    joints(50)
+    assert order == [('imu', 0), ('step', 0)], 'stepped without the IMU sample of its period'
+    imu_sample(50)
+    assert order == [('imu', 0), ('step', 0), ('imu', 50), ('step', 50)]

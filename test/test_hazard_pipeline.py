@@ -495,6 +495,41 @@ def test_a_pair_waits_for_the_pose_stamped_at_it_so_arrival_order_changes_nothin
 
 
 
+def test_a_pair_waits_for_the_joint_states_stamped_at_it_while_they_are_published(ros):
+    """The steering angles come on their own topic, whose messages DDS may deliver after
+    the odometry's: with a joint state publisher on the graph, a pair is mapped once the
+    joint states stamped at or after it are in, with the newest angles older than it."""
+    from nav_msgs.msg import Odometry
+    from sensor_msgs.msg import JointState
+    from chang_e_rover.hazard.hazard_node import HazardCameraNode
+    from chang_e_rover.ros_common import STATE_QOS
+    node = ros.add(HazardCameraNode(context=ros.context))
+    ros.node('servos').create_publisher(JointState, 'rover/joint_states', STATE_QOS)
+    ros.spin_until(lambda: node.joint_sub.get_publisher_count() > 0, 15, 'the servos matched')
+    node.mapper.ready = lambda: True
+    mapped = []
+    node.pair = lambda stamp, left, right: mapped.append((stamp, node.mapper.steer['lf']))
+
+    def joints(sec: int):
+        msg = JointState(name=['steer_lf_joint', 'steer_rf_joint'], position=[sec * 0.1] * 2)
+        msg.header.stamp.sec = sec
+        node.joint_callback(msg)
+
+    def odom(sec: int):
+        msg = Odometry()
+        msg.header.stamp.sec = sec
+        msg.pose.pose.orientation.w = 1.0
+        node.odom_callback(msg)
+
+    joints(1)
+    odom(2)
+    send_pair(node, 3)
+    odom(3)
+    assert mapped == [], 'mapped before the joint states of its stamp were in'
+    joints(2)
+    joints(3)
+    assert mapped == [(3 * 10**9, pytest.approx(0.2))]
+
 def test_visual_odometry_steps_give_the_height_where_the_pitch_misleads():
     """Down the lander's ramp the body pitches more than the path it slides down: the
     height integrated from the pitch drifts, and each visual step's vertical replaces it."""

@@ -129,3 +129,15 @@ def test_parameter_changes_are_refused_with_the_reason():
     assert '0 to 0.4' in refusal('terrain.rock_abundance', 0.5)
     assert refusal('paused', True) is None
     assert rebuilds_world('terrain.seed') and not rebuilds_world('real_time_factor')
+
+
+def test_the_inputs_a_step_waits_for_must_go_out_every_control_period():
+    """The drive controller's step waits for the IMU sample and the joint states of its
+    period, a wheel unit's answer for the motor temperature: a simulator sending one at
+    another rate is refused at start, named."""
+    from chang_e_rover import config
+    p = config.load_params('sim.yaml', 'sim')
+    loop.check_period_inputs(p)
+    for key in ('imu.rate_hz', 'joint_states_rate_hz', 'motor_temperature_rate_hz'):
+        with pytest.raises(ValueError, match=key.replace('.', r'\.') + '=10'):
+            loop.check_period_inputs({**p, key: 10.0})

@@ -245,10 +245,12 @@ def test_enable_false_takes_the_wheel_out_of_service_and_true_brings_it_back(ros
     assert all(c > 0 for c in bench.run(0.3))
 
 
-def test_in_sim_a_reading_waits_for_the_setpoint_before_it_however_long_it_takes(ros):
+def test_in_sim_a_reading_waits_for_the_setpoint_before_it_and_its_temperature(ros):
     """Lock-step decides nothing on the wall clock: with the controller on the graph, a
     reading is answered only once the setpoint of the reading before is in, and a setpoint
-    sent before the unit's subscription matched still comes (the writer keeps it)."""
+    sent before the unit's subscription matched still comes (the writer keeps it); with the
+    driver on the graph, only once the temperature stamped with it is in too (DDS keeps
+    each topic's order, not the order across topics)."""
     early = ros.node('early_controller')
     early_pub = early.create_publisher(JointState, f'{NS}/setpoint', SETPOINT_QOS)
     early_pub.publish(JointState(header=Header(stamp=ns_to_stamp(T0_NS)), name=[JOINT],
@@ -258,7 +260,8 @@ def test_in_sim_a_reading_waits_for_the_setpoint_before_it_however_long_it_takes
     assert bench._reading(RUN, None, 20.0) == pytest.approx(
         (P['kp_nm_s_per_rad'] + P['ki_nm_per_rad'] * PERIOD_NS * 1e-9) * (SETPOINT - RUN))
 
-    # the next reading comes, its controller's setpoint does not: held, past any short wait
+    # the next reading comes, its controller's setpoint and its temperature do not: held,
+    # past any short wait
     t = bench.t_ns + PERIOD_NS
     bench.t_ns = t
     stamp = ns_to_stamp(t)
@@ -269,6 +272,9 @@ def test_in_sim_a_reading_waits_for_the_setpoint_before_it_however_long_it_takes
     assert t not in bench.commands, 'answered without the setpoint it waits for'
     bench.setpoint_pub.publish(JointState(header=Header(stamp=ns_to_stamp(t - PERIOD_NS)),
                                           name=[JOINT], velocity=[-SETPOINT]))
+    ros.spin_for(1.0)
+    assert t not in bench.commands, 'answered without the temperature of its stamp'
+    bench.temperature_pub.publish(Temperature(header=Header(stamp=stamp), temperature=20.0))
     ros.spin_until(lambda: t in bench.commands, 10, 'the held reading answered')
     assert bench.commands[t][0] < 0, 'answered with the setpoint it waited for'
 

@@ -4,9 +4,11 @@ Thin shell over drive.controller.DriveCore: messages in as plain values, wheel
 setpoints, corner angles, odometry and diagnostics out.
 
 On hardware a wall-clock timer runs the control step. In simulation
-(use_sim_time) the step of period t runs when the six motor readings stamped t
-are in and every wheel unit on the graph has answered the period before (its
-motor command is heard, so its diagnostics of that period are in), and
+(use_sim_time) the step of period t runs when the six motor readings, the IMU
+sample and the joint states stamped t are in (the simulator sends one of each
+every period; DDS keeps the order of one topic's messages, not across topics,
+so each is waited for by its stamp) and every wheel unit on the graph has
+answered the period before (its motor command is heard), and
 everything the step uses is judged on stamps, not on arrival: a wheel's
 diagnostics count from the step after their stamp, a hazard map and a visual
 odometry step from hazard.map_latency_s after their pair. The setpoints
@@ -68,6 +70,7 @@ class DriveControllerNode(Node):
         self._answer_pending = False    # the period's odometry waits for reset answers
         self._resets_due: list[tuple[str, int]] = []   # sim: (wheel, step ns) not yet sent
         self._answered_ns = {w: -1 for w in WHEEL_IDS}  # sim: newest reading each unit answered
+        self._heard_ns = {'imu': -1, 'joint_states': -1}    # sim: the newest stamp of each
         self.rejected = 0
         self._reported_events = 0
         self._last_t: float | None = None
@@ -82,8 +85,11 @@ class DriveControllerNode(Node):
         self._goal_status: GoalStatus | None = None     # the driven goal's, last published
         self.create_subscription(Twist, 'cmd_vel', self.cmd_vel_callback, STATE_QOS)
         self.create_subscription(PoseStamped, 'goal', self.goal_callback, STATE_QOS)
-        self.create_subscription(JointState, 'joint_states', self.joint_states_callback, STATE_QOS)
-        self.create_subscription(Imu, 'imu', self.imu_callback, sensor_qos(self.sim))
+        # The per-period inputs besides the motor readings: a step in sim waits for both.
+        self.period_subs = {
+            'joint_states': self.create_subscription(JointState, 'joint_states',
+                                                     self.joint_states_callback, STATE_QOS),
+            'imu': self.create_subscription(Imu, 'imu', self.imu_callback, sensor_qos(self.sim))}
         self.create_subscription(OccupancyGrid, 'hazard/map', self.hazard_map_callback,
                                  LATCHED_QOS)
         self.create_subscription(Odometry, 'visual_odom', self.visual_odom_callback, STATE_QOS)
@@ -206,12 +212,20 @@ class DriveControllerNode(Node):
     def joint_states_callback(self, msg: JointState) -> None:
         self.core.steering({name[6:8]: q for name, q in zip(msg.name, msg.position)
                             if name.startswith('steer_')})
+        self._heard('joint_states', msg.header.stamp)
 
     def imu_callback(self, msg: Imu) -> None:
         """Rates and specific force to the attitude estimate; an orientation, if the IMU
         gives one, is not used: the rover keeps its own (drive/attitude.py)."""
         w, f = msg.angular_velocity, msg.linear_acceleration
         self.core.imu(stamp_to_ns(msg.header.stamp) * 1e-9, (w.x, w.y, w.z), (f.x, f.y, f.z))
+        self._heard('imu', msg.header.stamp)
+
+    def _heard(self, stream: str, stamp) -> None:
+        """Sim: a per-period input is in (the newest of one writer's messages is the last)."""
+        if self.sim:
+            self._heard_ns[stream] = stamp_to_ns(stamp)
+            self._step_when_ready()
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
         if self.sim:   # heard at its stamp, in the step after it (the wheel stamps its reading)
@@ -240,13 +254,16 @@ class DriveControllerNode(Node):
         self._step_when_ready()
 
     def _step_when_ready(self) -> None:
-        """Sim: run the step of the oldest period whose six readings are in, once every
-        wheel unit on the graph has answered the period before (its diagnostics of that
-        period, sent before its answer, are then in too)."""
+        """Sim: run the step of the oldest period whose six readings are in, once its IMU
+        sample and joint states are in too (while their publisher is on the graph) and
+        every wheel unit on the graph has answered the period before."""
         full = [s for s, read in self._readings.items() if len(read) == len(WHEEL_IDS)]
         if not full:
             return
         stamp_ns = min(full)
+        if any(self._heard_ns[k] < stamp_ns for k, sub in self.period_subs.items()
+               if sub.get_publisher_count() > 0):
+            return
         last = None if self._step_t is None else round(self._step_t * 1e9)
         if last is not None and any(self._answered_ns[w] < last for w in WHEEL_IDS
                                     if self.command_subs[w].get_publisher_count() > 0):

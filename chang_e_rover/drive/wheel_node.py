@@ -9,9 +9,12 @@ On hardware the 5 Hz heartbeat is a timer and a setpoint counts from its
 arrival. In simulation (use_sim_time) everything is judged on stamps, so a run
 gives the same answer however the processes are scheduled: a reading is
 answered with the setpoints drive/setpoints.py lets into effect, and the
-heartbeat goes with the reading whose stamp makes it due; every report is
-stamped with the sensor input that caused it and sent before the command that
-answers it, so the controller hears it at the same step in every run.
+heartbeat goes with the reading whose stamp makes it due. A reading waits for
+the driver's temperature stamped with it (the simulator sends one every period)
+as well as for the setpoint: DDS keeps each topic's order, not the order across
+topics. Every report is stamped with the sensor input that caused it and sent
+before the command that answers it; the controller takes it at the step after
+its stamp (docs/simulator.md, Time).
 """
 from __future__ import annotations
 
@@ -57,17 +60,16 @@ class WheelNode(Node):
         self.command_pub = self.create_publisher(JointState, f'wheel_{wheel}/motor/command',
                                                  CONTROL_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
-        # Created in the order their messages are sent in a control period (the controller's
-        # setpoint of the period before, then the driver's temperature and reading): an
-        # executor takes messages that wait together in creation order.
         self.sim = bool(self.get_parameter('use_sim_time').value)
         # In sim the unit waits for the controller's setpoints, so it takes the ones sent
         # before it matched; on hardware it reads them as any publisher sends them.
         self.setpoint_sub = self.create_subscription(
             JointState, f'wheel_{wheel}/setpoint', self.setpoint_callback,
             SETPOINT_QOS if self.sim else CONTROL_QOS)
-        self.create_subscription(Temperature, f'wheel_{wheel}/motor/temperature',
-                                 self.temperature_callback, STATE_QOS)
+        self.temperature_sub = self.create_subscription(
+            Temperature, f'wheel_{wheel}/motor/temperature', self.temperature_callback,
+            STATE_QOS)
+        self._temperature_ns = -1   # sim: the newest temperature's stamp
         self.create_subscription(JointState, f'wheel_{wheel}/motor/state',
                                  self.motor_state_callback, CONTROL_QOS)
         self.create_service(SetBool, f'wheel_{wheel}/enable', self.enable_callback)
@@ -106,8 +108,13 @@ class WheelNode(Node):
             self._answer(self._held)
 
     def _waits(self, reading: JointState) -> bool:
-        return self._setpoints.waits(stamp_to_ns(reading.header.stamp),
-                                     self.setpoint_sub.get_publisher_count() > 0)
+        """Sim: a reading waits for the controller's setpoint of the one before, and for
+        the driver's temperature stamped with it (another topic, which DDS may deliver
+        after the reading) while the driver is on the graph."""
+        stamp_ns = stamp_to_ns(reading.header.stamp)
+        return (self._setpoints.waits(stamp_ns, self.setpoint_sub.get_publisher_count() > 0)
+                or (self._temperature_ns < stamp_ns
+                    and self.temperature_sub.get_publisher_count() > 0))
 
     def _check_held(self) -> None:
         if self._held is None:
@@ -120,7 +127,8 @@ class WheelNode(Node):
             self._answer(self._held)
         elif time.monotonic() - self._held_since > HELD_WARN_S:
             self.get_logger().warning(f'the reading of t={t:.3f} s waits for the drive '
-                                      "controller's setpoint of the one before",
+                                      "controller's setpoint of the one before or the "
+                                      "driver's temperature of its own",
                                       throttle_duration_sec=HELD_WARN_S)
 
     def temperature_callback(self, msg: Temperature) -> None:
@@ -128,6 +136,10 @@ class WheelNode(Node):
         self.temperature_c = msg.temperature
         self.unit.temperature(stamp_to_ns(msg.header.stamp) * 1e-9, msg.temperature)
         self._report_change()
+        if self.sim:
+            self._temperature_ns = stamp_to_ns(msg.header.stamp)
+            if self._held is not None and not self._waits(self._held):
+                self._answer(self._held)
 
     def motor_state_callback(self, msg: JointState) -> None:
         if self.sim and self._waits(msg):

@@ -10,11 +10,12 @@ takes ~0.2 s.
 
 A pair is mapped with the odometry, attitude and steering stamped before it
 (the newest of each older than the pair), and the map carries the pair's stamp.
-It waits for the first odometry stamped at or after it, so that every pose older
-than the pair is in (messages on different topics and from different processes
-arrive in any order): then which pose a pair gets never depends on the
-scheduling. A newer pair that completes while one waits replaces it (counted in
-`pairs_superseded`).
+It waits for the first odometry and the first joint states stamped at or after
+it (the joint states only while their publisher is on the graph), so that every
+pose and steering angle older than the pair is in (DDS keeps one topic's order,
+not the order across topics or processes): then which pose a pair gets never
+depends on the scheduling. A newer pair that completes while one waits replaces
+it (counted in `pairs_superseded`).
 Pairs are not mapped while rover/odom says the drive has no roll and pitch
 estimate yet (at rest after start-up, ros_common.attitude_known).
 Every complete pair, mapped or dropped, is answered on /diagnostics with its
@@ -91,11 +92,11 @@ class HazardCameraNode(Node):
         self.pairs_unlevelled = 0       # pairs not mapped: no roll and pitch estimate yet
         self.waiting: tuple[int, Image, Image] | None = None    # a pair awaiting its pose
         self.pairs_superseded = 0       # pairs replaced by a newer one while they waited
-        # Subscriptions in the order their messages are sent (the pose inputs, then the
-        # pair): an executor takes messages that wait together in creation order.
         self.create_subscription(Odometry, 'odom', self.odom_callback, STATE_QOS)
         sensors = sensor_qos(bool(self.get_parameter('use_sim_time').value))
-        self.create_subscription(JointState, 'joint_states', self.joint_callback, STATE_QOS)
+        self.joint_sub = self.create_subscription(JointState, 'joint_states',
+                                                  self.joint_callback, STATE_QOS)
+        self.joints_ns = -1     # the newest joint states' stamp
         for side in ('left', 'right'):
             self.create_subscription(CameraInfo, f'hazcam/{side}/camera_info',
                                      lambda msg, s=side: self.info_callback(s, msg), sensors)
@@ -116,10 +117,12 @@ class HazardCameraNode(Node):
 
     # ---- inputs --------------------------------------------------------------------------
     def joint_callback(self, msg: JointState) -> None:
+        self.joints_ns = stamp_to_ns(msg.header.stamp)
         steer = {name[6:8]: value for name, value in zip(msg.name, msg.position)
                  if name in ('steer_lf_joint', 'steer_rf_joint')}
         if steer:
-            self.poses['steer'].append((stamp_to_ns(msg.header.stamp), steer))
+            self.poses['steer'].append((self.joints_ns, steer))
+        self.map_waiting()
 
     def info_callback(self, side: str, msg: CameraInfo) -> None:
         if side not in self.info:
@@ -174,9 +177,12 @@ class HazardCameraNode(Node):
         self.map_waiting()
 
     def map_waiting(self) -> None:
-        """Map the waiting pair once an odometry stamped at or after it is in."""
+        """Map the waiting pair once an odometry and joint states stamped at or after it
+        are in."""
         odom = self.poses['odom']
         if self.waiting is None or not odom or odom[-1][0] < self.waiting[0]:
+            return
+        if self.joints_ns < self.waiting[0] and self.joint_sub.get_publisher_count() > 0:
             return
         (stamp, left, right), self.waiting = self.waiting, None
         m = self.mapper

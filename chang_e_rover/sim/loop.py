@@ -6,6 +6,7 @@ sim/lockstep.py keeps what each node owes and says when a step may go.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable
 
 from chang_e_rover import config
@@ -36,6 +37,22 @@ def map_latency_s() -> float:
     (config/rover.yaml, the drive controller's hazard.map_latency_s): the simulator
     must have the map before then."""
     return float(config.load_params('rover.yaml', 'drive_controller')['hazard.map_latency_s'])
+
+
+# Sent every control period: the drive controller's step of a period waits for the IMU
+# sample and the joint states stamped with it, a wheel unit's answer to a reading for the
+# motor temperature stamped with it (each topic keeps its order, the topics not theirs).
+PER_PERIOD_RATES = ('imu.rate_hz', 'joint_states_rate_hz', 'motor_temperature_rate_hz')
+
+
+def check_period_inputs(params: dict[str, Any]) -> None:
+    """Raise ValueError unless the PER_PERIOD_RATES are the control rate."""
+    rate = 1.0 / float(params['physics.control_period_s'])
+    for key in PER_PERIOD_RATES:
+        if not math.isclose(float(params[key]), rate, rel_tol=1e-9):
+            raise ValueError(f'{key}={params[key]}: expected the control rate, {rate:g} Hz '
+                             '(1 / physics.control_period_s): the flight nodes in the loop '
+                             "step on each period's sample")
 
 
 def make_lockstep(params: dict[str, Any]) -> Lockstep:

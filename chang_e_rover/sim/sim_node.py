@@ -105,6 +105,7 @@ class SimNode(Node):
         self.create_service(Trigger, 'lander/release_rover', self.release_callback)
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.failure: str | None = None     # set when the watchdog stopped the simulation
+        loop.check_period_inputs(self.params)
         self.lockstep = loop.make_lockstep(self.params)
         self.presence = loop.Presence(self.lockstep)
         self.window = None
@@ -289,8 +290,8 @@ class SimNode(Node):
     def _publish_inputs(self) -> None:
         """One control period's inputs to the loop, stamped with its sim time: clock, ground
         truth, joint states, IMU, battery and camera frames as they fall due, and the motor
-        readings last, so that a wheel unit or the controller that has them has everything
-        else of this period too (one writer's order holds to each reader)."""
+        readings last. DDS keeps each topic's order, not the order across topics: a node in
+        the loop waits for each input it steps on by its stamp (docs/simulator.md, Time)."""
         w, p = self.world, self.params
         t = w.time
         stamp = ns_to_stamp(round(t * 1e9))
