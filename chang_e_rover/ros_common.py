@@ -22,9 +22,9 @@ STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# /diagnostics as read by a node that must hear every report (the controller its wheels,
-# the simulator the hazard pipeline's answers): every node reports there, and a burst
-# must not push a report out of a shallow history before it is read.
+# /diagnostics as read by a node that must hear every report (the simulator the hazard
+# pipeline's answers): every node reports there, and a burst must not push a report out
+# of a shallow history before it is read.
 DIAGNOSTICS_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              history=HistoryPolicy.KEEP_LAST)
 

@@ -3,7 +3,7 @@ wheel units: commands and wheel health in, setpoints, corner targets and diagnos
 (docs/interfaces.md: rover/cmd_vel, rover/wheel_<id>/setpoint, rover/joint_commands,
 Diagnostics).
 
-The test stands in for what the controller hears: the six wheel units' diagnostics (their
+The test stands in for what the controller hears: the six wheel units' status (their
 heartbeat, well inside node_lost_s), their motor readings, and the steering servos (the
 corners follow their targets at once, as rover/joint_states). The controller runs as on
 hardware (use_sim_time false): its control step is a wall-clock timer, and every setpoint is
@@ -55,7 +55,8 @@ class Bench:
         self.encoders = {w: 0.0 for w in WHEEL_IDS}
         self.reports: list[tuple[int, DiagnosticStatus]] = []   # the controller's own
         self.cmd_pub = probe.create_publisher(Twist, 'rover/cmd_vel', STATE_QOS)
-        self.diag_pub = probe.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
+        self.status_pubs = {w: probe.create_publisher(DiagnosticArray, f'rover/wheel_{w}/status',
+                                                      CONTROL_QOS) for w in WHEEL_IDS}
         self.joint_pub = probe.create_publisher(JointState, 'rover/joint_states', STATE_QOS)
         self.motor_pubs = {w: probe.create_publisher(JointState, f'rover/wheel_{w}/motor/state',
                                                      CONTROL_QOS) for w in WHEEL_IDS}
@@ -68,9 +69,9 @@ class Bench:
                                               self._diagnostics, DIAGNOSTICS_QOS))
         probe.create_timer(HEARTBEAT_S, self._heartbeat)
         probe.create_timer(COMMAND_S, self._operator)
-        pubs = [self.cmd_pub, self.joint_pub, *self.motor_pubs.values()]
+        pubs = [self.cmd_pub, self.joint_pub, *self.motor_pubs.values(),
+                *self.status_pubs.values()]
         ros.spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs)
-                       and self.diag_pub.get_subscription_count() >= 2     # and the probe's
                        and all(s.get_publisher_count() > 0 for s in subs), 15,
                        'the controller on the graph')
         # standing still, six wheels heard and healthy
@@ -89,7 +90,8 @@ class Bench:
                 values=[KeyValue(key=k, value=v) for k, v in (
                     ('state', state), ('fault', fault), ('speed_rad_s', '0.0'),
                     ('current_a', '0.1'), ('temperature_c', '20.0'))])
-            self.diag_pub.publish(DiagnosticArray(header=Header(stamp=stamp), status=[status]))
+            self.status_pubs[w].publish(DiagnosticArray(header=Header(stamp=stamp),
+                                                        status=[status]))
             # the encoder turns as last asked (an ideal wheel)
             last = self.setpoints[w][-1][1] if self.setpoints[w] else []
             self.encoders[w] += (last[0] if last else 0.0) * HEARTBEAT_S
@@ -280,11 +282,12 @@ def test_odometry_flags_roll_and_pitch_as_no_estimate_until_the_drive_has_aligne
     assert not node.core.aligning and attitude_known(sent[-1])
 
 
-def test_in_simulation_a_step_waits_for_the_imu_and_joint_states_of_its_period(ros):
+def test_in_simulation_a_step_waits_for_its_periods_inputs_and_the_units_statuses(ros):
     """With use_sim_time the step of period t runs once the six motor readings, the IMU
-    sample and the joint states stamped t are in, in whatever order they arrive (DDS keeps
-    one topic's order, not the order across topics): an IMU sample in after the readings
-    still goes into its period's step, not the next one."""
+    sample and the joint states stamped t are in, and the status of the period before from
+    every unit on the graph, in whatever order they arrive (DDS keeps one topic's order, not
+    the order across topics): an IMU sample in after the readings still goes into its
+    period's step, and a unit's status into the step after its stamp."""
     from sensor_msgs.msg import Imu
     from chang_e_rover.ros_common import ns_to_stamp, SIM_SENSOR_QOS
     [node] = build_nodes([graph.find('/rover/drive_controller')], sim_time=True,
@@ -293,12 +296,16 @@ def test_in_simulation_a_step_waits_for_the_imu_and_joint_states_of_its_period(r
     probe = ros.node('simulator_stand_in')
     probe.create_publisher(Imu, 'rover/imu', SIM_SENSOR_QOS)
     probe.create_publisher(JointState, 'rover/joint_states', STATE_QOS)
-    ros.spin_until(lambda: all(s.get_publisher_count() > 0 for s in node.period_subs.values()),
-                   15, 'the IMU and joint states matched')
+    probe.create_publisher(DiagnosticArray, 'rover/wheel_lf/status', CONTROL_QOS)
+    ros.spin_until(lambda: all(s.get_publisher_count() > 0 for s in node.period_subs.values())
+                   and node.status_subs['lf'].get_publisher_count() > 0, 15,
+                   'the IMU, joint states and a unit matched')
     order = []
-    step, imu = node.core.step, node.core.imu
+    step, imu, status = node.core.step, node.core.imu, node.core.wheel_status
     node.core.step = lambda t, dt: order.append(('step', round(t * 1e3))) or step(t, dt)
     node.core.imu = lambda t, *a: order.append(('imu', round(t * 1e3))) or imu(t, *a)
+    node.core.wheel_status = lambda w, s, f, t: order.append(('lf', round(t * 1e3))) or status(
+        w, s, f, t)
     header = lambda ms: Header(stamp=ns_to_stamp(ms * 1_000_000))
 
     def readings(ms: int) -> None:
@@ -324,4 +331,8 @@ def test_in_simulation_a_step_waits_for_the_imu_and_joint_states_of_its_period(r
     joints(50)
     assert order == [('imu', 0), ('step', 0)], 'stepped without the IMU sample of its period'
     imu_sample(50)
-    assert order == [('imu', 0), ('step', 0), ('imu', 50), ('step', 50)]
+    assert order == [('imu', 0), ('step', 0), ('imu', 50)], "stepped without lf's status"
+    lf = DiagnosticStatus(name='rover/wheel_lf', values=[
+        KeyValue(key='state', value='ENABLED'), KeyValue(key='fault', value='none')])
+    node.status_callback('lf', DiagnosticArray(header=header(0), status=[lf]))
+    assert order == [('imu', 0), ('step', 0), ('imu', 50), ('lf', 0), ('step', 50)]

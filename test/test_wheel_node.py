@@ -65,11 +65,14 @@ class Bench:
         self.clock_pub = probe.create_publisher(Clock, '/clock', 10)
         self.commands: dict[int, list[float]] = {}     # reading stamp ns -> effort sent
         self.reports: list[tuple[int, DiagnosticStatus]] = []   # (array stamp ns, status)
+        self.statuses: dict[int, tuple[str, str]] = {}  # wheel_<id>/status: stamp -> state, fault
         self.sent_nm: dict[int, float] = {}             # reading stamp ns -> torque measured
         subs = [probe.create_subscription(JointState, f'{NS}/motor/command', self._command,
                                           CONTROL_QOS),
                 probe.create_subscription(DiagnosticArray, '/diagnostics', self._diagnostics,
-                                          DIAGNOSTICS_QOS)]
+                                          DIAGNOSTICS_QOS),
+                probe.create_subscription(DiagnosticArray, f'{NS}/status', self._status,
+                                          CONTROL_QOS)]
         self.enable_client = probe.create_client(SetBool, f'{NS}/enable')
         self.reset_client = probe.create_client(Trigger, f'{NS}/reset')
         pubs = (self.setpoint_pub, self.temperature_pub, self.state_pub)
@@ -86,6 +89,12 @@ class Bench:
     def _command(self, msg: JointState) -> None:
         assert list(msg.name) == [JOINT]
         self.commands[stamp_to_ns(msg.header.stamp)] = list(msg.effort)
+
+    def _status(self, msg: DiagnosticArray) -> None:
+        [status] = msg.status
+        assert status.name == NS
+        values = {kv.key: kv.value for kv in status.values}
+        self.statuses[stamp_to_ns(msg.header.stamp)] = (values['state'], values['fault'])
 
     def _diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -188,6 +197,11 @@ def test_a_stall_latches_fault_stops_the_motor_and_only_a_free_wheel_stays_back_
     assert t0 + debounce_ns - 1 <= latched <= t0 + debounce_ns + PERIOD_NS
     assert all(c > 0 for t, c in stalled.items() if t < latched), 'pushed until it latched'
     assert stalled[latched] == 0.0
+    # the controller's view: a status with every answered reading, stamped with it (sent
+    # before the command), the fault in the status of the reading that latched it
+    assert set(bench.commands) <= set(bench.statuses)
+    assert bench.statuses[latched] == ('FAULT', 'stall')
+    assert bench.statuses[latched - PERIOD_NS] == ('ENABLED', 'none')
     assert bench.run(0.5, speed=0.0, torque=0.0) == [0.0] * steps_for(0.5), 'isolated'
     # latched: enable is refused, with a reason
     answer = bench.enable(True)

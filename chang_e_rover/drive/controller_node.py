@@ -3,23 +3,25 @@
 Thin shell over drive.controller.DriveCore: messages in as plain values, wheel
 setpoints, corner angles, odometry and diagnostics out.
 
-On hardware a wall-clock timer runs the control step. In simulation
-(use_sim_time) the step of period t runs when the six motor readings, the IMU
-sample and the joint states stamped t are in (the simulator sends one of each
-every period; DDS keeps the order of one topic's messages, not across topics,
-so each is waited for by its stamp) and every wheel unit on the graph has
-answered the period before (its motor command is heard), and
+A wheel unit's health comes on its wheel_<id>/status, with every reading it
+answers. On hardware a wall-clock timer runs the control step and a status
+counts from its arrival. In simulation (use_sim_time) the step of period t runs
+when the six motor readings, the IMU sample and the joint states stamped t are
+in (the simulator sends one of each every period; DDS keeps the order of one
+topic's messages, not across topics, so each is waited for by its stamp) and
+every wheel unit on the graph has sent its status of the period before, and
 everything the step uses is judged on stamps, not on arrival: a wheel's
-diagnostics count from the step after their stamp, a hazard map and a visual
+status counts from the step after its stamp, a hazard map and a visual
 odometry step from hazard.map_latency_s after their pair. The setpoints
 go to every wheel every step, stamped t (a wheel unit applies them from its
 next reading on, whichever arrives first). The odometry, stamped t and
 published last, is the controller's lock-step answer to the simulator (after
 any automatic reset has been answered), so a run gives the same result however
 busy the machine is. An automatic reset asked for in the step of period t goes
-to the wheel unit once the unit has answered its reading stamped t (its motor
-command stamped t is heard), so the reset falls between the unit's readings t
-and t + period in every run, whichever message arrives first.
+to the wheel unit once the unit has answered its reading stamped t (its status
+stamped t is heard), so the reset falls between the unit's readings t and
+t + period in every run, whichever message arrives first; the unit's state after
+it comes with its status of t + period.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config,
                                       LATCHED_QOS, log_outcome, ns_to_stamp, odom_tf_broadcaster,
                                       PITCH_VAR, ROLL_VAR, sensor_qos, SETPOINT_QOS, spin_node,
                                       STATE_QOS, stamp_to_ns)
@@ -94,8 +96,11 @@ class DriveControllerNode(Node):
                                  LATCHED_QOS)
         self.create_subscription(Odometry, 'visual_odom', self.visual_odom_callback, STATE_QOS)
         self._visual_last: tuple[float, np.ndarray] | None = None   # stamp, pose (4x4)
-        self.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics_callback,
-                                 DIAGNOSTICS_QOS)
+        # Each wheel unit's status, with every reading it answers: in sim its answer to the
+        # reading of that stamp, and what the next step takes of the unit's health.
+        self.status_subs = {w: self.create_subscription(
+            DiagnosticArray, f'wheel_{w}/status', lambda msg, w=w: self.status_callback(w, msg),
+            CONTROL_QOS) for w in WHEEL_IDS}
         for w in WHEEL_IDS:
             self.create_subscription(JointState, f'wheel_{w}/motor/state',
                                      lambda msg, w=w: self.motor_state_callback(w, msg),
@@ -107,9 +112,6 @@ class DriveControllerNode(Node):
         if not self.sim:
             self.create_timer(self.period, self.control_callback)
         else:
-            self.command_subs = {w: self.create_subscription(
-                JointState, f'wheel_{w}/motor/command',
-                lambda msg, w=w: self.unit_answered(w, msg), CONTROL_QOS) for w in WHEEL_IDS}
             self.create_timer(RESET_CHECK_S, self._check_resets_due,
                               clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.create_timer(1.0, self.publish_diagnostics)
@@ -227,19 +229,22 @@ class DriveControllerNode(Node):
             self._heard_ns[stream] = stamp_to_ns(stamp)
             self._step_when_ready()
 
-    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
-        if self.sim:   # heard at its stamp, in the step after it (the wheel stamps its reading)
-            stamp = stamp_to_ns(msg.header.stamp) * 1e-9
-            self._hold(stamp + self.period / 2, lambda: self._wheel_statuses(msg, stamp))
-        else:
-            self._wheel_statuses(msg, self._now())
+    def status_callback(self, wheel: str, msg: DiagnosticArray) -> None:
+        """A wheel unit's status. Sim: its answer to the reading of that stamp, taken into
+        use in the step after it; hardware: at once."""
+        if not self.sim:
+            self._wheel_status(wheel, msg, self._now())
+            return
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._hold(stamp_ns * 1e-9 + self.period / 2,
+                   lambda: self._wheel_status(wheel, msg, stamp_ns * 1e-9))
+        self._answered_ns[wheel] = max(self._answered_ns[wheel], stamp_ns)
+        self._send_due_resets()
+        self._step_when_ready()
 
-    def _wheel_statuses(self, msg: DiagnosticArray, t: float) -> None:
+    def _wheel_status(self, wheel: str, msg: DiagnosticArray, t: float) -> None:
         for status in msg.status:
-            if not status.name.startswith('rover/wheel_'):
-                continue
-            wheel = status.name[len('rover/wheel_'):]
-            if wheel in self.core.wheels:
+            if status.name == f'rover/wheel_{wheel}' and wheel in self.core.wheels:
                 values = {kv.key: kv.value for kv in status.values}
                 self.core.wheel_status(wheel, values.get('state', 'UNKNOWN'),
                                        values.get('fault', 'none'), t)
@@ -266,7 +271,7 @@ class DriveControllerNode(Node):
             return
         last = None if self._step_t is None else round(self._step_t * 1e9)
         if last is not None and any(self._answered_ns[w] < last for w in WHEEL_IDS
-                                    if self.command_subs[w].get_publisher_count() > 0):
+                                    if self.status_subs[w].get_publisher_count() > 0):
             return
         for old in [s for s in self._readings if s <= stamp_ns]:
             del self._readings[old]
@@ -312,12 +317,6 @@ class DriveControllerNode(Node):
             return ns_to_stamp(round(self._step_t * 1e9))
         return self.get_clock().now().to_msg()
 
-    def unit_answered(self, wheel: str, msg: JointState) -> None:
-        """Sim: a wheel unit's motor command, its answer to the reading of that stamp."""
-        self._answered_ns[wheel] = max(self._answered_ns[wheel], stamp_to_ns(msg.header.stamp))
-        self._send_due_resets()
-        self._step_when_ready()
-
     def _reset(self, wheel: str) -> None:
         if not self.reset_clients[wheel].service_is_ready():
             self.get_logger().error(f'wheel {wheel}: automatic reset not sent, its reset '
@@ -340,7 +339,7 @@ class DriveControllerNode(Node):
         goes on without it."""
         self._step_when_ready()
         for w, ns in list(self._resets_due):
-            if self.command_subs[w].get_publisher_count() == 0:
+            if self.status_subs[w].get_publisher_count() == 0:
                 self.get_logger().warning(f'wheel {w}: automatic reset dropped, its unit left '
                                           'the graph before answering its reading of '
                                           f't={ns * 1e-9:.3f} s')

@@ -3,7 +3,8 @@
 Thin shell over drive.wheel_health.WheelUnit: it answers every motor reading
 with a torque demand stamped with that reading's time (the lock-step token),
 judges its own health, and reports it on /diagnostics (5 Hz, and at once on any
-change).
+change) and to the drive controller on wheel_<id>/status (the same report, with
+every reading answered, before the command; on hardware with the heartbeat too).
 
 On hardware the 5 Hz heartbeat is a timer and a setpoint counts from its
 arrival. In simulation (use_sim_time) everything is judged on stamps, so a run
@@ -12,9 +13,10 @@ answered with the setpoints drive/setpoints.py lets into effect, and the
 heartbeat goes with the reading whose stamp makes it due. A reading waits for
 the driver's temperature stamped with it (the simulator sends one every period)
 as well as for the setpoint: DDS keeps each topic's order, not the order across
-topics. Every report is stamped with the sensor input that caused it and sent
-before the command that answers it; the controller takes it at the step after
-its stamp (docs/simulator.md, Time).
+topics. Every report is stamped with the sensor input that caused it; the
+controller waits for the unit's status of a reading before its next step and
+takes it then (docs/simulator.md, Time), so a change made between readings (a
+reset, an enable) reaches the controller with the next reading's status.
 """
 from __future__ import annotations
 
@@ -60,6 +62,10 @@ class WheelNode(Node):
         self.command_pub = self.create_publisher(JointState, f'wheel_{wheel}/motor/command',
                                                  CONTROL_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
+        # The unit's status for the controller, with every reading it answers (and on
+        # hardware with its heartbeat): one topic the controller can wait on by stamp.
+        self.status_pub = self.create_publisher(DiagnosticArray, f'wheel_{wheel}/status',
+                                                CONTROL_QOS)
         self.sim = bool(self.get_parameter('use_sim_time').value)
         # In sim the unit waits for the controller's setpoints, so it takes the ones sent
         # before it matched; on hardware it reads them as any publisher sends them.
@@ -161,6 +167,7 @@ class WheelNode(Node):
                                    pick(msg.velocity), pick(msg.effort))
         if not self._report_change() and self.sim and stamp_ns >= self._next_beat_ns:
             self.publish_diagnostics()
+        self.status_pub.publish(self._report(msg.header.stamp))
         out = JointState(name=[f'wheel_{self.wheel}_joint'], effort=[demand])
         out.header.stamp = msg.header.stamp
         self.command_pub.publish(out)
@@ -186,6 +193,19 @@ class WheelNode(Node):
         return response
 
     def publish_diagnostics(self) -> None:
+        """The report on /diagnostics: stamped with the newest input in sim (and the next
+        heartbeat due a period of it on), with the clock on hardware, where the heartbeat
+        also goes to the controller."""
+        if self.sim and self._input_ns is not None:
+            array = self._report(ns_to_stamp(self._input_ns))
+            self._next_beat_ns = self._input_ns + self.heartbeat_ns
+        else:
+            array = self._report(self.get_clock().now().to_msg())
+            if not self.sim:
+                self.status_pub.publish(array)
+        self.diag_pub.publish(array)
+
+    def _report(self, stamp) -> DiagnosticArray:
         u = self.unit
         last = u.monitor.last
         current = last.current_a if last else math.nan
@@ -198,12 +218,8 @@ class WheelNode(Node):
             ('current_a', f'{current:.3f}'), ('temperature_c', f'{self.temperature_c:.1f}'),
             ('setpoint_rad_s', f'{u.setpoint:.4f}'))]
         array = DiagnosticArray(status=[status])
-        if self.sim and self._input_ns is not None:
-            array.header.stamp = ns_to_stamp(self._input_ns)
-            self._next_beat_ns = self._input_ns + self.heartbeat_ns
-        else:
-            array.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(array)
+        array.header.stamp = stamp
+        return array
 
 
 def main(args=None) -> None:
