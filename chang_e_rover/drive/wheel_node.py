@@ -90,7 +90,7 @@ class WheelNode(Node):
             self.create_timer(HELD_CHECK_S, self._check_held,
                               clock=Clock(clock_type=ClockType.STEADY_TIME))
         else:
-            self.create_timer(1.0 / p['diagnostics_rate_hz'], self.publish_diagnostics)
+            self.create_timer(1.0 / p['diagnostics_rate_hz'], lambda: self.publish_diagnostics())
 
     def _now(self) -> float:
         """The clock on hardware; in sim, the stamp of the newest sensor input."""
@@ -165,20 +165,21 @@ class WheelNode(Node):
         pick = lambda values: values[0] if len(values) == 1 else math.nan
         demand = self.unit.reading(stamp_ns * 1e-9, pick(msg.position),
                                    pick(msg.velocity), pick(msg.effort))
-        if not self._report_change() and self.sim and stamp_ns >= self._next_beat_ns:
-            self.publish_diagnostics()
-        self.status_pub.publish(self._report(msg.header.stamp))
+        report = self._report(msg.header.stamp)    # the unit as this reading leaves it
+        if not self._report_change(report) and self.sim and stamp_ns >= self._next_beat_ns:
+            self.publish_diagnostics(report)
+        self.status_pub.publish(report)
         out = JointState(name=[f'wheel_{self.wheel}_joint'], effort=[demand])
         out.header.stamp = msg.header.stamp
         self.command_pub.publish(out)
 
-    def _report_change(self) -> bool:
+    def _report_change(self, report: DiagnosticArray | None = None) -> bool:
         if not self.unit.changed:
             return False
         self.unit.changed = False
         if self.unit.fault != 'none':
             self.get_logger().error(f'FAULT {self.unit.fault}: wheel isolated, free-wheeling')
-        self.publish_diagnostics()
+        self.publish_diagnostics(report)
         return True
 
     def enable_callback(self, request: SetBool.Request, response: SetBool.Response):
@@ -192,18 +193,19 @@ class WheelNode(Node):
         self._report_change()
         return response
 
-    def publish_diagnostics(self) -> None:
-        """The report on /diagnostics: stamped with the newest input in sim (and the next
-        heartbeat due a period of it on), with the clock on hardware, where the heartbeat
-        also goes to the controller."""
-        if self.sim and self._input_ns is not None:
-            array = self._report(ns_to_stamp(self._input_ns))
-            self._next_beat_ns = self._input_ns + self.heartbeat_ns
-        else:
-            array = self._report(self.get_clock().now().to_msg())
+    def publish_diagnostics(self, report: DiagnosticArray | None = None) -> None:
+        """The report on /diagnostics (the one given, made at a reading): stamped with the
+        newest input in sim (and the next heartbeat due a period of it on), with the clock
+        on hardware, where the heartbeat also goes to the controller."""
+        at_input = self.sim and self._input_ns is not None
+        if report is None:
+            report = self._report(ns_to_stamp(self._input_ns) if at_input
+                                  else self.get_clock().now().to_msg())
             if not self.sim:
-                self.status_pub.publish(array)
-        self.diag_pub.publish(array)
+                self.status_pub.publish(report)
+        if at_input:
+            self._next_beat_ns = self._input_ns + self.heartbeat_ns
+        self.diag_pub.publish(report)
 
     def _report(self, stamp) -> DiagnosticArray:
         u = self.unit
