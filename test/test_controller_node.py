@@ -336,3 +336,64 @@ def test_in_simulation_a_step_waits_for_its_periods_inputs_and_the_units_statuse
         KeyValue(key='state', value='ENABLED'), KeyValue(key='fault', value='none')])
     node.status_callback('lf', DiagnosticArray(header=header(0), status=[lf]))
     assert order == [('imu', 0), ('step', 0), ('imu', 50), ('lf', 0), ('step', 50)]
+
+
+def test_in_simulation_the_step_a_pairs_outputs_are_due_at_waits_for_them(ros):
+    """A stereo pair's hazard map and visual odometry step count from hazard.map_latency_s
+    after the pair: with use_sim_time the step at that time waits for the pipeline's answer
+    to the pair (taken, as the left hazcam's camera_info says) and for the outputs the
+    answer names, in whatever order they arrive; a pair answered with none is not waited
+    for past its answer, and a pipeline that left the graph is not waited for."""
+    from nav_msgs.msg import OccupancyGrid, Odometry
+    from sensor_msgs.msg import CameraInfo
+    from chang_e_rover.ros_common import ANSWER_QOS, ns_to_stamp
+    [node] = build_nodes([graph.find('/rover/drive_controller')], sim_time=True,
+                         context=ros.context)
+    ros.add(node)
+    probe = ros.node('hazard_pipeline_stand_in')
+    pipeline = probe.create_publisher(DiagnosticArray, 'rover/hazard/status', ANSWER_QOS)
+    ros.spin_until(lambda: node.hazard_status_sub.get_publisher_count() > 0, 15,
+                   'the pipeline matched')
+    order = []
+    step, hazard = node.core.step, node.core.hazard
+    node.core.step = lambda t, dt: order.append(('step', round(t * 1e3))) or step(t, dt)
+    node.core.hazard = lambda grid, t: order.append(('map', round(t * 1e3))) or hazard(grid, t)
+    header = lambda ms: Header(stamp=ns_to_stamp(ms * 1_000_000), frame_id='odom')
+    latency_ms = round(node.map_latency * 1e3)
+
+    def readings(ms: int) -> None:
+        for w in WHEEL_IDS:
+            node.motor_state_callback(w, JointState(header=header(ms), name=[f'wheel_{w}_joint'],
+                                                    position=[0.0], velocity=[0.0],
+                                                    effort=[0.0]))
+
+    def answer(ms: int, outputs: str) -> None:
+        node.hazard_status_callback(DiagnosticArray(header=header(ms), status=[DiagnosticStatus(
+            name='rover/hazard_camera', values=[KeyValue(key='pair_outputs', value=outputs)])]))
+
+    answer(0, 'none')                   # the pipeline has answered a pair: it reads frames
+    node.pair_taken_callback(CameraInfo(header=header(1000)))
+    readings(1000 + latency_ms - 50)
+    readings(1000 + latency_ms)
+    assert order == [('step', 1000 + latency_ms - 50)], 'stepped before the answer to the pair'
+    answer(1000, 'visual_odom hazard/map')
+    vo = Odometry(header=header(1000))
+    vo.pose.pose.orientation.w = 1.0
+    node.visual_odom_callback(vo)
+    assert len(order) == 1, 'stepped before the map its pair had sent'
+    grid = OccupancyGrid(header=header(1000))
+    grid.info.width = grid.info.height = 2
+    grid.info.resolution = 0.1
+    grid.data = [0] * 4
+    node.hazard_map_callback(grid)
+    assert order[1:] == [('map', 1000 + latency_ms), ('step', 1000 + latency_ms)]
+    node.pair_taken_callback(CameraInfo(header=header(2000)))
+    answer(2000, 'none')
+    readings(2000 + latency_ms)
+    assert order[-1] == ('step', 2000 + latency_ms), 'waited for outputs not sent'
+    node.pair_taken_callback(CameraInfo(header=header(3000)))
+    probe.destroy_publisher(pipeline)
+    ros.spin_until(lambda: node.hazard_status_sub.get_publisher_count() == 0, 15,
+                   'the pipeline gone')
+    readings(3000 + latency_ms)
+    assert order[-1] == ('step', 3000 + latency_ms), 'waited for a pipeline that left'

@@ -193,7 +193,8 @@ def documented_defaults(doc: str = DOC) -> list[tuple[str, str, str, str, str]]:
         for row in lines[header + 2:]:
             if not row.startswith('|'):
                 break
-            cells = [c.strip() for c in row.strip().strip('|').split(' | ')]
+            # cells split at ' | ', an empty one (' | | ') included
+            cells = [c.strip() for c in re.split(r' \|(?= )', row.strip().strip('|'))]
             names, cell = _names(cells[name_col]), cells[default_col]
             if cell in NOT_STATED or not names:
                 continue

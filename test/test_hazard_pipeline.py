@@ -422,6 +422,51 @@ def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
     assert node.diagnostic_status().level == DiagnosticStatus.OK
 
 
+def test_each_pair_is_answered_on_the_status_topic_naming_the_outputs_it_sent(ros):
+    """The drive controller in simulation waits at a pair's due step for the pipeline's
+    answer and the outputs it names: the answer goes out on rover/hazard/status stamped
+    with the pair, naming hazard/map for a mapped pair and none for a dropped one."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from nav_msgs.msg import OccupancyGrid, Odometry
+    from chang_e_rover.hazard.hazard_node import HazardCameraNode
+    from chang_e_rover.ros_common import ANSWER_QOS, LATCHED_QOS, stamp_to_ns
+    node = ros.add(HazardCameraNode(context=ros.context))
+    probe = ros.node('drive_stand_in')
+    heard = []
+    probe.create_subscription(OccupancyGrid, 'rover/hazard/map',
+                              lambda m: heard.append(('map', stamp_to_ns(m.header.stamp))),
+                              LATCHED_QOS)
+    probe.create_subscription(DiagnosticArray, 'rover/hazard/status', lambda m: heard.append((
+        'status', stamp_to_ns(m.header.stamp),
+        {v.key: v.value for v in m.status[0].values}['pair_outputs'])), ANSWER_QOS)
+    ros.spin_until(lambda: node.status_pub.get_subscription_count() > 0
+                   and node.map_pub.get_subscription_count() > 0, 15, 'the controller matched')
+    node.mapper.ready = lambda: True
+    node.mapper.window = lambda x, y: (np.zeros((2, 2), np.int8), 0.0, 0.0)
+    refuse = {'on': False}
+
+    def process(left, right):
+        if refuse['on']:
+            raise ValueError('frame refused')
+        node.mapper.processed += 1
+
+    node.mapper.process = process
+    odom = Odometry()
+    odom.pose.pose.orientation.w = 1.0
+    for sec, refused in ((1, False), (2, True)):
+        refuse['on'] = refused
+        odom.header.stamp.sec = sec - 1
+        node.odom_callback(odom)
+        send_pair(node, sec)
+        odom.header.stamp.sec = sec
+        node.odom_callback(odom)
+    ros.spin_until(lambda: len(heard) == 3, 15, 'the answers')
+    ros.spin_for(1.2)       # the once-a-second report goes to /diagnostics only
+    # two topics: DDS keeps each one's order, not the order across them
+    assert sorted(heard, key=repr) == [('map', 10**9), ('status', 10**9, 'hazard/map'),
+                                       ('status', 2 * 10**9, 'none')]
+
+
 def test_no_pair_is_mapped_before_the_drive_has_a_roll_and_pitch_estimate(ros):
     """rover/odom flags roll and pitch as no estimate (variances -1) while the drive aligns
     at rest after start-up, the rover perhaps still settling: a pair levelled with such a

@@ -1,7 +1,7 @@
 """sim/lockstep.py: who the simulator waits for, and its watchdog (no ROS)."""
 import pytest
 
-from chang_e_rover.sim.lockstep import Lockstep, LockstepStalled
+from chang_e_rover.sim.lockstep import Lockstep, LockstepStalled, waited_from, waited_values
 
 MS = 1_000_000
 
@@ -117,3 +117,8 @@ def test_the_wall_time_waited_goes_to_the_node_that_answered_last():
     assert ls.ready(100 * MS, 150 * MS, 8.4), 'both answered at once: the wait is split'
     assert ls.waited_s == pytest.approx({'wheel_lf': 0.2, 'drive_controller': 1.2,
                                          'hazard_camera': 0.0})
+    # /sim/lockstep's keys, as docs/interfaces.md gives them, and back to the figures
+    values = waited_values(ls.waited_s)
+    assert [k for k, _ in values] == [
+        'waited_s.drive_controller', 'waited_s.hazard_camera', 'waited_s.wheel_lf']
+    assert waited_from(values + [('sim_s', '8.000')]) == pytest.approx(ls.waited_s, abs=1e-3)

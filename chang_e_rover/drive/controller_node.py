@@ -12,7 +12,10 @@ topic's messages, not across topics, so each is waited for by its stamp) and
 every wheel unit on the graph has sent its status of the period before, and
 everything the step uses is judged on stamps, not on arrival: a wheel's
 status counts from the step after its stamp, a hazard map and a visual
-odometry step from hazard.map_latency_s after their pair. The setpoints
+odometry step from hazard.map_latency_s after their pair. The step at that due
+time waits for them: a pair taken is seen on the left hazcam's camera_info, and
+the hazard pipeline's answer to it (rover/hazard/status, while the pipeline is on
+the graph) names the outputs it sent, map and visual odometry. The setpoints
 go to every wheel every step, stamped t (a wheel unit applies them from its
 next reading on, whichever arrives first). The odometry, stamped t and
 published last, is the controller's lock-step answer to the simulator (after
@@ -35,7 +38,7 @@ import rclpy
 import transforms3d
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from sensor_msgs.msg import Imu, JointState
+from sensor_msgs.msg import CameraInfo, Imu, JointState
 from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
@@ -45,7 +48,7 @@ from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config,
+from chang_e_rover.ros_common import (ANSWER_QOS, CONTROL_QOS, declare_from_config,
                                       LATCHED_QOS, log_outcome, ns_to_stamp, odom_tf_broadcaster,
                                       PITCH_VAR, ROLL_VAR, sensor_qos, SETPOINT_QOS, spin_node,
                                       STATE_QOS, stamp_to_ns)
@@ -66,6 +69,7 @@ class DriveControllerNode(Node):
                               start_t=self._now())
         self.period = 1.0 / p['control_rate_hz']
         self.map_latency = float(p['hazard.map_latency_s'])
+        self._latency_ns = round(self.map_latency * 1e9)
         self._readings: dict[int, set[str]] = {}        # stamp -> wheels read (sim)
         self._held = DueQueue()     # sim: inputs held until the step they are due at
         self._resets_open = 0
@@ -73,6 +77,14 @@ class DriveControllerNode(Node):
         self._resets_due: list[tuple[str, int]] = []   # sim: (wheel, step ns) not yet sent
         self._answered_ns = {w: -1 for w in WHEEL_IDS}  # sim: newest reading each unit answered
         self._heard_ns = {'imu': -1, 'joint_states': -1}    # sim: the newest stamp of each
+        # sim: each stereo pair taken -> the outputs its answer named (None: no answer yet),
+        # and the newest stamp heard of each output (one writer's messages keep their order)
+        self._pairs: dict[int, set[str] | None] = {}
+        self._outputs_ns = {'hazard/map': -1, 'visual_odom': -1}
+        self._pairs_answered_ns = -1
+        # sim: the hazard pipeline on the graph has answered a pair: it reads the frames, so
+        # it owes an answer to each pair taken from then on
+        self._pipeline_answering = False
         self.rejected = 0
         self._reported_events = 0
         self._last_t: float | None = None
@@ -96,6 +108,12 @@ class DriveControllerNode(Node):
                                  LATCHED_QOS)
         self.create_subscription(Odometry, 'visual_odom', self.visual_odom_callback, STATE_QOS)
         self._visual_last: tuple[float, np.ndarray] | None = None   # stamp, pose (4x4)
+        if self.sim:
+            # A pair's map and visual odometry step, waited for at the step they are due.
+            self.create_subscription(CameraInfo, 'hazcam/left/camera_info',
+                                     self.pair_taken_callback, sensor_qos(True))
+            self.hazard_status_sub = self.create_subscription(
+                DiagnosticArray, 'hazard/status', self.hazard_status_callback, ANSWER_QOS)
         # Each wheel unit's status, with every reading it answers: in sim its answer to the
         # reading of that stamp, and what the next step takes of the unit's health.
         self.status_subs = {w: self.create_subscription(
@@ -179,12 +197,14 @@ class DriveControllerNode(Node):
         cost = np.frombuffer(bytes(np.asarray(msg.data, dtype=np.int8)), np.int8).reshape(
             info.height, info.width)
         grid = Grid(cost, info.origin.position.x, info.origin.position.y, info.resolution)
-        self._hold(stamp_to_ns(msg.header.stamp) * 1e-9 + self.map_latency,
-                   lambda: self.core.hazard(grid, self._now()))
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._hold(stamp_ns * 1e-9 + self.map_latency, lambda: self.core.hazard(grid, self._now()))
+        self._pair_output(stamp_ns, 'hazard/map')
 
     def visual_odom_callback(self, msg: Odometry) -> None:
         """A pose of the hazcams' visual odometry: the step from the previous one goes to
         the odometry, unless this pose starts a new chain (pose.covariance[0] < 0)."""
+        self._pair_output(stamp_to_ns(msg.header.stamp), 'visual_odom')
         t = stamp_to_ns(msg.header.stamp) * 1e-9
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
         values = (p.x, p.y, p.z, q.w, q.x, q.y, q.z)
@@ -210,6 +230,53 @@ class DriveControllerNode(Node):
                 self.get_logger().error(f'visual odometry step refused: {exc}',
                                         throttle_duration_sec=10.0)
         self._hold(t + self.map_latency, apply)
+
+    def pair_taken_callback(self, msg: CameraInfo) -> None:
+        """Sim: the left hazcam took a frame; if the hazard pipeline maps it, its outputs are
+        due hazard.map_latency_s after it."""
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        if self._pipeline_answering and stamp_ns > self._pairs_answered_ns:
+            self._pairs.setdefault(stamp_ns, None)
+
+    def hazard_status_callback(self, msg: DiagnosticArray) -> None:
+        """Sim: the hazard pipeline's answer to the pair of its stamp, naming what it sent;
+        a pair taken before it and not answered was replaced by a newer one, with nothing."""
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        sent = {kv.value for status in msg.status for kv in status.values
+                if kv.key == 'pair_outputs'}
+        for pair, outputs in self._pairs.items():
+            if pair < stamp_ns and outputs is None:
+                self._pairs[pair] = set()
+        self._pairs[stamp_ns] = set(' '.join(sent).split()) & set(self._outputs_ns)
+        self._pairs_answered_ns = max(self._pairs_answered_ns, stamp_ns)
+        self._pipeline_answering = True
+        self._step_when_ready()
+
+    def _pair_output(self, stamp_ns: int, output: str) -> None:
+        if self.sim:
+            self._outputs_ns[output] = max(self._outputs_ns[output], stamp_ns)
+            self._step_when_ready()
+
+    def _pairs_in(self, step_ns: int) -> bool:
+        """Sim: whether every pair due by the step of step_ns has been answered and the
+        outputs its answer named are in (while the hazard pipeline is on the graph); the
+        pairs due are forgotten once they are."""
+        due = [p for p in self._pairs if p + self._latency_ns <= step_ns]
+        if self._pipeline_present() and any(
+                self._pairs[p] is None or any(self._outputs_ns[o] < p for o in self._pairs[p])
+                for p in due):
+            return False
+        for p in due:
+            del self._pairs[p]
+        return True
+
+    def _pipeline_present(self) -> bool:
+        """Sim: whether the hazard pipeline is on the graph; one that left owes nothing, and
+        one that comes owes answers from its first answer on."""
+        if self.hazard_status_sub.get_publisher_count() > 0:
+            return True
+        self._pipeline_answering = False
+        return False
 
     def joint_states_callback(self, msg: JointState) -> None:
         self.core.steering({name[6:8]: q for name, q in zip(msg.name, msg.position)
@@ -260,8 +327,9 @@ class DriveControllerNode(Node):
 
     def _step_when_ready(self) -> None:
         """Sim: run the step of the oldest period whose six readings are in, once its IMU
-        sample and joint states are in too (while their publisher is on the graph) and
-        every wheel unit on the graph has answered the period before."""
+        sample and joint states are in too (while their publisher is on the graph),
+        every wheel unit on the graph has answered the period before, and the outputs of
+        the stereo pairs due at it are in (while the hazard pipeline is on the graph)."""
         full = [s for s, read in self._readings.items() if len(read) == len(WHEEL_IDS)]
         if not full:
             return
@@ -272,6 +340,8 @@ class DriveControllerNode(Node):
         last = None if self._step_t is None else round(self._step_t * 1e9)
         if last is not None and any(self._answered_ns[w] < last for w in WHEEL_IDS
                                     if self.status_subs[w].get_publisher_count() > 0):
+            return
+        if not self._pairs_in(stamp_ns):
             return
         for old in [s for s in self._readings if s <= stamp_ns]:
             del self._readings[old]
@@ -337,6 +407,7 @@ class DriveControllerNode(Node):
     def _check_resets_due(self) -> None:
         """Sim safety net: a reset or a step waiting for a unit that has left the graph
         goes on without it."""
+        self._pipeline_present()
         self._step_when_ready()
         for w, ns in list(self._resets_due):
             if self.status_subs[w].get_publisher_count() == 0:

@@ -18,9 +18,12 @@ depends on the scheduling. A newer pair that completes while one waits replaces
 it (counted in `pairs_superseded`).
 Pairs are not mapped while rover/odom says the drive has no roll and pitch
 estimate yet (at rest after start-up, ros_common.attitude_known).
-Every complete pair, mapped or dropped, is answered on /diagnostics with its
-stamp (`pair_stamp_ns`): the simulator's lock-step waits for that answer a control
-period before the map is due (docs/simulator.md, Time).
+Every complete pair, mapped or dropped, is answered with the node's report: on
+rover/hazard/status, stamped with the pair and saying which outputs went out for it
+(`pair_outputs`: hazard/map, visual_odom, or none), and on /diagnostics
+(`pair_stamp_ns`). The simulator's lock-step waits for the answer a control period
+before the map is due; the drive controller's step at the due time waits for the
+answer and the outputs it names (docs/simulator.md, Time).
 """
 from __future__ import annotations
 
@@ -45,8 +48,8 @@ from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
 from chang_e_rover.imaging.colour import CalibrationError
 from chang_e_rover.robot_description import load_urdf
 from chang_e_rover.ros_common import (
-    attitude_known, declare_from_config, image_array, LATCHED_QOS, sensor_qos, spin_node,
-    STATE_QOS, stamp_to_ns)
+    ANSWER_QOS, attitude_known, declare_from_config, image_array, LATCHED_QOS, sensor_qos,
+    spin_node, STATE_QOS, stamp_to_ns)
 
 
 # diagnostics go ERROR when this many pairs in a row failed in the pipeline
@@ -92,6 +95,7 @@ class HazardCameraNode(Node):
         self.pairs_unlevelled = 0       # pairs not mapped: no roll and pitch estimate yet
         self.waiting: tuple[int, Image, Image] | None = None    # a pair awaiting its pose
         self.pairs_superseded = 0       # pairs replaced by a newer one while they waited
+        self.sent: list[str] = []       # the outputs sent for the last pair answered
         self.create_subscription(Odometry, 'odom', self.odom_callback, STATE_QOS)
         sensors = sensor_qos(bool(self.get_parameter('use_sim_time').value))
         self.joint_sub = self.create_subscription(JointState, 'joint_states',
@@ -105,7 +109,10 @@ class HazardCameraNode(Node):
         self.map_pub = self.create_publisher(OccupancyGrid, 'hazard/map', LATCHED_QOS)
         self.vo_pub = self.create_publisher(Odometry, 'visual_odom', STATE_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
-        self.create_timer(1.0, self.publish_diagnostics)
+        # The answer to each pair, to the drive controller: kept for a reader that matches late.
+        self.status_pub = self.create_publisher(DiagnosticArray, 'hazard/status', ANSWER_QOS)
+        # (a lambda: rclpy hands a callback that takes an argument the timer's info)
+        self.create_timer(1.0, lambda: self.publish_diagnostics())
 
     @property
     def map(self):
@@ -185,6 +192,7 @@ class HazardCameraNode(Node):
         if self.joints_ns < self.waiting[0] and self.joint_sub.get_publisher_count() > 0:
             return
         (stamp, left, right), self.waiting = self.waiting, None
+        self.sent = []
         m = self.mapper
         latest = (m.pose, m.z, m.roll, m.pitch)
         try:
@@ -201,7 +209,7 @@ class HazardCameraNode(Node):
         finally:
             m.pose, m.z, m.roll, m.pitch = latest
             self.last_pair_ns = stamp
-            self.publish_diagnostics()
+            self.publish_diagnostics(answer=True)
 
     def pair(self, stamp: int, left: Image, right: Image) -> None:
         """Visual odometry, then the map, of one stereo pair."""
@@ -275,6 +283,7 @@ class HazardCameraNode(Node):
             msg.twist.twist.linear.z = float(v[2])
         msg.pose.covariance = covariance
         self.vo_pub.publish(msg)
+        self.sent.append('visual_odom')
 
     def publish_map(self, x: float, y: float, stamp_ns: int) -> None:
         window = self.mapper.window(x, y)
@@ -292,6 +301,7 @@ class HazardCameraNode(Node):
         msg.info.origin.orientation.w = 1.0
         msg.data = cost.ravel().tolist()
         self.map_pub.publish(msg)
+        self.sent.append('hazard/map')
 
     def diagnostic_status(self) -> DiagnosticStatus:
         cost = self.last_cost
@@ -320,13 +330,20 @@ class HazardCameraNode(Node):
             ('vo_unlinked', self.vo.unlinked if self.vo else 0),
             ('vo_failed', self.vo_failed), ('vo_ms', f'{self.vo_ms:.0f}'),
             ('vo_last_reason', self.vo.last_reason if self.vo else 'off'),
-            ('pair_stamp_ns', self.last_pair_ns))]
+            ('pair_stamp_ns', self.last_pair_ns),
+            ('pair_outputs', ' '.join(self.sent) or 'none'))]
         return status
 
-    def publish_diagnostics(self) -> None:
+    def publish_diagnostics(self, answer: bool = False) -> None:
+        """The report on /diagnostics; with answer, also on hazard/status, stamped with the
+        pair it answers."""
         array = DiagnosticArray(status=[self.diagnostic_status()])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
+        if answer:
+            array.header.stamp.sec, array.header.stamp.nanosec = divmod(self.last_pair_ns,
+                                                                        1_000_000_000)
+            self.status_pub.publish(array)
 
 
 def main(args=None) -> None:

@@ -36,6 +36,7 @@ from chang_e_rover.mission.timeline import Timeline
 from chang_e_rover.navigation.goal_status import GoalStatus, GoalStatusError
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import image_array, LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from chang_e_rover.sim.lockstep import waited_from
 
 PERIOD_S = 0.1
 ODOM_PATH_STEP_M = 0.05     # a point of the driven path (odom) is kept this far from the last
@@ -162,8 +163,7 @@ class MissionNode(Node):
                     pass
 
     def lockstep_callback(self, msg: DiagnosticStatus) -> None:
-        self.waited_s = {kv.key.removeprefix('waited_s.'): float(kv.value)
-                         for kv in msg.values if kv.key.startswith('waited_s.')}
+        self.waited_s = waited_from((kv.key, kv.value) for kv in msg.values)
 
     def goal_status_callback(self, msg: DiagnosticStatus) -> None:
         try:

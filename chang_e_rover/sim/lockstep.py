@@ -13,9 +13,9 @@ Channels in the loop (docs/simulator.md, Time):
 - the hazard pipeline answers every stereo pair it was sent (its diagnostics
   carry the pair's stamp): needed a control period before the pair's map is due
   (map_latency_s after the pair), so the stereo match runs while the physics steps
-  on, and the map and visual odometry step, published before the answer, reach
-  the controller ahead of the readings of the period before the one that takes
-  them into use: a whole period's round trip, not a race with the next readings.
+  on, and the map and visual odometry step, published before the answer, are on
+  their way to the controller a period before its step that takes them into use
+  (which waits for them).
 
 A channel whose node is not on the graph is not waited for (a process that died
 is what the flight software must cope with, and sees in sim time). A node owes
@@ -28,6 +28,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NS = 1_000_000_000
+# /sim/lockstep's keys for the wall seconds the steps waited, by the node answering last
+WAITED_KEY = 'waited_s.'
+
+
+def waited_values(waited_s: dict[str, float]) -> list[tuple[str, str]]:
+    """The (key, value) pairs /sim/lockstep carries for Lockstep.waited_s."""
+    return [(f'{WAITED_KEY}{name}', f'{s:.3f}') for name, s in sorted(waited_s.items())]
+
+
+def waited_from(values) -> dict[str, float]:
+    """Lockstep.waited_s back from /sim/lockstep's (key, value) pairs."""
+    return {k.removeprefix(WAITED_KEY): float(v) for k, v in values if k.startswith(WAITED_KEY)}
 
 
 class LockstepStalled(RuntimeError):

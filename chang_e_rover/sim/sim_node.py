@@ -26,7 +26,7 @@ from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOST
                                       LATCHED_QOS, log_outcome, ns_to_stamp, rgb_image,
                                       SIM_SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 from chang_e_rover.sim import loop
-from chang_e_rover.sim.lockstep import LockstepStalled
+from chang_e_rover.sim.lockstep import LockstepStalled, waited_values
 from chang_e_rover.sim.parameters import DYNAMIC, fault_wheel, rebuilds_world, refusal
 from chang_e_rover.sim.readings import camera_matrices, Frames, WheelReadout
 from chang_e_rover.sim.schedule import RateSchedule, WheelFaults
@@ -323,8 +323,7 @@ class SimNode(Node):
         """Sim and wall seconds since the first step, and the wall seconds the steps waited
         for each node of the loop (the one answering last)."""
         values = [('sim_s', f'{t:.3f}'), ('wall_s', f'{time.monotonic() - self._wall_start:.3f}')]
-        values += [(f'waited_s.{name}', f'{s:.3f}')
-                   for name, s in sorted(self.lockstep.waited_s.items())]
+        values += waited_values(self.lockstep.waited_s)
         return DiagnosticStatus(level=DiagnosticStatus.OK, name='sim/lockstep',
                                 message='wall seconds the steps waited, by the node answering last',
                                 values=[KeyValue(key=k, value=v) for k, v in values])
@@ -335,8 +334,7 @@ class SimNode(Node):
             image_pub, info_pub = self.image_pubs[cam]
             if cam in self._capture:
                 self._capture.discard(cam)
-            elif not self.frames.due(cam, t) or (image_pub.get_subscription_count() == 0
-                                                 and info_pub.get_subscription_count() == 0):
+            elif not self.frames.due(cam, t) or image_pub.get_subscription_count() == 0:
                 continue   # nobody looking: skip the render, it is the costly part
             raw = self.frames.read(cam)
             info_pub.publish(camera_info(self.world.cameras[cam], frame, stamp))
