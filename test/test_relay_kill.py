@@ -7,6 +7,7 @@ import time
 
 from nav_msgs.msg import Odometry
 import numpy as np
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from std_msgs.msg import Float32MultiArray
 
@@ -23,7 +24,6 @@ TRACES = 200
 
 def start_relay(processes):
     return processes.python('-m', 'chang_e_rover.cli', 'node', '/lander/relay', '--ros-args',
-                            '-p', 'downlink.lpr.rate_hz:=1000.0',
                             '-p', 'downlink.odom.rate_hz:=100.0',
                             '-p', f'store_path:={config.state_path("kill_test/store.sqlite")}',
                             stdout=open(os.devnull, 'w'), stderr=open(os.devnull, 'w'))
@@ -47,7 +47,10 @@ def test_relay_killed_five_times_during_a_downlink_loses_and_repeats_nothing(
     ground.start()
     relay = start_relay(processes)
     probe = ros.node('producer')
-    lpr = probe.create_publisher(Float32MultiArray, '/rover/lpr/trace', STATE_QOS)
+    # The burst stays in the producer's writer until the relay has it (its plan takes
+    # every trace, read with no depth limit).
+    lpr = probe.create_publisher(Float32MultiArray, '/rover/lpr/trace',
+                                 QoSProfile(depth=TRACES, reliability=ReliabilityPolicy.RELIABLE))
     odom = probe.create_publisher(Odometry, '/rover/odom', STATE_QOS)
     odom_count, producing = [0], [True]
 

@@ -31,8 +31,7 @@ def wait(ros, predicate, timeout, what):
 def test_plan_topics_reach_the_ground_archive(ros, link, tmp_path):
     relay = ros.add(graph.find('/lander/relay').load_factory()(
         namespace='lander', context=ros.context,
-        parameter_overrides=runner_params({'downlink.lpr.rate_hz': 100.0,
-                                           'downlink.odom.rate_hz': 100.0})))
+        parameter_overrides=runner_params({'downlink.odom.rate_hz': 100.0})))
     ground = make_ground(archive_dir=str(tmp_path / 'archive')).start()
     try:
         probe = ros.node('instrument')

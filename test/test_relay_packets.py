@@ -254,6 +254,25 @@ def test_the_downlink_plan_is_read_from_config_and_refuses_the_relays_own_apids(
             plan_from_params({**p, f'downlink.{plan[0].name}.apid': apid})
 
 
+def test_science_takes_every_message_and_housekeeping_at_most_its_rate():
+    """A rate of 0 takes every message, however close they come (the relay may take a
+    burst late, all at once); a rate takes at most that many a second; an image, which is
+    sampled, and a negative rate are refused."""
+    from chang_e_rover import config
+    from chang_e_rover.relay.downlink import plan_from_params
+    p = config.load_params('relay.yaml', 'relay')
+    plan = {e.name: e for e in plan_from_params(p)}
+    for name in ('lpr', 'naa'):
+        plan[name].last_t = 10.0
+        assert plan[name].every and not plan[name].too_soon(10.0)
+    odom = plan['odom']
+    odom.last_t = 10.0
+    assert odom.too_soon(10.0 + 0.99 / odom.rate_hz) and not odom.too_soon(10.0 + 1 / odom.rate_hz)
+    for name, rate in (('panorama', 0.0), ('odom', -1.0)):
+        with pytest.raises(config.ConfigError, match=f'downlink.{name}.rate_hz'):
+            plan_from_params({**p, f'downlink.{name}.rate_hz': rate})
+
+
 def test_a_downlinked_image_is_shrunk_and_compressed():
     import cv2
     import numpy as np

@@ -42,6 +42,15 @@ class PlanEntry:
     latest: dict = field(default_factory=dict)   # diagnostics: newest status per name
 
     @property
+    def every(self) -> bool:
+        """rate_hz 0: every message is downlinked (science: each trace and spectrum counts)."""
+        return self.rate_hz == 0
+
+    def too_soon(self, t: float) -> bool:
+        """Whether a message at t comes within 1 / rate_hz of the last one taken."""
+        return not self.every and t - self.last_t < 1.0 / self.rate_hz
+
+    @property
     def sampled(self) -> bool:
         # Images are subscribed only when one is due: a subscriber makes the camera
         # (in simulation, the renderer) produce every frame, and the plan wants few.
@@ -60,6 +69,10 @@ def plan_from_params(p: dict[str, Any]) -> list[PlanEntry]:
                           int(sub['apid']), int(sub['priority']), bool(sub.get('safe')),
                           sub.get('validator', ''), float(sub.get('scale', 1.0)),
                           sub.get('compress', ''))
+        if not (entry.rate_hz > 0 or (entry.rate_hz == 0 and not entry.sampled)):
+            raise config.ConfigError(
+                f'downlink.{name}.rate_hz={entry.rate_hz}: a rate above 0, or 0 for every '
+                'message (not for images, which are sampled)')
         if entry.validator and entry.validator not in VALIDATORS:
             raise config.ConfigError(f'downlink.{name}: unknown validator {entry.validator}')
         if not 0 < entry.apid < APID_IDLE or entry.apid in RESERVED_APIDS:

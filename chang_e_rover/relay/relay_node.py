@@ -20,6 +20,7 @@ from nav_msgs.msg import Odometry
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
@@ -39,6 +40,11 @@ from chang_e_rover.robot_description import load_urdf, WHEEL_IDS
 from chang_e_rover.ros_common import (
     declare_from_config, LATCHED_QOS, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 from chang_e_rover.science.instruments import VALIDATORS
+
+# A plan entry that takes every message (rate_hz 0: science) reads with no depth limit, so
+# a burst that comes while the relay is busy (storing, or at a high rate in a test) waits in
+# its reader instead of pushing older messages out.
+EVERY_QOS = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_ALL)
 
 CAMERA_JOINTS = {'pancam': ('/rover/joint_commands', '/rover/joint_states',
                             'pancam_pan_joint', 'pancam_tilt_joint', 'rover.urdf'),
@@ -147,7 +153,7 @@ class RelayNode(Node):
     # ---- downlink ------------------------------------------------------------------------
     def _subscribe(self, entry: PlanEntry) -> None:
         msg_type = message_class(entry.type_name)
-        qos = SENSOR_QOS if msg_type is Image else STATE_QOS
+        qos = SENSOR_QOS if msg_type is Image else EVERY_QOS if entry.every else STATE_QOS
         entry.subscription = self.create_subscription(
             msg_type, entry.topic, lambda msg, e=entry: self.plan_callback(e, msg), qos)
 
@@ -171,10 +177,10 @@ class RelayNode(Node):
         if isinstance(msg, DiagnosticArray):
             # Every publisher sends its own array: downlink the newest status of each.
             entry.latest.update((st.name, st) for st in msg.status)
-            if t - entry.last_t < 1.0 / entry.rate_hz:
+            if entry.too_soon(t):
                 return
             msg = DiagnosticArray(header=msg.header, status=list(entry.latest.values()))
-        if t - entry.last_t < 1.0 / entry.rate_hz or entry.done:
+        if entry.too_soon(t) or entry.done:
             return
         entry.done = entry.sampled
         if self._safe_blocks(entry):
