@@ -21,6 +21,7 @@ import csv
 import json
 import os
 from pathlib import Path
+import socket
 import subprocess
 import sys
 import tempfile
@@ -96,10 +97,15 @@ def connect(scheduler: str | None, workers: int):
     """A Dask client: a local cluster of `workers` single-threaded processes, or the
     scheduler at its address. An address that does not answer raises CampaignError."""
     from distributed import Client, LocalCluster
+    from distributed.comm import parse_address, parse_host_port
     if scheduler:
         try:
+            protocol, location = parse_address(scheduler)
+            if protocol in ('tcp', 'tls'):
+                # a port that refuses says so at once; dask would retry until its timeout
+                socket.create_connection(parse_host_port(location), timeout=2.0).close()
             return Client(scheduler, timeout='10s')
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise CampaignError(f'scheduler {scheduler}: cannot reach it ({exc}); start one '
                                 '(dask scheduler) or leave --scheduler out for a local '
                                 'cluster') from None
