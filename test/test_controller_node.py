@@ -392,8 +392,12 @@ def test_in_simulation_the_step_a_pairs_outputs_are_due_at_waits_for_them(ros):
     readings(2000 + latency_ms)
     assert order[-1] == ('step', 2000 + latency_ms), 'waited for outputs not sent'
     node.pair_taken_callback(CameraInfo(header=header(3000)))
+    readings(100)                       # sim time started again: the old world's pair
+    readings(3000 + latency_ms)         # is owed no answer in the new one
+    assert order[-2:] == [('step', 100), ('step', 3000 + latency_ms)], 'waited across worlds'
+    node.pair_taken_callback(CameraInfo(header=header(4000)))
     probe.destroy_publisher(pipeline)
     ros.spin_until(lambda: node.hazard_status_sub.get_publisher_count() == 0, 15,
                    'the pipeline gone')
-    readings(3000 + latency_ms)
-    assert order[-1] == ('step', 3000 + latency_ms), 'waited for a pipeline that left'
+    readings(4000 + latency_ms)
+    assert order[-1] == ('step', 4000 + latency_ms), 'waited for a pipeline that left'

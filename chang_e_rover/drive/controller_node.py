@@ -322,6 +322,11 @@ class DriveControllerNode(Node):
             self.core.encoder(wheel, stamp_ns * 1e-9, msg.position[0])
         if not self.sim:
             return
+        if self._step_t is not None and stamp_ns < round(self._step_t * 1e9):
+            # sim time started again (a rebuilt world): no pair of the old world is owed
+            self._pairs.clear()
+            self._pairs_answered_ns = -1
+            self._outputs_ns = dict.fromkeys(self._outputs_ns, -1)
         self._readings.setdefault(stamp_ns, set()).add(wheel)
         self._step_when_ready()
 
