@@ -379,6 +379,20 @@ def send_pair(node, sec: int) -> None:
         node.image_callback(side, msg)
 
 
+def stub_process(node, error: Exception) -> dict[str, bool]:
+    """Stand in for the mapper's processing of a pair: it counts the pair, or raises error
+    while the returned switch's 'on' is true."""
+    switch = {'on': False}
+
+    def process(left, right):
+        if switch['on']:
+            raise error
+        node.mapper.processed += 1
+
+    node.mapper.process = process
+    return switch
+
+
 def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
     """Any exception from the pipeline (not only a refused input) drops the pair and is
     counted; the node's thread lives on, diagnostics go ERROR after three in a row, no map
@@ -394,14 +408,8 @@ def test_a_fault_inside_the_pipeline_drops_the_pair_and_the_node_lives_on(ros):
     odom.pose.pose.position.x, odom.pose.pose.position.y = 1.0, 2.0
     odom.pose.pose.orientation.w = 1.0
     node.odom_callback(odom)
-    fail = {'on': True}
-
-    def process(left, right):
-        if fail['on']:
-            raise IndexError('index 460 is out of bounds for axis 0 with size 460')
-        node.mapper.processed += 1
-
-    node.mapper.process = process
+    fail = stub_process(node, IndexError('index 460 is out of bounds for axis 0 with size 460'))
+    fail['on'] = True
 
     def pair(sec: int):
         send_pair(node, sec)
@@ -443,14 +451,7 @@ def test_each_pair_is_answered_on_the_status_topic_naming_the_outputs_it_sent(ro
                    and node.map_pub.get_subscription_count() > 0, 15, 'the controller matched')
     node.mapper.ready = lambda: True
     node.mapper.window = lambda x, y: (np.zeros((2, 2), np.int8), 0.0, 0.0)
-    refuse = {'on': False}
-
-    def process(left, right):
-        if refuse['on']:
-            raise ValueError('frame refused')
-        node.mapper.processed += 1
-
-    node.mapper.process = process
+    refuse = stub_process(node, ValueError('frame refused'))
     odom = Odometry()
     odom.pose.pose.orientation.w = 1.0
     for sec, refused in ((1, False), (2, True)):
