@@ -45,6 +45,7 @@ from chang_e_rover import config
 from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.due_queue import DueQueue
 from chang_e_rover.drive.governor import CommandRejected
+from chang_e_rover.drive.pairs_owed import PairsOwed
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
@@ -69,7 +70,6 @@ class DriveControllerNode(Node):
                               start_t=self._now())
         self.period = 1.0 / p['control_rate_hz']
         self.map_latency = float(p['hazard.map_latency_s'])
-        self._latency_ns = round(self.map_latency * 1e9)
         self._readings: dict[int, set[str]] = {}        # stamp -> wheels read (sim)
         self._held = DueQueue()     # sim: inputs held until the step they are due at
         self._resets_open = 0
@@ -77,14 +77,7 @@ class DriveControllerNode(Node):
         self._resets_due: list[tuple[str, int]] = []   # sim: (wheel, step ns) not yet sent
         self._answered_ns = {w: -1 for w in WHEEL_IDS}  # sim: newest reading each unit answered
         self._heard_ns = {'imu': -1, 'joint_states': -1}    # sim: the newest stamp of each
-        # sim: each stereo pair taken -> the outputs its answer named (None: no answer yet),
-        # and the newest stamp heard of each output (one writer's messages keep their order)
-        self._pairs: dict[int, set[str] | None] = {}
-        self._outputs_ns = {'hazard/map': -1, 'visual_odom': -1}
-        self._pairs_answered_ns = -1
-        # sim: the hazard pipeline on the graph has answered a pair: it reads the frames, so
-        # it owes an answer to each pair taken from then on
-        self._pipeline_answering = False
+        self._pairs = PairsOwed(round(self.map_latency * 1e9))     # sim
         self.rejected = 0
         self._reported_events = 0
         self._last_t: float | None = None
@@ -232,51 +225,20 @@ class DriveControllerNode(Node):
         self._hold(t + self.map_latency, apply)
 
     def pair_taken_callback(self, msg: CameraInfo) -> None:
-        """Sim: the left hazcam took a frame; if the hazard pipeline maps it, its outputs are
-        due hazard.map_latency_s after it."""
-        stamp_ns = stamp_to_ns(msg.header.stamp)
-        if self._pipeline_answering and stamp_ns > self._pairs_answered_ns:
-            self._pairs.setdefault(stamp_ns, None)
+        """Sim: the left hazcam took a frame; its pair's outputs are owed at their step."""
+        self._pairs.taken(stamp_to_ns(msg.header.stamp))
 
     def hazard_status_callback(self, msg: DiagnosticArray) -> None:
-        """Sim: the hazard pipeline's answer to the pair of its stamp, naming what it sent;
-        a pair taken before it and not answered was replaced by a newer one, with nothing."""
-        stamp_ns = stamp_to_ns(msg.header.stamp)
-        sent = {kv.value for status in msg.status for kv in status.values
-                if kv.key == 'pair_outputs'}
-        for pair, outputs in self._pairs.items():
-            if pair < stamp_ns and outputs is None:
-                self._pairs[pair] = set()
-        self._pairs[stamp_ns] = set(' '.join(sent).split()) & set(self._outputs_ns)
-        self._pairs_answered_ns = max(self._pairs_answered_ns, stamp_ns)
-        self._pipeline_answering = True
+        """Sim: the hazard pipeline's answer to the pair of its stamp, naming what it sent."""
+        self._pairs.answered(stamp_to_ns(msg.header.stamp), ' '.join(
+            kv.value for status in msg.status for kv in status.values
+            if kv.key == 'pair_outputs'))
         self._step_when_ready()
 
     def _pair_output(self, stamp_ns: int, output: str) -> None:
         if self.sim:
-            self._outputs_ns[output] = max(self._outputs_ns[output], stamp_ns)
+            self._pairs.output(output, stamp_ns)
             self._step_when_ready()
-
-    def _pairs_in(self, step_ns: int) -> bool:
-        """Sim: whether every pair due by the step of step_ns has been answered and the
-        outputs its answer named are in (while the hazard pipeline is on the graph); the
-        pairs due are forgotten once they are."""
-        due = [p for p in self._pairs if p + self._latency_ns <= step_ns]
-        if self._pipeline_present() and any(
-                self._pairs[p] is None or any(self._outputs_ns[o] < p for o in self._pairs[p])
-                for p in due):
-            return False
-        for p in due:
-            del self._pairs[p]
-        return True
-
-    def _pipeline_present(self) -> bool:
-        """Sim: whether the hazard pipeline is on the graph; one that left owes nothing, and
-        one that comes owes answers from its first answer on."""
-        if self.hazard_status_sub.get_publisher_count() > 0:
-            return True
-        self._pipeline_answering = False
-        return False
 
     def joint_states_callback(self, msg: JointState) -> None:
         self.core.steering({name[6:8]: q for name, q in zip(msg.name, msg.position)
@@ -323,10 +285,7 @@ class DriveControllerNode(Node):
         if not self.sim:
             return
         if self._step_t is not None and stamp_ns < round(self._step_t * 1e9):
-            # sim time started again (a rebuilt world): no pair of the old world is owed
-            self._pairs.clear()
-            self._pairs_answered_ns = -1
-            self._outputs_ns = dict.fromkeys(self._outputs_ns, -1)
+            self._pairs.restart()       # sim time started again (a rebuilt world)
         self._readings.setdefault(stamp_ns, set()).add(wheel)
         self._step_when_ready()
 
@@ -346,7 +305,7 @@ class DriveControllerNode(Node):
         if last is not None and any(self._answered_ns[w] < last for w in WHEEL_IDS
                                     if self.status_subs[w].get_publisher_count() > 0):
             return
-        if not self._pairs_in(stamp_ns):
+        if not self._pairs.ready(stamp_ns, self.hazard_status_sub.get_publisher_count() > 0):
             return
         for old in [s for s in self._readings if s <= stamp_ns]:
             del self._readings[old]
@@ -412,7 +371,8 @@ class DriveControllerNode(Node):
     def _check_resets_due(self) -> None:
         """Sim safety net: a reset or a step waiting for a unit that has left the graph
         goes on without it."""
-        self._pipeline_present()
+        if self.hazard_status_sub.get_publisher_count() == 0:
+            self._pairs.gone()
         self._step_when_ready()
         for w, ns in list(self._resets_due):
             if self.status_subs[w].get_publisher_count() == 0:
