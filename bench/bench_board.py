@@ -5,9 +5,11 @@ pacing, hazard cameras at 1 Hz, flat ground), as the rover's hardware would be
 outside the board; the flight stack runs as it would on the board, `chang-e-rover
 bringup --use-sim-time`, all flight nodes in one process. After the graph is up a
 probe sends a goal 20 m ahead and the bench samples, over --seconds of a goal drive,
-the bringup process's CPU seconds per wall second (/proc, all its threads) and its
-resident memory. Peer, in the same run and window: the simulator process's CPU
-seconds per wall second. Not a test: nothing is asserted. Writes
+the bringup process's CPU seconds (/proc, all its threads) per second of sim time,
+which is the rover's real time on the board (the lock-step holds the simulator
+below its real-time pacing when the nodes are slow, so per wall second would flatter
+them), and its resident memory. Peer, in the same run and window: the simulator
+process's CPU seconds per sim second. Not a test: nothing is asserted. Writes
 bench/results/board.json.
   ./dev bench board [--seconds 60]
 """
@@ -44,13 +46,36 @@ def rss_mib(pid: int) -> float:
     return float('nan')
 
 
-def wait_for_odometry_and_send_goal(timeout_s: float) -> None:
-    """A probe node: waits for /rover/odom, then sends a goal 20 m ahead."""
+class Probe:
+    """A node that sends the goal and keeps the sim time (/clock)."""
+
+    def __init__(self):
+        import rclpy
+        from rosgraph_msgs.msg import Clock
+        rclpy.init()
+        self.rclpy = rclpy
+        self.node = rclpy.create_node('board_probe')
+        self.sim_s = 0.0
+        self.node.create_subscription(Clock, '/clock', self._clock, 10)
+
+    def _clock(self, msg) -> None:
+        self.sim_s = max(self.sim_s, msg.clock.sec + msg.clock.nanosec * 1e-9)
+
+    def spin_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.rclpy.spin_once(self.node, timeout_sec=left)
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        self.rclpy.shutdown()
+
+
+def wait_for_odometry_and_send_goal(node, timeout_s: float) -> None:
+    """Waits for /rover/odom, then sends a goal 20 m ahead."""
     import rclpy
     from geometry_msgs.msg import PoseStamped
     from nav_msgs.msg import Odometry
-    rclpy.init()
-    node = rclpy.create_node('board_probe')
     seen = []
     node.create_subscription(Odometry, '/rover/odom', seen.append, 10)
     pub = node.create_publisher(PoseStamped, '/rover/goal', 10)
@@ -66,8 +91,6 @@ def wait_for_odometry_and_send_goal(timeout_s: float) -> None:
     for _ in range(3):
         pub.publish(goal)
         rclpy.spin_once(node, timeout_sec=0.2)
-    node.destroy_node()
-    rclpy.shutdown()
 
 
 def main() -> None:
@@ -79,7 +102,7 @@ def main() -> None:
            'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'CHANG_E_ROVER_STATE': str(tmp / 's'),
            'CHANG_E_ROVER_SHARE': str(config.copy_share(tmp / 'share', PORT_SHIFT))}
     os.environ.update(env)
-    procs = []
+    procs, probe = [], None
     try:
         from chang_e_rover.relay.ground_cli import ensure_key
         ensure_key()
@@ -93,17 +116,20 @@ def main() -> None:
                                    '--use-sim-time'], env=env, start_new_session=True,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(flight)
-        wait_for_odometry_and_send_goal(120.0)
-        time.sleep(5.0)         # the goal taken up, the drive under way
-        c0f, c0s, w0 = cpu_s(flight.pid), cpu_s(sim.pid), time.monotonic()
+        probe = Probe()
+        wait_for_odometry_and_send_goal(probe.node, 120.0)
+        probe.spin_for(5.0)         # the goal taken up, the drive under way
+        c0f, c0s, w0, s0 = cpu_s(flight.pid), cpu_s(sim.pid), time.monotonic(), probe.sim_s
         peak = 0.0
         while time.monotonic() - w0 < args.seconds:
-            time.sleep(1.0)
+            probe.spin_for(1.0)
             peak = max(peak, rss_mib(flight.pid))
-        wall = time.monotonic() - w0
-        flight_cpu = (cpu_s(flight.pid) - c0f) / wall
-        sim_cpu = (cpu_s(sim.pid) - c0s) / wall
+        wall, sim_s = time.monotonic() - w0, probe.sim_s - s0
+        flight_cpu = (cpu_s(flight.pid) - c0f) / sim_s
+        sim_cpu = (cpu_s(sim.pid) - c0s) / sim_s
     finally:
+        if probe is not None:
+            probe.close()
         for p in procs:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGINT)
@@ -113,12 +139,14 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f'flight nodes, one process (bringup): {flight_cpu:.2f} CPU s per s, '
-          f'peak RSS {peak:.0f} MiB over {wall:.0f} s of a goal drive, hazcams at 1 Hz')
-    print(f'peer, the simulator process in the same window: {sim_cpu:.2f} CPU s per s')
-    write_results('board', {'flight nodes, one process: CPU s per s': round(flight_cpu, 3),
-                            'flight nodes, one process: peak RSS MiB': round(peak, 1)},
-                  {'simulator process: CPU s per s': round(sim_cpu, 3)},
+    print(f'flight nodes, one process (bringup): {flight_cpu:.2f} CPU s per sim s, '
+          f'peak RSS {peak:.0f} MiB over {sim_s:.0f} s of sim ({wall:.0f} s of wall) of a '
+          'goal drive, hazcams at 1 Hz')
+    print(f'peer, the simulator process in the same window: {sim_cpu:.2f} CPU s per sim s')
+    write_results('board', {'flight nodes, one process: CPU s per sim s': round(flight_cpu, 3),
+                            'flight nodes, one process: peak RSS MiB': round(peak, 1),
+                            'sim s per wall s': round(sim_s / wall, 3)},
+                  {'simulator process: CPU s per sim s': round(sim_cpu, 3)},
                   setup={'seconds': args.seconds, 'hazcam_rate_hz': 1.0,
                          'real_time_factor': 1.0})
 

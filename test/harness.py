@@ -18,6 +18,7 @@ from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.wheel_health import make_wheel_unit
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.hazard.mapper import HazardMapper
+from chang_e_rover.hazard.view_steps import ViewSteps
 from chang_e_rover.hazard.stereo import CameraModel
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.sim.world import World
@@ -52,10 +53,12 @@ class Hazcams:
         self.mapper.cameras(*(CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3),
                                           P) for P in (left, right)))
         self.K, self.size = K, (spec.width, spec.height)
+        self.steps = ViewSteps.from_params(HAZARD)     # the pairs mapped, as the flight node's
         self.views: list[tuple[np.ndarray, np.ndarray]] = []   # true left camera poses
 
     def step(self, core: DriveCore, roll: float, pitch: float) -> list[np.ndarray] | None:
-        """Map a pair when one is due; return the raw pair (None when none was due)."""
+        """Take a pair when one is due, and map it if it is a new view (hazard/view_steps.py);
+        return the raw pair (None when none was due)."""
         from chang_e_rover.sim.camera import detector_response
         w = self.world
         if w.time + 1e-9 < self.due:

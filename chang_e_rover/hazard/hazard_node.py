@@ -3,10 +3,10 @@
 A thin wrapper around the flight cores `hazard/mapper.py` (HazardMapper) and
 `hazard/visual_odometry.py` (VisualOdometry): it feeds the mapper camera_info,
 rover/odom (its pose, with the drive's roll and pitch estimate) and steering
-angles, hands each stereo pair (matched by stamp) to visual odometry and then to
-the mapper, and publishes the visual odometry's pose and the GESTALT cost of the
-square around the rover. Runs on its own executor in one-process mode: a pair
-takes ~0.2 s.
+angles, hands each stereo pair (matched by stamp) to visual odometry and, when it
+is a new view (hazard/view_steps.py), to the mapper, and publishes the visual
+odometry's pose and the GESTALT cost of the square around the rover. Runs on its
+own executor in one-process mode: a pair it maps takes ~0.2 s.
 
 A pair is mapped with the odometry, attitude and steering stamped before it
 (the newest of each older than the pair), and the map carries the pair's stamp.
@@ -43,6 +43,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper
 from chang_e_rover.hazard.stereo import CameraModel
+from chang_e_rover.hazard.view_steps import ViewSteps
 from chang_e_rover.hazard.costs import UNTRAVERSABLE
 from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
 from chang_e_rover.imaging.colour import CalibrationError
@@ -73,6 +74,7 @@ class HazardCameraNode(Node):
         super().__init__('hazard_camera', **kwargs)
         p = self.p = declare_from_config(self, 'rover.yaml', 'hazard_camera')
         self.mapper = HazardMapper(p, load_urdf(config.urdf_path('rover.urdf')))
+        self.views = ViewSteps.from_params(p)    # which pairs the map takes (each new view)
         self.info: dict[str, CameraModel] = {}
         self.frames: dict[str, tuple[int, Image]] = {}
         self.last_cost: np.ndarray | None = None
@@ -212,7 +214,8 @@ class HazardCameraNode(Node):
             self.publish_diagnostics(answer=True)
 
     def pair(self, stamp: int, left: Image, right: Image) -> None:
-        """Visual odometry, then the map, of one stereo pair."""
+        """Visual odometry, then the map, of one stereo pair: every pair while the colour
+        response is measured, then each new view (hazard/view_steps.py)."""
         had_response = self.mapper.response is not None
         try:
             left, right = image_array(left), image_array(right)
@@ -221,6 +224,9 @@ class HazardCameraNode(Node):
             return
         if self.vo is not None:
             self.visual_odometry(stamp, left, right)
+        if self.mapper.response is not None and not self.views.take(stamp * 1e-9,
+                                                                    *self.mapper.pose):
+            return
         try:
             self.mapper.process(left, right)
             self.publish_map(*self.mapper.pose[:2], stamp)
@@ -325,6 +331,7 @@ class HazardCameraNode(Node):
             ('height_m', f'{m.height:.3f}'), ('pairs_failed', self.pairs_failed),
             ('pairs_unlevelled', self.pairs_unlevelled),
             ('pairs_superseded', self.pairs_superseded),
+            ('pairs_not_mapped', self.views.skipped),
             ('last_error', self.last_error),
             ('vo_linked', self.vo.linked if self.vo else 0),
             ('vo_unlinked', self.vo.unlinked if self.vo else 0),
