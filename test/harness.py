@@ -54,7 +54,7 @@ class Hazcams:
                                           P) for P in (left, right)))
         self.K, self.size = K, (spec.width, spec.height)
         self.steps = ViewSteps.from_params(HAZARD)     # the pairs mapped, as the flight node's
-        self.views: list[tuple[np.ndarray, np.ndarray]] = []   # true left camera poses
+        self.views: list[tuple[np.ndarray, np.ndarray]] = []   # true left camera poses, every pair
 
     def step(self, core: DriveCore, roll: float, pitch: float) -> list[np.ndarray] | None:
         """Take a pair when one is due, and map it if it is a new view (hazard/view_steps.py);
@@ -72,9 +72,11 @@ class Hazcams:
         raw = [detector_response(self.rig.render(w.data, c), w.params['camera.response_rgb'],
                                  float(w.params['camera.noise_dn']), self.rng)
                for c in ('hazcam_left', 'hazcam_right')]
-        self.mapper.process(*raw)
         cid = mujoco.mj_name2id(w.model, mujoco.mjtObj.mjOBJ_CAMERA, 'hazcam_left')
         self.views.append((w.data.cam_xpos[cid].copy(), w.data.cam_xmat[cid].reshape(3, 3).copy()))
+        if self.mapper.response is not None and not self.steps.take(w.time, o.x, o.y, o.yaw):
+            return raw
+        self.mapper.process(*raw)
         window = self.mapper.window(o.x, o.y)
         if window is not None:
             cost, x0, y0 = window
