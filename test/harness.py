@@ -18,7 +18,6 @@ from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.wheel_health import make_wheel_unit
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.hazard.mapper import HazardMapper
-from chang_e_rover.hazard.view_steps import ViewSteps
 from chang_e_rover.hazard.stereo import CameraModel
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.sim.world import World
@@ -53,7 +52,6 @@ class Hazcams:
         self.mapper.cameras(*(CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3),
                                           P) for P in (left, right)))
         self.K, self.size = K, (spec.width, spec.height)
-        self.steps = ViewSteps.from_params(HAZARD)     # the pairs mapped, as the flight node's
         self.views: list[tuple[np.ndarray, np.ndarray]] = []   # true left camera poses, every pair
 
     def step(self, core: DriveCore, roll: float, pitch: float) -> list[np.ndarray] | None:
@@ -74,7 +72,7 @@ class Hazcams:
                for c in ('hazcam_left', 'hazcam_right')]
         cid = mujoco.mj_name2id(w.model, mujoco.mjtObj.mjOBJ_CAMERA, 'hazcam_left')
         self.views.append((w.data.cam_xpos[cid].copy(), w.data.cam_xmat[cid].reshape(3, 3).copy()))
-        if self.mapper.response is not None and not self.steps.take(w.time, o.x, o.y, o.yaw):
+        if not self.mapper.wants(w.time):
             return raw
         self.mapper.process(*raw)
         window = self.mapper.window(o.x, o.y)

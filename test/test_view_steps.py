@@ -62,3 +62,17 @@ def test_the_map_comes_inside_the_drives_map_timeout():
     drive = config.load_params('rover.yaml', 'drive_controller')
     views = ViewSteps.from_params(hazard)
     assert views.max_interval_s + drive['hazard.map_latency_s'] < drive['hazard.map_timeout_s']
+
+
+def test_the_mapper_maps_every_pair_while_its_colour_response_is_measured():
+    import numpy as np
+    from chang_e_rover.hazard.mapper import HazardMapper
+    from chang_e_rover.robot_description import load_urdf
+    mapper = HazardMapper(config.load_params('rover.yaml', 'hazard_camera'),
+                          load_urdf(config.urdf_path('rover.urdf')))
+    mapper.odometry(1.0, 2.0, 0.3)
+    assert mapper.wants(0.0) and mapper.wants(1.0), 'the response is not known yet'
+    mapper.response = np.ones(3)
+    assert mapper.wants(2.0), 'the first view after it'
+    assert not mapper.wants(3.0), 'the same view again'
+    assert mapper.views.skipped == 1

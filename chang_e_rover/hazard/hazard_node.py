@@ -43,7 +43,6 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper
 from chang_e_rover.hazard.stereo import CameraModel
-from chang_e_rover.hazard.view_steps import ViewSteps
 from chang_e_rover.hazard.costs import UNTRAVERSABLE
 from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
 from chang_e_rover.imaging.colour import CalibrationError
@@ -74,7 +73,6 @@ class HazardCameraNode(Node):
         super().__init__('hazard_camera', **kwargs)
         p = self.p = declare_from_config(self, 'rover.yaml', 'hazard_camera')
         self.mapper = HazardMapper(p, load_urdf(config.urdf_path('rover.urdf')))
-        self.views = ViewSteps.from_params(p)    # which pairs the map takes (each new view)
         self.info: dict[str, CameraModel] = {}
         self.frames: dict[str, tuple[int, Image]] = {}
         self.last_cost: np.ndarray | None = None
@@ -224,8 +222,7 @@ class HazardCameraNode(Node):
             return
         if self.vo is not None:
             self.visual_odometry(stamp, left, right)
-        if self.mapper.response is not None and not self.views.take(stamp * 1e-9,
-                                                                    *self.mapper.pose):
+        if not self.mapper.wants(stamp * 1e-9):
             return
         try:
             self.mapper.process(left, right)
@@ -331,7 +328,7 @@ class HazardCameraNode(Node):
             ('height_m', f'{m.height:.3f}'), ('pairs_failed', self.pairs_failed),
             ('pairs_unlevelled', self.pairs_unlevelled),
             ('pairs_superseded', self.pairs_superseded),
-            ('pairs_not_mapped', self.views.skipped),
+            ('pairs_not_mapped', m.views.skipped),
             ('last_error', self.last_error),
             ('vo_linked', self.vo.linked if self.vo else 0),
             ('vo_unlinked', self.vo.unlinked if self.vo else 0),

@@ -20,6 +20,7 @@ import numpy as np
 from chang_e_rover import config
 from chang_e_rover.hazard.stereo import CameraModel, seen_through, StereoParams, StereoPipeline
 from chang_e_rover.hazard.traversability import analyse, HeightMap, Limits
+from chang_e_rover.hazard.view_steps import ViewSteps
 from chang_e_rover.imaging.caltarget import calibrate, load_target
 from chang_e_rover.imaging.colour import correct
 from chang_e_rover.robot_description import load_urdf, rover_geometry, rpy_matrix
@@ -73,6 +74,7 @@ class HazardMapper:
         margin = p['self_filter.margin_m']
         self.target_box = np.array([corners.min(axis=0) - margin, corners.max(axis=0) + margin])
         self.map = HeightMap(p['map.size_m'], p['map.resolution_m'], int(p['map.min_points']))
+        self.views = ViewSteps.from_params(p)     # which pairs are mapped (each new view)
         self.pipeline: StereoPipeline | None = None
         self.left_camera: CameraModel | None = None
         self.response: np.ndarray | None = None
@@ -137,6 +139,11 @@ class HazardMapper:
 
     def ready(self) -> bool:
         return self.pipeline is not None and self.pose is not None
+
+    def wants(self, t_s: float) -> bool:
+        """Whether the pair of t_s, at the pose given last, is to be mapped: every pair while
+        the colour response is measured, then each new view (view_steps.py)."""
+        return self.response is None or self.views.take(t_s, *self.pose)
 
     def wheel_boxes(self) -> np.ndarray:
         geo, margin = self.geo, self.p['self_filter.margin_m']

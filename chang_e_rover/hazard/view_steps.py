@@ -47,7 +47,7 @@ class ViewSteps:
         self.step_m, self.step_rad = step_m, math.radians(step_deg)
         self.max_interval_s = max_interval_s
         self._mapped: tuple[float, Pose] | None = None     # the last pair mapped: t, pose
-        self._last: Pose | None = None                     # the last pair seen
+        self._last: Pose | None = None     # the last pair seen (set once one is mapped)
         self.skipped = 0
 
     @classmethod
@@ -60,22 +60,21 @@ class ViewSteps:
         """Whether the pair of t_s, taken at odometry pose (x, y, yaw), is to be mapped;
         a pair taken is counted as mapped from here on."""
         pose = Pose(x, y, yaw)
-        last, self._last = self._last, pose
-        if self._mapped is None or self._wanted(t_s, pose, last):
+        wanted = self._mapped is None or self._wanted(t_s, pose)
+        self._last = pose
+        if wanted:
             self._mapped = (t_s, pose)
-            return True
-        self.skipped += 1
-        return False
+        else:
+            self.skipped += 1
+        return wanted
 
-    def _wanted(self, t_s: float, pose: Pose, last: Pose | None) -> bool:
+    def _wanted(self, t_s: float, pose: Pose) -> bool:
         mapped_t, mapped = self._mapped
         if not 0.0 <= t_s - mapped_t < self.max_interval_s:    # (time went back: a new world)
             return True
         moved, turned = pose.apart(mapped)
         if moved >= self.step_m or turned >= self.step_rad:
             return True
-        if last is None:
-            return False
-        since_last = pose.apart(last)
-        at_rest = since_last[0] < REST_M and since_last[1] < REST_RAD
+        still_m, still_rad = pose.apart(self._last)
+        at_rest = still_m < REST_M and still_rad < REST_RAD
         return at_rest and (moved >= REST_M or turned >= REST_RAD)
