@@ -64,6 +64,43 @@ def test_held_stalls_of_a_goal_drive_are_retried_together_after_held_s():
     assert not retry.records['lf'].seized, 'a stall after a held retry is no verdict'
 
 
+def test_a_held_wheel_is_retried_turned_the_other_way_and_a_stall_then_is_seized():
+    # A rock holds a wheel one way and it turns back off it as the rover backs; a seized
+    # motor holds both ways. Retried as the back-off begins, still pushed forward, either
+    # stalls again (harness, the campaign's seed-34 draw at k = 3: lf reset 12 times).
+    held_s, watch_s = P['stall_retry.held_s'], P['stall_retry.watch_s']
+    notes = Notes()
+    view, retry = WheelViews(P, 0.0, Notes()), StallRetry(P, notes)
+    view.status('lf', 'FAULT', 'stall', 0.0)
+    retry.stalled('lf', 0.0, (0.0, 0.0), way=1)            # pushing forward
+    assert retry.retries(held_s, (0.0, 0.0), view.views, driving=True, v=0.05) == ([], ['lf'])
+    assert 'backs off' in notes[-1][1]
+    # the back-off begins: the drive still forward as it slows, then reversed
+    assert retry.retries(held_s + 0.5, (0.0, 0.0), view.views, driving=False, v=0.01) == \
+        ([], [])
+    assert retry.retries(held_s + 1.0, (0.0, 0.0), view.views, driving=False, v=-0.01) == \
+        (['lf'], [])
+    retry.stalled('lf', held_s + 1.5, (0.0, 0.0), way=-1)
+    assert retry.records['lf'].seized and 'other way' in notes[-1][1]
+    # a wheel that turns back off its rock is not judged: its next stall, later, is retried
+    view, retry = WheelViews(P, 0.0, Notes()), StallRetry(P, Notes())
+    view.status('rf', 'FAULT', 'stall', 0.0)
+    retry.stalled('rf', 0.0, (0.0, 0.0), way=1)
+    retry.retries(held_s, (0.0, 0.0), view.views, driving=True, v=0.05)
+    assert retry.retries(held_s + 1.0, (0.0, 0.0), view.views, driving=False, v=-0.01)[0] == ['rf']
+    retry.stalled('rf', held_s + 1.0 + watch_s + 0.1, (0.0, 0.0), way=1)
+    assert not retry.records['rf'].seized
+    # where the drive does not back off, the waiting wheel is retried at once, pushing on,
+    # and a stall after that is no verdict
+    view, retry = WheelViews(P, 0.0, Notes()), StallRetry(P, Notes())
+    view.status('rr', 'FAULT', 'stall', 0.0)
+    retry.stalled('rr', 0.0, (0.0, 0.0), way=1)
+    assert retry.retries(held_s, (0.0, 0.0), view.views, driving=True, v=0.05)[1] == ['rr']
+    assert retry.retry_waiting(held_s) == ['rr']
+    retry.stalled('rr', held_s + 0.5, (0.0, 0.0), way=1)
+    assert not retry.records['rr'].seized
+
+
 def test_a_corner_off_its_target_for_steer_fault_s_is_untrusted_but_not_while_slewing():
     notes = Notes()
     corners = CornerTrust(GEOMETRY, P, notes)

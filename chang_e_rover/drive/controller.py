@@ -54,6 +54,7 @@ class DriveCore:
         """:param p: the drive_controller parameters (config/rover.yaml)."""
         self.geometry, self.p, self.start_t = geometry, p, start_t
         self.events: list[Event] = []
+        self._setpoints: dict[str, float] = {}    # the wheels' last: a stall's way
         top_speed = p['max_speed_m_s'] * (1.0 - p['speed_margin'])
         self.governor = Governor(Limits(top_speed, p['max_accel_m_s2'], p['max_yaw_rate_rad_s'],
                                         p['max_yaw_accel_rad_s2'], p['cmd_timeout_s']))
@@ -86,7 +87,9 @@ class DriveCore:
         """A wheel unit's diagnostics: state and fault at t."""
         change = self.wheel_view.status(wheel, state, fault, t)
         if change == STALLED:
-            self.stall_retry.stalled(wheel, t, (self.odometry.x, self.odometry.y))
+            way = self._setpoints.get(wheel, 0.0)
+            self.stall_retry.stalled(wheel, t, (self.odometry.x, self.odometry.y),
+                                     (way > 0) - (way < 0))
         elif change == BACK_IN_SERVICE:
             self.stall_retry.back_in_service(wheel)
 
@@ -173,15 +176,18 @@ class DriveCore:
             'goal' if self.navigator.active else 'velocity')
         setpoints, steer = self.allocator.allocate(v, omega, omega_wheels, healthy, self.corners)
         self.corners.command(steer)
+        self._setpoints = setpoints
         self.arc_check.update(t, dt, v, omega, self.odometer.gyro, self.allocator.holding)
         self.odometer.update(dt, self.wheel_view.views, healthy, self.corners.measured,
                              self.arc_check.followed if self.arc_check.slipping() else None)
         self.odometer.record(t, any(abs(sp) > 0.0 for sp in setpoints.values()))
         o = self.odometry
         resets, holding_rover = self.stall_retry.retries(t, (o.x, o.y), self.wheel_view.views,
-                                                         self.navigator.advancing)
+                                                         self.navigator.advancing, v)
         if holding_rover and self.navigator.held_stall(t, o, holding_rover):
             self.governor.command(0.0, 0.0, t)     # ended short: stand where it was held
+        if holding_rover and not self.navigator.backoff.active:   # no back-off: retried now
+            resets += self.stall_retry.retry_waiting(t)
         return DriveOutput(setpoints, steer, mode, healthy, self.allocator.top_speed, v,
                            omega_wheels, resets)
 

@@ -28,6 +28,9 @@ class StallRecord:
     retry_t: float | None = None            # when its automatic reset was asked
     retry_held: bool = False                # ...because the rover was held
     seized: bool = False                    # stalled again after one: no more retries
+    way: int = 0                            # its setpoint's sign when it latched
+    waiting: bool = False                   # held: to be retried as the rover backs off
+    retry_reversed: bool = False            # ...and it was, turned the other way
 
 
 class StallRetry:
@@ -47,54 +50,87 @@ class StallRetry:
     with the others. A stall soon after such a reset is no verdict: the rover may be
     held still, and every wheel stalls under that load (Monte Carlo seed 23, k = 2: two
     healthy wheels judged seized so, and the rover left with two).
+
+    A held wheel is retried once the rover backs off with it turned the other way (the
+    drive's velocity reversed from the wheel's setpoint when it latched), not as the
+    back-off begins: a rock holds a wheel one way, and then it turns back off it; a
+    seized motor holds both ways, so a stall soon after that retry is the verdict. Where
+    the drive does not back off, the held wheels are retried at once, pushing on
+    (retry_waiting), and a stall after it is no verdict.
     """
 
     def __init__(self, p: dict, note: Note):
         self.p, self.note = p, note
         self.records = {w: StallRecord() for w in WHEEL_IDS}
+        self._retried: list[str] = []
 
-    def stalled(self, wheel: str, t: float, xy: tuple[float, float]) -> None:
-        """A stall latched on wheel at t, the odometry at xy."""
+    def stalled(self, wheel: str, t: float, xy: tuple[float, float], way: int = 0) -> None:
+        """A stall latched on wheel at t, the odometry at xy, its setpoint's sign way."""
         record, p = self.records[wheel], self.p
         if record.retry_t is not None and t - record.retry_t <= p['stall_retry.watch_s'] \
-                and not record.retry_held:
+                and (not record.retry_held or record.retry_reversed):
             record.seized = True
-            self.note(t, wheel, 'stalled again after its automatic reset: '
-                                'seized, isolated until the ground resets it')
+            self.note(t, wheel, 'stalled again after its automatic reset' + (
+                ', turned the other way as the rover backed off' if record.retry_reversed
+                else '') + ': seized, isolated until the ground resets it')
         elif not record.seized and p['stall_retry.after_m'] > 0:
-            record.at, record.t = xy, t
+            record.at, record.t, record.way, record.waiting = xy, t, way, False
 
     def back_in_service(self, wheel: str) -> None:
         self.records[wheel].at = None
 
-    def retries(self, t: float, xy: tuple[float, float], wheels: dict, driving: bool
-                ) -> tuple[list[str], list[str]]:
+    def retries(self, t: float, xy: tuple[float, float], wheels: dict, driving: bool,
+                v: float = 0.0) -> tuple[list[str], list[str]]:
         """Return the wheels to reset now, and the stalled wheels holding the rover ([] if
-        it is not held).
+        it is not held, or is already held and waiting to back off).
 
         :param wheels: the wheel views (fault, lost); driving: a goal drive is pressing on
-            (not backing off), the only drive a held rover's stalls are reset for.
+            (not backing off), the only drive a rover is found held in; v: the drive's
+            velocity now (m/s), whose sign a held wheel waits to see reversed.
         """
-        out, p = [], self.p
+        p = self.p
         latched = {w: r for w, r in self.records.items()
                    if r.at is not None and not wheels[w].lost and wheels[w].fault == 'stall'}
         # held: the first of them latched held_s ago and the rover has not moved on since
-        held = driving and any(t - r.t >= p['stall_retry.held_s'] and
+        held = driving and any(t - r.t >= p['stall_retry.held_s'] and not r.waiting and
                                math.dist(r.at, xy) < p['stall_retry.after_m']
                                for r in latched.values())
+        way = (v > 0) - (v < 0)
         for w, record in latched.items():
             moved = math.dist(record.at, xy)
             if moved >= p['stall_retry.after_m']:
-                why = f'the rover has moved {moved:.2f} m on'
+                self._retry(t, w, f'the rover has moved {moved:.2f} m on', held=False)
+            elif held and not record.way:       # no way to turn it the other: retry now
+                self._retry(t, w, f'the rover is held ({moved:.2f} m in {t - record.t:.0f} s)',
+                            held=True)
             elif held:
-                why = f'the rover is held ({moved:.2f} m in {t - record.t:.0f} s)'
-            else:
-                continue
-            record.at, record.retry_t = None, t
-            record.retry_held = moved < p['stall_retry.after_m']
-            out.append(w)
-            self.note(t, w, f'automatic reset after a stall: {why}')
-        return out, list(latched) if held else []
+                record.waiting = True
+                self.note(t, w, f'the rover is held ({moved:.2f} m in {t - record.t:.0f} s): '
+                                'reset when it backs off with the wheel turned the other way')
+            elif record.waiting and record.way and way == -record.way:
+                self._retry(t, w, 'the rover held, now backing off with the wheel turned '
+                                  'the other way', held=True, reversed_=True)
+        return self._take(), list(latched) if held else []
+
+    def retry_waiting(self, t: float) -> list[str]:
+        """The held wheels waiting for a back-off, reset now: the drive pushes on."""
+        for w, record in self.records.items():
+            if record.waiting and record.at is not None:
+                self._retry(t, w, 'the rover is held and drives on', held=True)
+        return self._take()
+
+    def _take(self) -> list[str]:
+        """The wheels retried since the last call."""
+        out, self._retried = self._retried, []
+        return out
+
+    def _retry(self, t: float, wheel: str, why: str, held: bool,
+               reversed_: bool = False) -> None:
+        record = self.records[wheel]
+        record.at, record.retry_t, record.waiting = None, t, False
+        record.retry_held, record.retry_reversed = held, reversed_
+        self._retried.append(wheel)
+        self.note(t, wheel, f'automatic reset after a stall: {why}')
 
 
 class CornerTrust:
