@@ -184,6 +184,23 @@ def test_stalls_of_a_held_goal_drive_are_retried_as_it_backs_off():
     assert resets == [] and 'lf' not in out.healthy
 
 
+def test_a_held_wheel_whose_back_off_ends_before_it_reverses_is_retried_then():
+    # It waits for the back-off to turn it the other way; a back-off cut short (a new
+    # goal, ended short) must not leave it out of service until the rover moves 0.3 m.
+    core = core_with_heartbeats()
+    core.set_goal(10.0, 0.0, 0.0)
+    angles = {w: 0.0 for w in WHEEL_IDS}
+    t, out, _, _ = held_or_rolling(core, 5.0, 0.0, angles, held=False)
+    core.wheel_status('lf', 'FAULT', 'stall', t)
+    t, out, resets, _ = held_or_rolling(core, P['stall_retry.held_s'] + 0.5 * PERIOD, t,
+                                        angles, True)
+    assert resets == [] and core.stall_retry.records['lf'].waiting
+    assert out.v > 0.0 and core.navigator.backoff.active
+    core.navigator.backoff.cancel()
+    t, out, resets, _ = held_or_rolling(core, PERIOD, t, angles, True)
+    assert resets == ['lf'] and not core.stall_retry.records['lf'].retry_reversed
+
+
 def test_a_held_back_off_ends_and_a_stall_held_after_it_drives_on_not_back():
     # Monte Carlo seed 23, k = 2: lr seized, pushed ahead of the rover as it reversed. Each
     # back-off stood its full minute, a healthy wheel stalled under the load, and the held

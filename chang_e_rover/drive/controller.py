@@ -186,8 +186,8 @@ class DriveCore:
                                                          self.navigator.advancing, v)
         if holding_rover and self.navigator.held_stall(t, o, holding_rover):
             self.governor.command(0.0, 0.0, t)     # ended short: stand where it was held
-        if holding_rover and not self.navigator.backoff.active:   # no back-off: retried now
-            resets += self.stall_retry.retry_waiting(t)
+        if not self.navigator.backoff.active:   # none, or it ended before reversing them:
+            resets += self.stall_retry.retry_waiting(t)     # the held wheels retried now
         return DriveOutput(setpoints, steer, mode, healthy, self.allocator.top_speed, v,
                            omega_wheels, resets)
 
