@@ -145,15 +145,21 @@ def held_or_rolling(core, seconds, t, angles, held, goal=True):
     return t, out, resets, v_min
 
 
+def goal_under_way():
+    """A core driving to a goal 10 m ahead for 5 s: the core, encoder angles, t, output."""
+    core = core_with_heartbeats()
+    core.set_goal(10.0, 0.0, 0.0)
+    angles = {w: 0.0 for w in WHEEL_IDS}
+    t, out, _, _ = held_or_rolling(core, 5.0, 0.0, angles, held=False)
+    return core, angles, t, out
+
+
 def test_stalls_of_a_held_goal_drive_are_retried_as_it_backs_off():
     # Four wheels latch stalls one after another against a rock the two left cannot lift
     # the rover over; it never moves the 0.3 m of the retry. After held_s it backs off and
     # resets them once the drive has reversed: turned the other way, wheels held by the
     # rock turn back off it, and they are not judged seized.
-    core = core_with_heartbeats()
-    core.set_goal(10.0, 0.0, 0.0)
-    angles = {w: 0.0 for w in WHEEL_IDS}
-    t, out, _, _ = held_or_rolling(core, 5.0, 0.0, angles, held=False)
+    core, angles, t, out = goal_under_way()
     assert out.v > 0.0
     stalled = ('lf', 'rf', 'lr', 'rr')
     for i, w in enumerate(stalled):
@@ -187,10 +193,7 @@ def test_stalls_of_a_held_goal_drive_are_retried_as_it_backs_off():
 def test_a_held_wheel_whose_back_off_ends_before_it_reverses_is_retried_then():
     # It waits for the back-off to turn it the other way; a back-off cut short (a new
     # goal, ended short) must not leave it out of service until the rover moves 0.3 m.
-    core = core_with_heartbeats()
-    core.set_goal(10.0, 0.0, 0.0)
-    angles = {w: 0.0 for w in WHEEL_IDS}
-    t, out, _, _ = held_or_rolling(core, 5.0, 0.0, angles, held=False)
+    core, angles, t, out = goal_under_way()
     core.wheel_status('lf', 'FAULT', 'stall', t)
     t, out, resets, _ = held_or_rolling(core, P['stall_retry.held_s'] + 0.5 * PERIOD, t,
                                         angles, True)
@@ -205,10 +208,7 @@ def test_a_held_back_off_ends_and_a_stall_held_after_it_drives_on_not_back():
     # Monte Carlo seed 23, k = 2: lr seized, pushed ahead of the rover as it reversed. Each
     # back-off stood its full minute, a healthy wheel stalled under the load, and the held
     # stall began the next back-off: ten minutes at one spot, until the cap.
-    core = core_with_heartbeats()
-    core.set_goal(10.0, 0.0, 0.0)
-    angles = {w: 0.0 for w in WHEEL_IDS}
-    t, out, _, _ = held_or_rolling(core, 5.0, 0.0, angles, held=False)
+    core, angles, t, out = goal_under_way()
     core.wheel_status('lf', 'FAULT', 'stall', t)
     t, out, resets, _ = held_or_rolling(core, P['stall_retry.held_s'] + 2.0, t, angles, True)
     assert resets == ['lf'] and core.goal.backoffs == 1, 'reset once the back-off reversed'
