@@ -9,7 +9,9 @@ the bringup process's CPU seconds (/proc, all its threads) per second of sim tim
 which is the rover's real time on the board (the lock-step holds the simulator
 below its real-time pacing when the nodes are slow, so per wall second would flatter
 them), and its resident memory. Peer, in the same run and window: the simulator
-process's CPU seconds per sim second. Not a test: nothing is asserted. Writes
+process's CPU seconds per sim second. Measured twice: the rover's board (`bringup
+--vehicle rover`, the nodes the rover's own computer runs) and the whole flight stack,
+rover and lander, in one process. Not a test: nothing is asserted. Writes
 bench/results/board.json.
   ./dev bench board [--seconds 60]
 """
@@ -93,17 +95,17 @@ def wait_for_odometry_and_send_goal(node, timeout_s: float) -> None:
         rclpy.spin_once(node, timeout_sec=0.2)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--seconds', type=float, default=60.0, help='wall seconds measured')
-    args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix='chang_e_rover_board_'))
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(200 + os.getpid() % 30),
-           'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'CHANG_E_ROVER_STATE': str(tmp / 's'),
-           'CHANG_E_ROVER_SHARE': str(config.copy_share(tmp / 'share', PORT_SHIFT))}
-    os.environ.update(env)
+def measure(vehicle: str | None, seconds: float) -> dict:
+    """One bringup (of one vehicle's nodes, or all) against its own simulator: CPU s per
+    sim s and peak RSS of the flight process, and the simulator's CPU in the window."""
+    tmp, before = Path(tempfile.mkdtemp(prefix='chang_e_rover_board_')), dict(os.environ)
     procs, probe = [], None
     try:
+        env = {**os.environ, 'ROS_DOMAIN_ID': str(200 + os.getpid() % 30),
+               'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
+               'CHANG_E_ROVER_STATE': str(tmp / 's'),
+               'CHANG_E_ROVER_SHARE': str(config.copy_share(tmp / 'share', PORT_SHIFT))}
+        os.environ.update(env)
         from chang_e_rover.relay.ground_cli import ensure_key
         ensure_key()
         sim = subprocess.Popen(
@@ -113,7 +115,8 @@ def main() -> None:
             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(sim)
         flight = subprocess.Popen([sys.executable, '-m', 'chang_e_rover.cli', 'bringup',
-                                   '--use-sim-time'], env=env, start_new_session=True,
+                                   '--use-sim-time'] + (['--vehicle', vehicle] if vehicle else []),
+                                  env=env, start_new_session=True,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(flight)
         probe = Probe()
@@ -121,12 +124,14 @@ def main() -> None:
         probe.spin_for(5.0)         # the goal taken up, the drive under way
         c0f, c0s, w0, s0 = cpu_s(flight.pid), cpu_s(sim.pid), time.monotonic(), probe.sim_s
         peak = 0.0
-        while time.monotonic() - w0 < args.seconds:
+        while time.monotonic() - w0 < seconds:
             probe.spin_for(1.0)
             peak = max(peak, rss_mib(flight.pid))
         wall, sim_s = time.monotonic() - w0, probe.sim_s - s0
-        flight_cpu = (cpu_s(flight.pid) - c0f) / sim_s
-        sim_cpu = (cpu_s(sim.pid) - c0s) / sim_s
+        if sim_s <= 0:
+            raise SystemExit(f'no sim time passed in {wall:.0f} s of wall')
+        return {'cpu': (cpu_s(flight.pid) - c0f) / sim_s, 'sim_cpu': (cpu_s(sim.pid) - c0s) / sim_s,
+                'peak': peak, 'sim_s': sim_s, 'wall': wall}
     finally:
         if probe is not None:
             probe.close()
@@ -139,14 +144,26 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f'flight nodes, one process (bringup): {flight_cpu:.2f} CPU s per sim s, '
-          f'peak RSS {peak:.0f} MiB over {sim_s:.0f} s of sim ({wall:.0f} s of wall) of a '
-          'goal drive, hazcams at 1 Hz')
-    print(f'peer, the simulator process in the same window: {sim_cpu:.2f} CPU s per sim s')
-    write_results('board', {'flight nodes, one process: CPU s per sim s': round(flight_cpu, 3),
-                            'flight nodes, one process: peak RSS MiB': round(peak, 1),
-                            'sim s per wall s': round(sim_s / wall, 3)},
-                  {'simulator process: CPU s per sim s': round(sim_cpu, 3)},
+        os.environ.clear()
+        os.environ.update(before)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--seconds', type=float, default=60.0, help='wall seconds measured')
+    args = ap.parse_args()
+    figures, peers = {}, {}
+    for vehicle, what in (('rover', "rover's board (bringup --vehicle rover)"),
+                          (None, 'rover and lander, one process (bringup)')):
+        m = measure(vehicle, args.seconds)
+        print(f"{what}: {m['cpu']:.2f} CPU s per sim s, peak RSS {m['peak']:.0f} MiB over "
+              f"{m['sim_s']:.0f} s of sim ({m['wall']:.0f} s of wall) of a goal drive, "
+              f"hazcams at 1 Hz; peer, the simulator process: {m['sim_cpu']:.2f}")
+        figures[f'{what}: CPU s per sim s'] = round(m['cpu'], 3)
+        figures[f'{what}: peak RSS MiB'] = round(m['peak'], 1)
+        figures[f'{what}: sim s per wall s'] = round(m['sim_s'] / m['wall'], 3)
+        peers[f'{what}: the simulator process, CPU s per sim s'] = round(m['sim_cpu'], 3)
+    write_results('board', figures, peers,
                   setup={'seconds': args.seconds, 'hazcam_rate_hz': 1.0,
                          'real_time_factor': 1.0})
 

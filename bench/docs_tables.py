@@ -41,7 +41,7 @@ PEERS: dict[str, tuple[tuple[str, str], ...]] = {
         (r'^.*: real-time factor$', 'World.step alone, no ROS: real-time factor'),
     ),
     'board': (
-        (r'^.*: CPU s per sim s$', 'simulator process: CPU s per sim s'),
+        (r'^(.*): CPU s per sim s$', r'\1: the simulator process, CPU s per sim s'),
     ),
     'latency': (
         (r'^(.*): (p\d+) ms$', r'\1: echo \2 ms'),

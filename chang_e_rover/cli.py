@@ -74,7 +74,7 @@ def cmd_sim(args) -> int:
 
 
 def cmd_bringup(args) -> int:
-    return _run(*_session(graph.flight_nodes(), {}, args), args.processes,
+    return _run(*_session(graph.flight_nodes(args.vehicle), {}, args), args.processes,
                 sim_time=args.use_sim_time)
 
 
@@ -206,6 +206,9 @@ def parser() -> argparse.ArgumentParser:
     session_options(sp)
     sp.add_argument('--use-sim-time', action='store_true',
                     help='follow /clock of a simulator started apart')
+    sp.add_argument('--vehicle', choices=graph.VEHICLES,
+                    help="only this vehicle's nodes, as its own computer runs them "
+                         '(default: both)')
     sp.set_defaults(func=cmd_bringup)
     sp = sub.add_parser('mission', help='the scripted mission in simulation, with a summary')
     sim_options(sp)

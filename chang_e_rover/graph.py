@@ -46,8 +46,14 @@ class NodeSpec:
         return getattr(importlib.import_module(module), cls)
 
 
-def flight_nodes() -> list[NodeSpec]:
-    """The rover's and lander's flight software, as it runs on the real vehicle."""
+VEHICLES = ('rover', 'lander')   # each with a computer of its own: its nodes' namespace
+
+
+def flight_nodes(vehicle: str | None = None) -> list[NodeSpec]:
+    """The rover's and lander's flight software, as it runs on the real vehicles; of one
+    of them only when vehicle is given (the nodes its own computer runs)."""
+    if vehicle is not None and vehicle not in VEHICLES:
+        raise ValueError(f'unknown vehicle {vehicle!r}; expected one of {VEHICLES}')
     # The controller on an executor of its own too: an executor takes one message per
     # subscription per round, and on the shared one a round also steps the simulator, so
     # the wheels' heartbeats on /diagnostics queued up and read as node_lost.
@@ -78,7 +84,7 @@ def flight_nodes() -> list[NodeSpec]:
     # on an executor of its own: it reads the busiest topics (/diagnostics, odometry) whole.
     nodes.append(NodeSpec('relay', 'lander', 'relay', 'chang_e_rover.relay.relay_node:RelayNode',
                           'relay.yaml', 'relay', own_executor=True))
-    return nodes
+    return [n for n in nodes if vehicle in (None, n.namespace)]
 
 
 def sim_nodes() -> list[NodeSpec]:

@@ -38,6 +38,18 @@ def test_every_node_has_an_executable_a_param_section_and_a_factory(spec):
     assert factory.__module__ == module, 'in-process and launched node must be the same code'
 
 
+def test_each_vehicle_runs_its_own_nodes_and_together_they_are_the_flight_stack():
+    rover, lander = graph.flight_nodes('rover'), graph.flight_nodes('lander')
+    assert {s.namespace for s in rover} == {'rover'} and {s.namespace for s in lander} == {
+        'lander'}
+    assert {'/rover/drive_controller', '/rover/hazard_camera'} <= {s.full_name for s in rover}
+    assert '/lander/relay' in {s.full_name for s in lander}
+    assert sorted(rover + lander, key=lambda s: s.full_name) == sorted(
+        graph.flight_nodes(), key=lambda s: s.full_name)
+    with pytest.raises(ValueError, match='unknown vehicle'):
+        graph.flight_nodes('orbiter')
+
+
 def _launch_calls(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     return {f'{n.func.value.id}.{n.func.attr}' for n in ast.walk(tree)
