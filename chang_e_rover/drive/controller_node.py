@@ -46,6 +46,7 @@ from chang_e_rover.drive.controller import DriveCore
 from chang_e_rover.drive.due_queue import DueQueue
 from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.drive.pairs_owed import PairsOwed
+from chang_e_rover.drive.step_inputs import ResetsOwed, StepInputs
 from chang_e_rover.hazard.gate import Grid
 from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
@@ -70,14 +71,10 @@ class DriveControllerNode(Node):
                               start_t=self._now())
         self.period = 1.0 / p['control_rate_hz']
         self.map_latency = float(p['hazard.map_latency_s'])
-        self._readings: dict[int, set[str]] = {}        # stamp -> wheels read (sim)
         self._held = DueQueue()     # sim: inputs held until the step they are due at
-        self._resets_open = 0
-        self._answer_pending = False    # the period's odometry waits for reset answers
-        self._resets_due: list[tuple[str, int]] = []   # sim: (wheel, step ns) not yet sent
-        self._answered_ns = {w: -1 for w in WHEEL_IDS}  # sim: newest reading each unit answered
-        self._heard_ns = {'imu': -1, 'joint_states': -1}    # sim: the newest stamp of each
-        self._pairs = PairsOwed(round(self.map_latency * 1e9))     # sim
+        self._inputs = StepInputs(WHEEL_IDS, ('imu', 'joint_states'))      # sim
+        self._resets = ResetsOwed()                                         # sim
+        self._pairs = PairsOwed(round(self.map_latency * 1e9))             # sim
         self.rejected = 0
         self._reported_events = 0
         self._last_t: float | None = None
@@ -255,7 +252,7 @@ class DriveControllerNode(Node):
     def _heard(self, stream: str, stamp) -> None:
         """Sim: a per-period input is in (the newest of one writer's messages is the last)."""
         if self.sim:
-            self._heard_ns[stream] = stamp_to_ns(stamp)
+            self._inputs.heard(stream, stamp_to_ns(stamp))
             self._step_when_ready()
 
     def status_callback(self, wheel: str, msg: DiagnosticArray) -> None:
@@ -267,7 +264,7 @@ class DriveControllerNode(Node):
         stamp_ns = stamp_to_ns(msg.header.stamp)
         self._hold(stamp_ns * 1e-9 + self.period / 2,
                    lambda: self._wheel_status(wheel, msg, stamp_ns * 1e-9))
-        self._answered_ns[wheel] = max(self._answered_ns[wheel], stamp_ns)
+        self._inputs.answer(wheel, stamp_ns)
         self._send_due_resets()
         self._step_when_ready()
 
@@ -284,31 +281,23 @@ class DriveControllerNode(Node):
             self.core.encoder(wheel, stamp_ns * 1e-9, msg.position[0])
         if not self.sim:
             return
-        if self._step_t is not None and stamp_ns < round(self._step_t * 1e9):
+        if self._inputs.reading(wheel, stamp_ns):
             self._pairs.restart()       # sim time started again (a rebuilt world)
-        self._readings.setdefault(stamp_ns, set()).add(wheel)
         self._step_when_ready()
 
+    def _present(self, name: str) -> bool:
+        """Sim: whether the writer of a per-period stream, or a wheel's unit, is on the graph."""
+        sub = self.period_subs[name] if name in self.period_subs else self.status_subs[name]
+        return sub.get_publisher_count() > 0
+
     def _step_when_ready(self) -> None:
-        """Sim: run the step of the oldest period whose six readings are in, once its IMU
-        sample and joint states are in too (while their publisher is on the graph),
-        every wheel unit on the graph has answered the period before, and the outputs of
-        the stereo pairs due at it are in (while the hazard pipeline is on the graph)."""
-        full = [s for s, read in self._readings.items() if len(read) == len(WHEEL_IDS)]
-        if not full:
+        """Sim: run the step drive/step_inputs.py says may run, once the outputs of the
+        stereo pairs due at it are in too (while the hazard pipeline is on the graph)."""
+        stamp_ns = self._inputs.next_step(self._present)
+        if stamp_ns is None or not self._pairs.ready(
+                stamp_ns, self.hazard_status_sub.get_publisher_count() > 0):
             return
-        stamp_ns = min(full)
-        if any(self._heard_ns[k] < stamp_ns for k, sub in self.period_subs.items()
-               if sub.get_publisher_count() > 0):
-            return
-        last = None if self._step_t is None else round(self._step_t * 1e9)
-        if last is not None and any(self._answered_ns[w] < last for w in WHEEL_IDS
-                                    if self.status_subs[w].get_publisher_count() > 0):
-            return
-        if not self._pairs.ready(stamp_ns, self.hazard_status_sub.get_publisher_count() > 0):
-            return
-        for old in [s for s in self._readings if s <= stamp_ns]:
-            del self._readings[old]
+        self._inputs.step(stamp_ns)
         self._step_t = stamp_ns * 1e-9
         self.control_callback()
 
@@ -340,10 +329,8 @@ class DriveControllerNode(Node):
         if events:
             self.publish_diagnostics()
         self.publish_goal_status()
-        if self._resets_open == 0 or not self.sim:
+        if not (self.sim and self._resets.hold_odometry()):
             self._publish_odometry()
-        else:
-            self._answer_pending = True
 
     def _stamp(self):
         """The step's time as a stamp (sim), or the clock's now (hardware)."""
@@ -359,13 +346,10 @@ class DriveControllerNode(Node):
         if not self.sim:
             self._call_reset(wheel)
             return
-        self._resets_open += 1
-        self._resets_due.append((wheel, round(self._step_t * 1e9)))
+        self._resets.ask(wheel, self._inputs.last_ns)
 
     def _send_due_resets(self) -> None:
-        due = [(w, ns) for w, ns in self._resets_due if self._answered_ns[w] >= ns]
-        self._resets_due = [r for r in self._resets_due if r not in due]
-        for w, _ in due:
+        for w in self._resets.to_send(self._inputs.answered):
             self._call_reset(w)
 
     def _check_resets_due(self) -> None:
@@ -374,18 +358,14 @@ class DriveControllerNode(Node):
         if self.hazard_status_sub.get_publisher_count() == 0:
             self._pairs.gone()
         self._step_when_ready()
-        for w, ns in list(self._resets_due):
-            if self.status_subs[w].get_publisher_count() == 0:
-                self.get_logger().warning(f'wheel {w}: automatic reset dropped, its unit left '
-                                          'the graph before answering its reading of '
-                                          f't={ns * 1e-9:.3f} s')
-                self._resets_due.remove((w, ns))
-                self._reset_answered()
+        for w, ns in self._resets.drop_gone(self._present):
+            self.get_logger().warning(f'wheel {w}: automatic reset dropped, its unit left '
+                                      'the graph before answering its reading of '
+                                      f't={ns * 1e-9:.3f} s')
+            self._reset_answered()
 
     def _reset_answered(self) -> None:
-        self._resets_open = max(0, self._resets_open - 1)
-        if self._resets_open == 0 and self._answer_pending:
-            self._answer_pending = False
+        if self._resets.answered():
             self._publish_odometry()
 
     def _call_reset(self, wheel: str) -> None:
