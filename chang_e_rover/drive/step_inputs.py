@@ -10,7 +10,7 @@ Time). The stereo pairs' outputs are drive/pairs_owed.py's.
 
 An automatic reset asked at a step goes to its unit once the unit has answered
 that step's reading, so it lands between the same two readings in every run; the
-period's odometry waits for the answers to the resets sent.
+period's odometry waits until every reset asked is answered.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class StepInputs:
 
 class ResetsOwed:
     """Automatic resets asked at a step, sent once their unit has answered it, and the
-    odometry held until every reset sent is answered."""
+    odometry held until every reset asked is answered (or dropped, its unit gone)."""
 
     def __init__(self):
         self._due: list[tuple[str, int]] = []     # (wheel, step ns) not yet sent
