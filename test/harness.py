@@ -29,7 +29,8 @@ HAZARD = config.load_params('rover.yaml', 'hazard_camera')
 
 
 class Hazcams:
-    """The hazcam pair rendered at its configured rate and mapped by the HazardMapper core.
+    """The hazcam pair rendered at its configured rate and mapped by the HazardMapper core,
+    and the mast's navcam pair at theirs while the drive asks for it (DriveOutput.navcams).
 
     The map goes to the DriveCore as soon as a pair is mapped (the ROS stack adds the
     pipeline's latency). Rendering needs MUJOCO_GL (egl) like the simulator node.
@@ -52,6 +53,17 @@ class Hazcams:
         self.mapper.cameras(*(CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3),
                                           P) for P in (left, right)))
         self.K, self.size = K, (spec.width, spec.height)
+        nav = world.cameras['navcam_left']
+        Kn = intrinsics(nav)
+        left = np.hstack([Kn, np.zeros((3, 1))])
+        right = left.copy()
+        right[0, 3] = -Kn[0, 0] * world.cameras['navcam_right'].stereo_baseline_m
+        self.mapper.mast.cameras(*(CameraModel(nav.width, nav.height, Kn, np.zeros(5),
+                                               np.eye(3), P) for P in (left, right)))
+        self.navcam_due = float(world.params['camera.navcam.phase_s'])
+        self.navcam_period = 1.0 / float(world.params['camera.navcam.rate_hz'])
+        self.mast: list[tuple[float, float]] = []     # the mast's angles, each control period
+        self.navcam_pairs = 0         # navcam pairs mapped
         self.views: list[tuple[np.ndarray, np.ndarray]] = []   # true left camera poses, every pair
 
     def step(self, core: DriveCore, roll: float, pitch: float) -> list[np.ndarray] | None:
@@ -80,6 +92,38 @@ class Hazcams:
             cost, x0, y0 = window
             core.hazard(Grid(cost, x0, y0, self.mapper.map.resolution), w.time)
         return raw
+
+    def navcams(self, core: DriveCore, on: bool) -> None:
+        """Take a navcam pair when one is due and the drive asks, and map it at the mast's
+        angles a control period before (the joint states before the pair), if the mast stood
+        still since the period before that and the view is new."""
+        from chang_e_rover.sim.camera import detector_response
+        from chang_e_rover.hazard.mast import mast_still
+        w = self.world
+        names, q, _, _ = w.joint_state('rover')
+        angles = dict(zip(names, q))
+        self.mast = (self.mast + [(float(angles['pancam_pan_joint']),
+                                   float(angles['pancam_tilt_joint']))])[-3:]
+        if w.time + 1e-9 < self.navcam_due:
+            return
+        self.navcam_due = w.time + self.navcam_period
+        if not on or len(self.mast) < 3 or not mast_still(*self.mast[:2]):
+            return
+        o = core.odometry
+        self.mapper.odometry(o.x, o.y, o.yaw)
+        self.mapper.attitude(core.roll, core.pitch)
+        pan, tilt = self.mast[1]
+        if self.mapper.response is None or not self.mapper.wants_navcam(w.time, pan):
+            return
+        raw = [detector_response(self.rig.render(w.data, c), w.params['camera.response_rgb'],
+                                 float(w.params['camera.noise_dn']), self.rng)
+               for c in ('navcam_left', 'navcam_right')]
+        self.mapper.process_navcam(*raw, pan, tilt)
+        self.navcam_pairs += 1
+        window = self.mapper.window(o.x, o.y)
+        if window is not None:
+            cost, x0, y0 = window
+            core.hazard(Grid(cost, x0, y0, self.mapper.map.resolution), w.time)
 
     def close(self) -> None:
         self.rig.close()
@@ -220,6 +264,9 @@ class Rover:
                 float(truth.position[0]), float(truth.position[1]),
                 math.atan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz)))
         self.hazcams = Hazcams(self.world) if hazcams else None
+        self.navcams_on = False       # the drive asks for the navcams (DriveOutput.navcams)
+        self.mast_look = {'pancam_pan_joint': load_urdf(config.urdf_path('rover.urdf')).joints[
+            'pancam_pan_joint'].upper, 'pancam_tilt_joint': CONTROLLER['mast.look_tilt_rad']}
         self.truth_map = TruthMap(self.world) if truth_map else None
         self.visual = VisualOdometer(self.world) if visual_odometry else None
 
@@ -264,6 +311,7 @@ class Rover:
         raw = None
         if self.hazcams is not None:
             raw = self.hazcams.step(self.core, self.core.roll, self.core.pitch)
+            self.hazcams.navcams(self.core, self.navcams_on)
         if self.visual is not None and (raw is not None or self.hazcams is None):
             self.visual.step(self.core, raw)
         if self.truth_map is not None:
@@ -280,6 +328,10 @@ class Rover:
                     self.units[wid].set_setpoint(t, out.setpoints[wid])
             for wid in STEERED_IDS:
                 w.set_joint_target('rover', f'steer_{wid}_joint', out.steer[wid])
+            if out.navcams and not self.navcams_on:      # as the controller node does
+                for joint, target in self.mast_look.items():
+                    w.set_joint_target('rover', joint, target)
+            self.navcams_on = out.navcams
             for wid in self.killed:
                 if self.core.wheels[wid].lost and wid not in self.detected:
                     self.detected[wid] = (t, 'node_lost')

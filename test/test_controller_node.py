@@ -262,6 +262,43 @@ def test_a_wheel_in_fault_is_no_longer_driven_and_the_controller_reports_five_he
     bench.wait_speeds(lambda s: 'rr' not in s, 'no demand to the lost wheel')
 
 
+def test_while_the_rear_leads_the_mast_turns_to_the_way_on_once_and_the_navcams_image(ros):
+    """The core says when the navcams are to look (the rear leads a goal drive: test_leading):
+    the node then sends the mast's pan and tilt once, with the corners, and the navcams'
+    imaging on at that change and off at the next."""
+    from std_msgs.msg import Bool
+    from chang_e_rover.hazard.mast import PAN, TILT
+    bench = Bench(ros)
+    imaging, mast = [], []
+    bench.probe.create_subscription(Bool, 'rover/navcam/imaging',
+                                    lambda m: imaging.append(m.data), STATE_QOS)
+    bench.probe.create_subscription(
+        JointState, 'rover/joint_commands',
+        lambda m: mast.append(dict(zip(m.name, m.position))) if PAN in m.name else None,
+        STATE_QOS)
+    core, looking = bench.node.core, {'on': False}
+    step = core.step
+
+    def stepped(t, dt):
+        out = step(t, dt)
+        out.navcams = looking['on']
+        return out
+    core.step = stepped
+    ros.spin_for(0.5)
+    assert imaging == [] and mast == []
+    looking['on'] = True
+    ros.spin_until(lambda: imaging == [True] and mast, 5, 'the navcams asked for')
+    ros.spin_for(0.5)
+    assert len(mast) == 1 and imaging == [True], 'sent once, at the change'
+    pan = load_urdf(config.urdf_path('rover.urdf')).joints[PAN].upper
+    assert mast[0][PAN] == pytest.approx(pan) and mast[0][TILT] == pytest.approx(
+        P['mast.look_tilt_rad'])
+    assert all(f'steer_{w}_joint' in mast[0] for w in STEERED_IDS)
+    looking['on'] = False
+    ros.spin_until(lambda: imaging == [True, False], 5, 'the navcams at rest')
+    assert len(mast) == 1, 'the mast is left where it looked'
+
+
 def test_odometry_flags_roll_and_pitch_as_no_estimate_until_the_drive_has_aligned(ros):
     from chang_e_rover.ros_common import attitude_known
     [node] = build_nodes([graph.find('/rover/drive_controller')], sim_time=False,

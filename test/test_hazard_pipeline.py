@@ -376,7 +376,7 @@ def send_pair(node, sec: int) -> None:
     for side in ('left', 'right'):
         msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
         msg.header.stamp.sec = sec
-        node.image_callback(side, msg)
+        node.image_callback(f'hazcam/{side}', msg)
 
 
 def stub_process(node, error: Exception) -> dict[str, bool]:
@@ -575,6 +575,56 @@ def test_a_pair_waits_for_the_joint_states_stamped_at_it_while_they_are_publishe
     joints(2)
     joints(3)
     assert mapped == [(3 * 10**9, pytest.approx(0.2))]
+
+
+def test_a_navcam_pair_is_mapped_at_the_mast_angles_before_it_only_if_the_mast_stood(ros):
+    """A navcam pair goes to the mapper alone (no visual odometry), posed at the mast's
+    angles in the newest joint states older than it, and only when those equal the ones
+    before them: a pair taken while the mast slews is answered but not mapped."""
+    from nav_msgs.msg import Odometry
+    from sensor_msgs.msg import Image, JointState
+    from chang_e_rover.hazard.hazard_node import HazardCameraNode
+    from chang_e_rover.hazard.mast import PAN, TILT
+    node = ros.add(HazardCameraNode(context=ros.context))
+    node.mapper.mast.pipeline = object()            # calibrated
+    node.mapper.response = np.ones(3)               # the detectors' response measured
+    node.mapper.window = lambda x, y: (np.zeros((2, 2), np.int8), 0.0, 0.0)
+    node.pair = lambda *a: pytest.fail('a navcam pair went the hazcam way')
+    mapped = []
+    node.mapper.process_navcam = lambda left, right, pan, tilt: mapped.append((pan, tilt))
+
+    def joints(ms: int, pan: float):
+        msg = JointState(name=[PAN, TILT], position=[pan, 0.26])
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(ms * 10**6, 10**9)
+        node.joint_callback(msg)
+
+    def odom(ms: int):
+        msg = Odometry()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(ms * 10**6, 10**9)
+        msg.pose.pose.orientation.w = 1.0
+        node.odom_callback(msg)
+
+    def navcam_pair(ms: int):
+        for side in ('left', 'right'):
+            msg = Image(height=2, width=2, encoding='rgb8', step=6, data=bytes(12))
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(ms * 10**6, 10**9)
+            node.image_callback(f'navcam/{side}', msg)
+
+    odom(300)
+    for ms, pan in ((400, 2.9), (450, 3.0)):        # slewing
+        joints(ms, pan)
+    navcam_pair(500)
+    odom(500)
+    joints(500, 3.1)
+    assert mapped == [] and node.navcam_slewing == 1 and node.last_pair_ns == 5 * 10**8
+    for ms in (550, 600, 1450):
+        joints(ms, 3.1)
+    navcam_pair(1500)
+    odom(1500)
+    joints(1500, 3.1)
+    assert mapped == [(3.1, 0.26)] and node.navcam_mapped == 1
+    values = {v.key: v.value for v in node.diagnostic_status().values}
+    assert values['navcam_pairs_mapped'] == '1' and values['navcam_pairs_slewing'] == '1'
 
 def test_visual_odometry_steps_give_the_height_where_the_pitch_misleads():
     """Down the lander's ramp the body pitches more than the path it slides down: the

@@ -69,8 +69,12 @@ def test_with_a_seized_front_wheel_the_rover_turns_round_and_backs_to_its_goal()
     nav.set_goal(3.0, 0.0, 0.0)
     healthy = [w for w in WHEEL_IDS if w != 'lf']
     pose = rover()
-    t, speeds = drive(nav, pose, 0.0, 300.0, healthy, ('lf',))
+    assert not nav.navcams
+    t, speeds = drive(nav, pose, 0.0, 1.0, healthy, ('lf',))
+    assert nav.navcams, 'led by the rear, the mast looks at the way on'
+    t, speeds = drive(nav, pose, t, 300.0, healthy, ('lf',))
     assert nav.goal.reached and math.hypot(pose.x - 3.0, pose.y) < P['goal_tolerance_m']
+    assert not nav.navcams, 'the goal reached, the navcams rest'
     assert 'lf locked: leading with the rear' in notes
     assert min(speeds) < 0.0 and max(speeds) <= 0.0, 'it never pushed the seized wheel ahead'
     assert math.cos(pose.yaw) < -0.9, 'the rear faces the goal'
@@ -78,7 +82,7 @@ def test_with_a_seized_front_wheel_the_rover_turns_round_and_backs_to_its_goal()
     healthy_run.hazard(seen_up_to(8.0), 0.0)
     healthy_run.set_goal(3.0, 0.0, 0.0)
     _, forward = drive(healthy_run, rover(), 0.0, 300.0, list(WHEEL_IDS), ())
-    assert healthy_run.goal.reached and min(forward) >= 0.0
+    assert healthy_run.goal.reached and min(forward) >= 0.0 and not healthy_run.navcams
 
 
 def test_led_by_the_rear_it_keeps_to_seen_ground_and_turns_to_look_where_that_ends():

@@ -80,6 +80,33 @@ def test_hazcam_frames_are_red_and_carry_calibration(ros):
     assert right.stereo_baseline_m == pytest.approx(0.20)   # urdf/rover.urdf
 
 
+def test_the_navcams_image_only_while_asked_half_a_period_after_the_hazcams(ros):
+    from std_msgs.msg import Bool
+    sim = make_sim(ros)
+    probe = ros.node('probe')
+    hazcam = collect(ros, probe, CameraInfo, 'rover/hazcam/left/camera_info', SENSOR_QOS)
+    navcam = collect(ros, probe, CameraInfo, 'rover/navcam/left/camera_info', SENSOR_QOS)
+    for cam in ('hazcam', 'navcam'):     # someone looks: the cameras render
+        collect(ros, probe, Image, f'rover/{cam}/left/image_raw', SENSOR_QOS)
+    imaging = probe.create_publisher(Bool, 'rover/navcam/imaging', STATE_QOS)
+    ros.spin_until(lambda: len(hazcam) >= 2, 60, 'two hazcam frames')
+    assert navcam == [], 'no navcam frame before the drive asks'
+    imaging.publish(Bool(data=True))
+    ros.spin_until(lambda: len(navcam) >= 2, 60, 'two navcam frames')
+    imaging.publish(Bool(data=False))
+    ros.spin_until(lambda: not sim.navcam_imaging, 10, 'imaging off')
+    heard = len(navcam)
+    t_off = sim.world.time
+    ros.spin_until(lambda: sim.world.time > t_off + 2.0, 60, 'two more seconds')
+    assert len(navcam) == heard, 'no navcam frame once the drive stops asking'
+    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in navcam]
+    assert all(math.isclose(s % 1.0, 0.5, abs_tol=1e-6) for s in stamps), stamps
+    info = navcam[0]
+    assert (info.width, info.height) == (1024, 1024)
+    assert info.header.frame_id == 'navcam_left_optical_frame'
+    assert sim.world.cameras['navcam_right'].stereo_baseline_m == pytest.approx(0.27)
+
+
 def set_params(ros, node_name, params):
     probe = ros.node('param_probe')
     client = probe.create_client(SetParameters, f'/{node_name}/set_parameters')

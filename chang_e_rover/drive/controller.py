@@ -45,6 +45,7 @@ class DriveOutput:
     v: float
     omega: float
     resets: list[str] = field(default_factory=list)   # wheel units to reset (stall retry)
+    navcams: bool = False   # the mast's navcams to look at the way on: the rear leads a goal
 
 
 class DriveCore:
@@ -189,7 +190,8 @@ class DriveCore:
         if not self.navigator.backoff.active:   # none, or it ended before reversing them:
             resets += self.stall_retry.retry_waiting(t)     # the held wheels retried now
         return DriveOutput(setpoints, steer, mode, healthy, self.allocator.top_speed, v,
-                           omega_wheels, resets)
+                           omega_wheels, resets,
+                           self.navigator.navcams)
 
     # ---- what the node and the tests read ----------------------------------------------
     @property

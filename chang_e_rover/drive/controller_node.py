@@ -15,7 +15,8 @@ status counts from the step after its stamp, a hazard map and a visual
 odometry step from hazard.map_latency_s after their pair. The step at that due
 time waits for them: a pair taken is seen on the left hazcam's camera_info, and
 the hazard pipeline's answer to it (rover/hazard/status, while the pipeline is on
-the graph) names the outputs it sent, map and visual odometry. The setpoints
+the graph) names the outputs it sent, map and visual odometry (a navcam pair on the
+left navcam's, the same way). The setpoints
 go to every wheel every step, stamped t (a wheel unit applies them from its
 next reading on, whichever arrives first). The odometry, stamped t and
 published last, is the controller's lock-step answer to the simulator (after
@@ -39,6 +40,7 @@ import transforms3d
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Imu, JointState
+from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config
@@ -48,6 +50,7 @@ from chang_e_rover.drive.governor import CommandRejected
 from chang_e_rover.drive.pairs_owed import PairsOwed
 from chang_e_rover.drive.step_inputs import ResetsOwed, StepInputs
 from chang_e_rover.hazard.gate import Grid
+from chang_e_rover.hazard.mast import PAN, TILT
 from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.ros_common import (ANSWER_QOS, CONTROL_QOS, declare_from_config,
@@ -67,8 +70,14 @@ class DriveControllerNode(Node):
         p = declare_from_config(self, 'rover.yaml', 'drive_controller')
         self.sim = bool(self.get_parameter('use_sim_time').value)
         self._step_t: float | None = None                # stamp of the last control step (sim)
-        self.core = DriveCore(rover_geometry(load_urdf(config.urdf_path('rover.urdf'))), p,
-                              start_t=self._now())
+        robot = load_urdf(config.urdf_path('rover.urdf'))
+        self.core = DriveCore(rover_geometry(robot), p, start_t=self._now())
+        # The mast's look at the way on while the rear leads: to the pan joint's limit
+        # nearest the rear, tilted down mast.look_tilt_rad; the navcams image meanwhile.
+        pan = robot.joints[PAN]
+        self._mast_look = {PAN: min(pan.upper, max(pan.lower, math.pi)),
+                           TILT: float(p['mast.look_tilt_rad'])}
+        self._navcams = False
         self.period = 1.0 / p['control_rate_hz']
         self.map_latency = float(p['hazard.map_latency_s'])
         self._held = DueQueue()     # sim: inputs held until the step they are due at
@@ -82,6 +91,7 @@ class DriveControllerNode(Node):
         self.setpoint_pubs = {w: self.create_publisher(JointState, f'wheel_{w}/setpoint',
                                                        SETPOINT_QOS) for w in WHEEL_IDS}
         self.steer_pub = self.create_publisher(JointState, 'joint_commands', STATE_QOS)
+        self.navcam_pub = self.create_publisher(Bool, 'navcam/imaging', STATE_QOS)
         self.odom_pub = self.create_publisher(Odometry, 'odom', STATE_QOS)
         self.send_tf = odom_tf_broadcaster(self) or (lambda odom: None)   # system ROS only
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
@@ -100,8 +110,9 @@ class DriveControllerNode(Node):
         self._visual_last: tuple[float, np.ndarray] | None = None   # stamp, pose (4x4)
         if self.sim:
             # A pair's map and visual odometry step, waited for at the step they are due.
-            self.create_subscription(CameraInfo, 'hazcam/left/camera_info',
-                                     self.pair_taken_callback, sensor_qos(True))
+            for topic in ('hazcam/left/camera_info', 'navcam/left/camera_info'):
+                self.create_subscription(CameraInfo, topic, self.pair_taken_callback,
+                                         sensor_qos(True))
             self.hazard_status_sub = self.create_subscription(
                 DiagnosticArray, 'hazard/status', self.hazard_status_callback, ANSWER_QOS)
         # Each wheel unit's status, with every reading it answers: in sim its answer to the
@@ -318,10 +329,15 @@ class DriveControllerNode(Node):
         for w in out.resets:
             self._reset(w)
         self._send_due_resets()
-        steer_msg = JointState(name=[f'steer_{w}_joint' for w in STEERED_IDS],
-                               position=[out.steer[w] for w in STEERED_IDS])
+        targets = {f'steer_{w}_joint': out.steer[w] for w in STEERED_IDS}
+        if out.navcams and not self._navcams:
+            targets.update(self._mast_look)
+        steer_msg = JointState(name=list(targets), position=list(targets.values()))
         steer_msg.header.stamp = stamp
         self.steer_pub.publish(steer_msg)
+        if out.navcams != self._navcams:
+            self._navcams = out.navcams
+            self.navcam_pub.publish(Bool(data=out.navcams))
         events = self.core.events[self._reported_events:]
         self._reported_events = len(self.core.events)
         for e in events:

@@ -1,11 +1,14 @@
-"""ROS 2 node /rover/hazard_camera: hazcam pair in, rover/hazard/map and rover/visual_odom out.
+"""ROS 2 node /rover/hazard_camera: stereo pairs in, rover/hazard/map and rover/visual_odom out.
 
 A thin wrapper around the flight cores `hazard/mapper.py` (HazardMapper) and
 `hazard/visual_odometry.py` (VisualOdometry): it feeds the mapper camera_info,
 rover/odom (its pose, with the drive's roll and pitch estimate) and steering
-angles, hands each stereo pair (matched by stamp) to visual odometry and, when it
+angles, hands each hazcam pair (matched by stamp) to visual odometry and, when it
 is a new view (hazard/view_steps.py), to the mapper, and publishes the visual
-odometry's pose and the GESTALT cost of the square around the rover. Runs on its
+odometry's pose and the GESTALT cost of the square around the rover. The navcam
+pairs from the mast (hazard/mast.py), while the drive has them imaging, go to the
+mapper alone, posed at the mast's angles in the joint states before them, and only
+when the mast stood still and the view is new. Runs on its
 own executor in one-process mode: a pair it maps takes ~0.2 s.
 
 A pair is mapped with the odometry, attitude and steering stamped before it
@@ -42,6 +45,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper
+from chang_e_rover.hazard.mast import mast_still, PAN, TILT
 from chang_e_rover.hazard.stereo import CameraModel
 from chang_e_rover.hazard.costs import UNTRAVERSABLE
 from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
@@ -73,7 +77,7 @@ class HazardCameraNode(Node):
         super().__init__('hazard_camera', **kwargs)
         p = self.p = declare_from_config(self, 'rover.yaml', 'hazard_camera')
         self.mapper = HazardMapper(p, load_urdf(config.urdf_path('rover.urdf')))
-        self.info: dict[str, CameraModel] = {}
+        self.info: dict[str, CameraModel] = {}          # by 'hazcam/left' etc.
         self.frames: dict[str, tuple[int, Image]] = {}
         self.last_cost: np.ndarray | None = None
         # A pair whose processing raised anything else than a refused input (a fault in
@@ -90,10 +94,12 @@ class HazardCameraNode(Node):
         self.vo_failed = 0
         self.vo_ms = math.nan
         # The pose inputs by stamp: a pair uses the newest of each older than itself.
-        self.poses: dict[str, deque] = {k: deque(maxlen=64) for k in ('odom', 'steer')}
+        self.poses: dict[str, deque] = {k: deque(maxlen=64) for k in ('odom', 'steer', 'mast')}
         self.last_pair_ns = -1
         self.pairs_unlevelled = 0       # pairs not mapped: no roll and pitch estimate yet
-        self.waiting: tuple[int, Image, Image] | None = None    # a pair awaiting its pose
+        self.waiting: tuple[int, str, Image, Image] | None = None   # a pair awaiting its pose
+        self.navcam_mapped = 0
+        self.navcam_slewing = 0         # navcam pairs not mapped: the mast was moving
         self.pairs_superseded = 0       # pairs replaced by a newer one while they waited
         self.sent: list[str] = []       # the outputs sent for the last pair answered
         self.create_subscription(Odometry, 'odom', self.odom_callback, STATE_QOS)
@@ -101,11 +107,15 @@ class HazardCameraNode(Node):
         self.joint_sub = self.create_subscription(JointState, 'joint_states',
                                                   self.joint_callback, STATE_QOS)
         self.joints_ns = -1     # the newest joint states' stamp
-        for side in ('left', 'right'):
-            self.create_subscription(CameraInfo, f'hazcam/{side}/camera_info',
-                                     lambda msg, s=side: self.info_callback(s, msg), sensors)
-            self.create_subscription(Image, f'hazcam/{side}/image_raw',
-                                     lambda msg, s=side: self.image_callback(s, msg), sensors)
+        for side in ('left', 'right'):     # the hazcam pair, and the navcam pair on the mast
+            for topic, callback in ((f'hazcam/{side}/camera_info', self.info_callback),
+                                    (f'hazcam/{side}/image_raw', self.image_callback),
+                                    (f'navcam/{side}/camera_info', self.info_callback),
+                                    (f'navcam/{side}/image_raw', self.image_callback)):
+                camera = topic.rsplit('/', 1)[0]
+                self.create_subscription(
+                    CameraInfo if topic.endswith('info') else Image, topic,
+                    lambda msg, c=camera, f=callback: f(c, msg), sensors)
         self.map_pub = self.create_publisher(OccupancyGrid, 'hazard/map', LATCHED_QOS)
         self.vo_pub = self.create_publisher(Odometry, 'visual_odom', STATE_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
@@ -129,22 +139,30 @@ class HazardCameraNode(Node):
                  if name in ('steer_lf_joint', 'steer_rf_joint')}
         if steer:
             self.poses['steer'].append((self.joints_ns, steer))
+        mast = dict(zip(msg.name, msg.position))
+        if PAN in mast and TILT in mast:
+            self.poses['mast'].append((self.joints_ns, (mast[PAN], mast[TILT])))
         self.map_waiting()
 
-    def info_callback(self, side: str, msg: CameraInfo) -> None:
-        if side not in self.info:
-            self.info[side] = camera_model(msg)
-        if len(self.info) == 2 and self.mapper.pipeline is None:
-            try:
-                self.mapper.cameras(self.info['left'], self.info['right'])
-            except ValueError as exc:
-                self.info.clear()
-                self.get_logger().error(f'camera_info refused: {exc}', throttle_duration_sec=10.0)
-                return
-            if self.p['vo.enabled']:
-                self.vo = VisualOdometry(self.info['left'].P[:, :3],
-                                         self.mapper.pipeline.baseline_m,
-                                         self.mapper.base_from_cam, vo_params(self.p))
+    def info_callback(self, camera: str, msg: CameraInfo) -> None:
+        """A camera's calibration (camera: 'hazcam/left' etc.): a pair's first two stand."""
+        if camera not in self.info:
+            self.info[camera] = camera_model(msg)
+        cam = camera.split('/')[0]
+        rig = self.mapper if cam == 'hazcam' else self.mapper.mast
+        left, right = self.info.get(f'{cam}/left'), self.info.get(f'{cam}/right')
+        if left is None or right is None or rig.pipeline is not None:
+            return
+        try:
+            rig.cameras(left, right)
+        except ValueError as exc:
+            del self.info[f'{cam}/left'], self.info[f'{cam}/right']
+            self.get_logger().error(f'{cam} camera_info refused: {exc}',
+                                    throttle_duration_sec=10.0)
+            return
+        if cam == 'hazcam' and self.p['vo.enabled']:
+            self.vo = VisualOdometry(left.P[:, :3], self.mapper.pipeline.baseline_m,
+                                     self.mapper.base_from_cam, vo_params(self.p))
 
     def odom_callback(self, msg: Odometry) -> None:
         """Integrate the height at every odometry pose (with its attitude: the odometry's
@@ -171,16 +189,25 @@ class HazardCameraNode(Node):
                 self.mapper.steering(k, a)
         return older[-1] if older else None
 
-    def image_callback(self, side: str, msg: Image) -> None:
+    def _mast_before(self, stamp_ns: int) -> tuple[float, float] | None:
+        """The mast's (pan, tilt) in the newest joint states older than the pair, if it
+        stood still since the ones before them; None otherwise."""
+        older = [v for s, v in self.poses['mast'] if s < stamp_ns][-2:]
+        if len(older) < 2 or not mast_still(*older):
+            return None
+        return older[-1]
+
+    def image_callback(self, camera: str, msg: Image) -> None:
         stamp = stamp_to_ns(msg.header.stamp)
-        self.frames[side] = (stamp, msg)
-        other = self.frames.get('right' if side == 'left' else 'left')
+        self.frames[camera] = (stamp, msg)
+        cam, side = camera.split('/')
+        other = self.frames.get(f'{cam}/{"right" if side == "left" else "left"}')
         if other is None or other[0] != stamp:
             return
-        left, right = self.frames.pop('left')[1], self.frames.pop('right')[1]
+        left, right = self.frames.pop(f'{cam}/left')[1], self.frames.pop(f'{cam}/right')[1]
         if self.waiting is not None:
             self.pairs_superseded += 1
-        self.waiting = (stamp, left, right)
+        self.waiting = (stamp, cam, left, right)
         self.map_waiting()
 
     def map_waiting(self) -> None:
@@ -191,7 +218,7 @@ class HazardCameraNode(Node):
             return
         if self.joints_ns < self.waiting[0] and self.joint_sub.get_publisher_count() > 0:
             return
-        (stamp, left, right), self.waiting = self.waiting, None
+        (stamp, cam, left, right), self.waiting = self.waiting, None
         self.sent = []
         m = self.mapper
         latest = (m.pose, m.z, m.roll, m.pitch)
@@ -204,7 +231,9 @@ class HazardCameraNode(Node):
                 self.pairs_unlevelled += 1
             elif before is not None:
                 (m.pose, m.z, m.roll, m.pitch), _ = before
-                if m.ready():
+                if cam == 'navcam':
+                    self.navcam_pair(stamp, left, right)
+                elif m.ready():
                     self.pair(stamp, left, right)
         finally:
             m.pose, m.z, m.roll, m.pitch = latest
@@ -224,12 +253,39 @@ class HazardCameraNode(Node):
             self.visual_odometry(stamp, left, right)
         if not self.mapper.wants(stamp * 1e-9):
             return
+        if not self._map(lambda: self.mapper.process(left, right), stamp):
+            return
+        if not had_response and self.mapper.response is not None:
+            self.get_logger().info(
+                'detector response measured on the calibration target: '
+                f'{self.mapper.response.round(3)}')
+
+    def navcam_pair(self, stamp: int, left: Image, right: Image) -> None:
+        """The map of one navcam pair, if the mast stood still and the view is new."""
+        mast = self._mast_before(stamp)
+        if mast is None:
+            self.navcam_slewing += 1
+            return
+        if self.mapper.mast.pipeline is None or not self.mapper.wants_navcam(stamp * 1e-9,
+                                                                              mast[0]):
+            return
         try:
-            self.mapper.process(left, right)
+            left, right = image_array(left), image_array(right)
+        except ValueError as exc:
+            self.get_logger().error(f'navcam pair dropped: {exc}', throttle_duration_sec=10.0)
+            return
+        if self._map(lambda: self.mapper.process_navcam(left, right, *mast), stamp):
+            self.navcam_mapped += 1
+
+    def _map(self, process, stamp: int) -> bool:
+        """Run process (a pair into the map) and publish the map; a refused pair is logged,
+        a fault in the pipeline counted. Whether the pair was mapped."""
+        try:
+            process()
             self.publish_map(*self.mapper.pose[:2], stamp)
         except (ValueError, CalibrationError) as exc:
             self.get_logger().error(f'stereo pair dropped: {exc}', throttle_duration_sec=10.0)
-            return
+            return False
         except Exception as exc:   # noqa: BLE001 - a fault in the pipeline, not the input
             self.pairs_failed += 1
             self.failing += 1
@@ -237,12 +293,9 @@ class HazardCameraNode(Node):
             self.get_logger().error(
                 f'stereo pair failed in the pipeline ({self.failing} in a row): '
                 f'{self.last_error}\n{traceback.format_exc()}', throttle_duration_sec=10.0)
-            return
+            return False
         self.failing = 0
-        if not had_response and self.mapper.response is not None:
-            self.get_logger().info(
-                'detector response measured on the calibration target: '
-                f'{self.mapper.response.round(3)}')
+        return True
 
     def visual_odometry(self, stamp_ns: int, left: np.ndarray, right: np.ndarray) -> None:
         """Track the pair against the last one and publish the chained pose on visual_odom.
@@ -329,6 +382,8 @@ class HazardCameraNode(Node):
             ('pairs_unlevelled', self.pairs_unlevelled),
             ('pairs_superseded', self.pairs_superseded),
             ('pairs_not_mapped', m.views.skipped),
+            ('navcam_pairs_mapped', self.navcam_mapped),
+            ('navcam_pairs_slewing', self.navcam_slewing),
             ('last_error', self.last_error),
             ('vo_linked', self.vo.linked if self.vo else 0),
             ('vo_unlinked', self.vo.unlinked if self.vo else 0),

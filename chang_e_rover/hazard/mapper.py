@@ -1,11 +1,12 @@
 """The hazard cameras' flight core: stereo pairs and the rover's pose in, a height map out.
 
-Per stereo pair: colour correction (the detectors' response measured on the
+Per hazcam stereo pair: colour correction (the detectors' response measured on the
 calibration target in the left camera's view over the first frames, imaging/caltarget.py),
 semi-global matching, triangulation, the rover's own body, front wheels and
 calibration target filtered out, transformation to odom (camera pose from the
 URDF, rover pose from odometry with roll and pitch as the drive estimates them and height
-integrated from the pitch), and the height-map update. `window` gives the
+integrated from the pitch), and the height-map update. The navcam pairs on the
+mast (hazard/mast.py) go into the same map, posed at the mast's angles. `window` gives the
 GESTALT cost of the square around the rover. Plain Python, numpy and OpenCV:
 /rover/hazard_camera wraps it, and the flight-core harness drives it without
 ROS.
@@ -18,6 +19,7 @@ import time
 import numpy as np
 
 from chang_e_rover import config
+from chang_e_rover.hazard.mast import MastRig
 from chang_e_rover.hazard.stereo import CameraModel, seen_through, StereoParams, StereoPipeline
 from chang_e_rover.hazard.traversability import analyse, HeightMap, Limits
 from chang_e_rover.hazard.view_steps import ViewSteps
@@ -38,7 +40,8 @@ def limits_from(p: dict, robot=None) -> Limits:
 
 
 class HazardMapper:
-    """Height map in odom from hazcam pairs; p is the hazard_camera section of rover.yaml."""
+    """Height map in odom from hazcam and navcam pairs; p is the hazard_camera section of
+    rover.yaml."""
 
     def __init__(self, p: dict, robot):
         self.p = p
@@ -75,6 +78,7 @@ class HazardMapper:
         self.target_box = np.array([corners.min(axis=0) - margin, corners.max(axis=0) + margin])
         self.map = HeightMap(p['map.size_m'], p['map.resolution_m'], int(p['map.min_points']))
         self.views = ViewSteps.from_params(p)     # which pairs are mapped (each new view)
+        self.mast = MastRig(p, robot, self.stereo_params)    # the navcam pair (hazard/mast.py)
         self.pipeline: StereoPipeline | None = None
         self.left_camera: CameraModel | None = None
         self.response: np.ndarray | None = None
@@ -145,6 +149,14 @@ class HazardMapper:
         the colour response is measured, then each new view (view_steps.py)."""
         return self.response is None or self.views.take(t_s, *self.pose)
 
+    def wants_navcam(self, t_s: float, pan: float) -> bool:
+        """Whether the navcam pair of t_s, at the pose given last and the mast's pan, is to
+        be mapped: once the colour response is measured, each new view of the navcams."""
+        if self.response is None:
+            return False
+        x, y, yaw = self.pose
+        return self.mast.views.take(t_s, x, y, yaw + pan)
+
     def wheel_boxes(self) -> np.ndarray:
         geo, margin = self.geo, self.p['self_filter.margin_m']
         boxes = []
@@ -181,10 +193,34 @@ class HazardMapper:
         response = self.response if self.response is not None else self.estimates[-1]
         left, right = correct(left, response), correct(right, response)
         pts, weights = self.pipeline.pair_points(left, right)
-        base = pts @ self.base_from_cam[:3, :3].T + self.base_from_cam[:3, 3]
         boxes = np.concatenate([self.wheel_boxes(), self.target_box[None]])
+        return self._add(pts, weights, self.base_from_cam, self.eyes, boxes, t0)
+
+    def process_navcam(self, left: np.ndarray, right: np.ndarray, pan: float,
+                       tilt: float) -> int:
+        """Map one raw RGB navcam pair taken at the mast's (pan, tilt), rad; return the
+        number of points added. The navcams' detectors are the hazcams' (one camera design,
+        two lenses), so the response measured on the target corrects their colour too.
+
+        Raises as process does, and RuntimeError before the response is measured.
+        """
+        rig = self.mast
+        if rig.pipeline is None or self.pose is None or self.response is None:
+            raise RuntimeError('navcam pairs need their calibration, a pose and the '
+                               'detector response first')
+        t0 = time.perf_counter()
+        left, right = correct(left, self.response), correct(right, self.response)
+        pts, weights = rig.pipeline.pair_points(left, right)
+        return self._add(pts, weights, rig.base_from_cam(pan, tilt), rig.eyes(pan, tilt),
+                         rig.boxes, t0)
+
+    def _add(self, pts: np.ndarray, weights: np.ndarray, base_from_cam: np.ndarray,
+             eyes, boxes: np.ndarray, t0: float) -> int:
+        """Points in a left optical frame into the map: the rover's own dropped (inside its
+        outline, or seen through one of boxes from one of eyes), the rest in odom."""
+        base = pts @ base_from_cam[:3, :3].T + base_from_cam[:3, 3]
         own = ((np.abs(base[:, 0]) < self.own_box[0]) & (np.abs(base[:, 1]) < self.own_box[1]))
-        for eye in self.eyes:
+        for eye in eyes:
             own |= seen_through(base, eye, boxes)
         base, weights = base[~own], weights[~own]
         x, y, yaw = self.pose

@@ -106,6 +106,12 @@ class Navigator:
         return self.goal is not None and not self.goal.reached
 
     @property
+    def navcams(self) -> bool:
+        """The mast's navcams to look at the way on: the rear leads a goal drive, and the
+        hazcams face the ground it came from (hazard/mast.py)."""
+        return self.active and self.sign < 0
+
+    @property
     def advancing(self) -> bool:
         """A goal is being driven to, and not by backing off."""
         return self.active and not self.backoff.active

@@ -22,9 +22,10 @@ EVERY_STEP = {**{f'wheel_{w}': (None, f'rover/wheel_{w}/motor/command',
 ON_DEMAND = {'hazard_camera': ('hazard_camera', 'rover/hazard/map',
                                'rover/hazcam/right/image_raw'),
              'camera': ('camera', 'lander/panorama', 'lander/tcam/image_raw')}
-# The frames an on-demand channel owes an answer for: the right hazcam's completes a
-# stereo pair (the pipeline owes a map), the terrain camera's is the lander camera's.
-OWED_FOR = {'hazcam_right': 'hazard_camera', 'tcam': 'camera'}
+# The frames an on-demand channel owes an answer for: the right hazcam's or navcam's
+# completes a stereo pair (the pipeline owes a map), the terrain camera's is the lander
+# camera's.
+OWED_FOR = {'hazcam_right': 'hazard_camera', 'navcam_right': 'hazard_camera', 'tcam': 'camera'}
 # Which on-demand channel answers which frames, and under which diagnostics key.
 ANSWERS = {'rover/hazard_camera': ('hazard_camera', 'pair_stamp_ns'),
            'lander/camera': ('camera', 'frame_stamp_ns')}

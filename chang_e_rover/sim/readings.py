@@ -12,7 +12,7 @@ import numpy as np
 
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
 from chang_e_rover.sim.model import CameraSpec
-from chang_e_rover.sim.schedule import RateSchedule
+from chang_e_rover.sim.schedule import RateSchedule, SAME_INSTANT_S
 from chang_e_rover.sim.world import CAMERAS, World
 
 
@@ -54,9 +54,12 @@ class Frames:
         self._rates = RateSchedule()
 
     def due(self, cam: str, t: float) -> bool:
-        """cam's rate (camera.<key>.rate_hz; 0: on capture only) has a frame due at t."""
-        rate = float(self.params[f'camera.{CAMERAS[cam][2]}.rate_hz'])
-        return rate > 0 and self._rates.due(cam, t, rate)
+        """cam's rate (camera.<key>.rate_hz; 0: on capture only) has a frame due at t, the
+        first at camera.<key>.phase_s where the camera has one."""
+        key = CAMERAS[cam][2]
+        rate = float(self.params[f'camera.{key}.rate_hz'])
+        phase = float(self.params.get(f'camera.{key}.phase_s', 0.0))
+        return rate > 0 and t + SAME_INSTANT_S >= phase and self._rates.due(cam, t, rate)
 
     def read(self, cam: str) -> np.ndarray:
         """cam's raw frame of the world now, H x W x 3 uint8 RGB."""

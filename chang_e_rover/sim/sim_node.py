@@ -19,6 +19,7 @@ from rclpy.parameter import Parameter
 from rcl_interfaces.msg import SetParametersResult
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import BatteryState, CameraInfo, Image, Imu, JointState, Temperature
+from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from chang_e_rover.robot_description import WHEEL_IDS
@@ -35,7 +36,10 @@ from chang_e_rover.sim.viewer import ViewerError, Window
 from chang_e_rover.sim.world import CAMERAS, ROVER, SimError, World
 
 CAMERA_TOPICS = {'hazcam_left': 'rover/hazcam/left', 'hazcam_right': 'rover/hazcam/right',
+                 'navcam_left': 'rover/navcam/left', 'navcam_right': 'rover/navcam/right',
                  'pancam': 'rover/pancam', 'tcam': 'lander/tcam'}
+# Cameras that image only while the flight software asks (rover/navcam/imaging).
+ON_REQUEST = ('navcam_left', 'navcam_right')
 MAX_WALL_PER_TICK_S = 0.005     # one callback steps at most this long, then yields
 GRAPH_CHECK_S = 0.25            # wall period of the watchdog check
 PRESENCE_EVERY = 8              # graph checks run every this many watchdog checks, and at
@@ -81,6 +85,11 @@ class SimNode(Node):
             self.create_subscription(JointState, f'{robot}/joint_commands',
                                      lambda msg, r=robot: self.joint_command_callback(r, msg),
                                      STATE_QOS)
+        # The navcams image at their rate while the drive asks (it does before the control
+        # period's answer, as its steering, so the first frame's step is the same every run).
+        self.navcam_imaging = False
+        self.create_subscription(Bool, 'rover/navcam/imaging', self.navcam_imaging_callback,
+                                 STATE_QOS)
         # The controller's and the hazard pipeline's answers, after their other outputs
         # (steering above) so that a step never goes before what the answer closes.
         self._answer_subs['rover/odom'] = self.create_subscription(
@@ -204,6 +213,9 @@ class SimNode(Node):
                                                      ((kv.key, kv.value) for kv in status.values)):
                 self.lockstep.answer(channel, stamp_ns)
                 self.tick()
+
+    def navcam_imaging_callback(self, msg: Bool) -> None:
+        self.navcam_imaging = bool(msg.data)
 
     def joint_command_callback(self, robot: str, msg: JointState) -> None:
         if len(msg.position) != len(msg.name):
@@ -334,7 +346,8 @@ class SimNode(Node):
             image_pub, info_pub = self.image_pubs[cam]
             if cam in self._capture:
                 self._capture.discard(cam)
-            elif not self.frames.due(cam, t) or image_pub.get_subscription_count() == 0:
+            elif (not self.frames.due(cam, t) or image_pub.get_subscription_count() == 0
+                  or (cam in ON_REQUEST and not self.navcam_imaging)):
                 continue   # nobody looking: skip the render, it is the costly part
             raw = self.frames.read(cam)
             info_pub.publish(camera_info(self.world.cameras[cam], frame, stamp))

@@ -28,6 +28,8 @@ CAMERAS = {  # name -> (robot, optical frame, config key)
     'hazcam_left': ('rover', 'hazcam_left_optical_frame', 'hazcam'),
     'hazcam_right': ('rover', 'hazcam_right_optical_frame', 'hazcam'),
     'pancam': ('rover', 'pancam_optical_frame', 'pancam'),
+    'navcam_left': ('rover', 'navcam_left_optical_frame', 'navcam'),
+    'navcam_right': ('rover', 'navcam_right_optical_frame', 'navcam'),
     'tcam': ('lander', 'tcam_optical_frame', 'tcam'),
 }
 
@@ -144,15 +146,11 @@ class World:
         for body in ('base_link', 'deck'):
             spec.add_exclude(bodyname1=LANDER + body, bodyname2=LANDER + 'ramp')
         self.cameras = {}
-        left = self.rover_robot.transform_to_root('hazcam_left_optical_frame')
-        right = self.rover_robot.transform_to_root('hazcam_right_optical_frame')
-        # right optical centre in the left optical frame: +x by the baseline (URDF)
-        baseline = float((np.linalg.inv(left) @ right)[0, 3])
         for cam, (robot, frame, key) in CAMERAS.items():
             c = config.section(p, f'camera.{key}')
             self.cameras[cam] = mjmodel.CameraSpec(
                 cam, robot, frame, int(c['width']), int(c['height']), float(c['hfov_deg']),
-                baseline if cam == 'hazcam_right' else 0.0)
+                self._baseline(cam))
             mjmodel.add_camera(spec, self.cameras[cam], ROVER if robot == 'rover' else LANDER)
         # The colour calibration targets: reflectances from config/hardware.yaml (one source).
         target = config.section(config.load_params('hardware.yaml', 'hardware'),
@@ -221,6 +219,15 @@ class World:
         if self.on_deck:
             self.settle_on_deck()
         mujoco.mj_forward(self.model, self.data)
+
+    def _baseline(self, cam: str) -> float:
+        """The right camera of a stereo pair: its optical centre in the left one's frame,
+        along x (URDF); 0 for any other camera."""
+        if not cam.endswith('_right'):
+            return 0.0
+        left = self.rover_robot.transform_to_root(CAMERAS[cam.replace('_right', '_left')][1])
+        right = self.rover_robot.transform_to_root(CAMERAS[cam][1])
+        return float((np.linalg.inv(left) @ right)[0, 3])
 
     def settle_on_deck(self) -> None:
         """Let the rover settle onto the deck, then lock it there with the hold-down."""
