@@ -68,6 +68,9 @@ PEERS: dict[str, tuple[tuple[str, str], ...]] = {
     'look': (
         (r'^lf seized, the rear leading: (.*)$', r'every wheel in service: \1'),
     ),
+    'mast': (
+        (r'^lf seized, with the navcams: (.*)$', r'lf seized, hazcams alone: \1'),
+    ),
     # hazard_recall: no rule, no peer (no other stereo mapper runs on its frames)
 }
 

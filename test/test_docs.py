@@ -280,7 +280,7 @@ def _docs_tables():
 QUOTED = {'sim': 'simulator.md', 'relay': 'relay.md', 'board': 'simulator.md',
           'latency': 'drive.md', 'montecarlo': 'drive.md', 'hazard': 'hazard.md',
           'hazard_recall_flown': 'hazard.md', 'panorama': 'lander.md', 'look': 'drive.md',
-          'stack': 'simulator.md'}
+          'stack': 'simulator.md', 'mast': 'drive.md'}
 
 
 def test_bench_tables_in_docs_equal_bench_results():
