@@ -2,14 +2,16 @@
 it sees. Pure numpy; hazard/mapper.py maps their pairs beside the hazcams'.
 
 The navcams (urdf/rover.urdf navcam_*) pan and tilt with the pancam. The drive points
-them at the way on when the rear leads (docs/drive.md, Look), where the hazcams,
-fixed to the front of the body, cannot see. A pair's camera pose is the URDF's at the
-mast's joint angles measured before it; a pair taken while the mast slews is not
-mapped (the angles would be a period old). Looking back over the body they see the
-deck, the wheels and the ground beyond: points inside the rover's outline are dropped
-as for the hazcams, and so are lines of sight through the body or a wheel (one camera
-sees the rover, the other the ground beside it). Matched at half resolution only: the
-pair's baseline and focal length give it at 6 m the depth step the hazcams have at 3.4 m.
+them at the way on when the rear leads (docs/drive.md, The mast looks the way on),
+where the hazcams, fixed to the front of the body, cannot see. A pair's camera pose is
+the URDF's at the mast's joint angles measured before it; a pair taken while the mast
+slews is not mapped (the angles would be a period old). Looking back over the body
+they see the deck, the wheels and the ground beyond: points inside the rover's outline
+are dropped as for the hazcams, and so are lines of sight through the body or a wheel
+(one camera sees the rover, the other the ground beside it). Matched at half
+resolution only: the pair's baseline and focal length give it at 6 m the depth step
+the hazcams' half-resolution match has at 3.4 m (their full-resolution far band at
+4.8 m).
 """
 from __future__ import annotations
 
