@@ -28,6 +28,19 @@ WHEEL = config.load_params('rover.yaml', 'wheel_unit')
 HAZARD = config.load_params('rover.yaml', 'hazard_camera')
 
 
+def pair_models(world: World, name: str) -> list[CameraModel]:
+    """A stereo pair's calibration (name: hazcam or navcam) as the simulator's camera_info
+    gives it (sim/readings.py camera_matrices: ideal pinholes, Tx on the right)."""
+    from chang_e_rover.sim.readings import camera_matrices
+    models = []
+    for side in ('left', 'right'):
+        spec = world.cameras[f'{name}_{side}']
+        k, r, p = (np.reshape(m, shape) for m, shape in
+                   zip(camera_matrices(spec), ((3, 3), (3, 3), (3, 4))))
+        models.append(CameraModel(spec.width, spec.height, k, np.zeros(5), r, p))
+    return models
+
+
 class Hazcams:
     """The hazcam pair rendered at its configured rate and mapped by the HazardMapper core,
     and the mast's navcam pair at theirs while the drive asks for it (DriveOutput.navcams).
@@ -37,7 +50,7 @@ class Hazcams:
     """
 
     def __init__(self, world: World):
-        from chang_e_rover.sim.camera import CameraRig, intrinsics
+        from chang_e_rover.sim.camera import CameraRig
         os.environ.setdefault('MUJOCO_GL', 'egl')
         self.world = world
         self.rig = CameraRig(world.model, world.cameras)
@@ -45,21 +58,10 @@ class Hazcams:
         self.period = 1.0 / float(world.params['camera.hazcam.rate_hz'])
         self.due = 0.0
         self.mapper = HazardMapper(HAZARD, load_urdf(config.urdf_path('rover.urdf')))
-        spec = world.cameras['hazcam_left']
-        K = intrinsics(spec)
-        left = np.hstack([K, np.zeros((3, 1))])
-        right = left.copy()
-        right[0, 3] = -K[0, 0] * world.cameras['hazcam_right'].stereo_baseline_m
-        self.mapper.cameras(*(CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3),
-                                          P) for P in (left, right)))
-        self.K, self.size = K, (spec.width, spec.height)
-        nav = world.cameras['navcam_left']
-        Kn = intrinsics(nav)
-        left = np.hstack([Kn, np.zeros((3, 1))])
-        right = left.copy()
-        right[0, 3] = -Kn[0, 0] * world.cameras['navcam_right'].stereo_baseline_m
-        self.mapper.mast.cameras(*(CameraModel(nav.width, nav.height, Kn, np.zeros(5),
-                                               np.eye(3), P) for P in (left, right)))
+        hazcams = pair_models(world, 'hazcam')
+        self.mapper.cameras(*hazcams)
+        self.mapper.mast.cameras(*pair_models(world, 'navcam'))
+        self.K, self.size = hazcams[0].K, (hazcams[0].width, hazcams[0].height)
         self.navcam_due = float(world.params['camera.navcam.phase_s'])
         self.navcam_period = 1.0 / float(world.params['camera.navcam.rate_hz'])
         self.mast: list[tuple[float, float]] = []     # the mast's angles, each control period
@@ -100,14 +102,17 @@ class Hazcams:
         from chang_e_rover.sim.camera import detector_response
         from chang_e_rover.hazard.mast import mast_still
         w = self.world
+        due = w.time + 1e-9 >= self.navcam_due
+        if due:
+            self.navcam_due = w.time + self.navcam_period
+        if not on:
+            self.mast = []
+            return
         names, q, _, _ = w.joint_state('rover')
         angles = dict(zip(names, q))
         self.mast = (self.mast + [(float(angles['pancam_pan_joint']),
                                    float(angles['pancam_tilt_joint']))])[-3:]
-        if w.time + 1e-9 < self.navcam_due:
-            return
-        self.navcam_due = w.time + self.navcam_period
-        if not on or len(self.mast) < 3 or not mast_still(*self.mast[:2]):
+        if not due or len(self.mast) < 3 or not mast_still(*self.mast[:2]):
             return
         o = core.odometry
         self.mapper.odometry(o.x, o.y, o.yaw)

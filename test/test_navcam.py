@@ -13,29 +13,18 @@ import pytest
 
 from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper
-from chang_e_rover.hazard.mast import mast_still, PAN, TILT
-from chang_e_rover.hazard.stereo import CameraModel
+from chang_e_rover.hazard.mast import angles_before, mast_still, PAN, TILT
 from chang_e_rover.hazard.traversability import UNTRAVERSABLE
 from chang_e_rover.imaging.caltarget import calibrate
 from chang_e_rover.robot_description import load_urdf
-from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
+from chang_e_rover.sim.camera import CameraRig, detector_response
 from chang_e_rover.sim.world import World
+from harness import pair_models
 
 SIM = config.load_params('sim.yaml', 'sim')
 HAZARD = config.load_params('rover.yaml', 'hazard_camera')
 LOOK_TILT = config.load_params('rover.yaml', 'drive_controller')['mast.look_tilt_rad']
 CAMERAS = ('hazcam_left', 'hazcam_right', 'navcam_left', 'navcam_right')
-
-
-def pair_models(world: World, name: str) -> list[CameraModel]:
-    """A pair's calibration as camera_info gives it (ideal pinholes, Tx on the right)."""
-    spec = world.cameras[f'{name}_left']
-    K = intrinsics(spec)
-    left = np.hstack([K, np.zeros((3, 1))])
-    right = left.copy()
-    right[0, 3] = -K[0, 0] * world.cameras[f'{name}_right'].stereo_baseline_m
-    return [CameraModel(spec.width, spec.height, K, np.zeros(5), np.eye(3), P)
-            for P in (left, right)]
 
 
 @pytest.fixture(scope='module')
@@ -102,10 +91,15 @@ def test_the_mast_panned_to_the_rear_maps_the_step_behind_the_rover(turned):
     assert np.all(np.abs(XX[bad] - 3.0) < 0.4), 'untraversable only at the step edge'
 
 
-def test_a_mast_that_moved_between_two_readings_is_not_still():
+def test_a_pair_takes_the_mast_angles_before_it_only_if_the_mast_stood():
     assert mast_still((3.1, 0.3), (3.1005, 0.3))
     assert not mast_still((3.0, 0.3), (3.1, 0.3))
     assert not mast_still((3.1, 0.29), (3.1, 0.3))
+    readings = [(100, (3.0, 0.3)), (200, (3.1, 0.3)), (300, (3.1, 0.3)), (400, (2.0, 0.3))]
+    assert angles_before(readings, 300) is None, 'it moved between 100 and 200'
+    assert angles_before(readings, 301) == (3.1, 0.3)
+    assert angles_before(readings, 401) is None
+    assert angles_before(readings[:1], 150) is None, 'one reading cannot say it stood'
 
 
 def test_led_by_the_rear_the_rover_maps_the_way_on_with_the_navcams_not_by_turning():

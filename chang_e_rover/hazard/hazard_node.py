@@ -45,7 +45,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from chang_e_rover import config
 from chang_e_rover.hazard.mapper import HazardMapper
-from chang_e_rover.hazard.mast import mast_still, PAN, TILT
+from chang_e_rover.hazard.mast import angles_before, PAN, TILT
 from chang_e_rover.hazard.stereo import CameraModel
 from chang_e_rover.hazard.costs import UNTRAVERSABLE
 from chang_e_rover.hazard.visual_odometry import vo_params, VisualOdometry
@@ -189,14 +189,6 @@ class HazardCameraNode(Node):
                 self.mapper.steering(k, a)
         return older[-1] if older else None
 
-    def _mast_before(self, stamp_ns: int) -> tuple[float, float] | None:
-        """The mast's (pan, tilt) in the newest joint states older than the pair, if it
-        stood still since the ones before them; None otherwise."""
-        older = [v for s, v in self.poses['mast'] if s < stamp_ns][-2:]
-        if len(older) < 2 or not mast_still(*older):
-            return None
-        return older[-1]
-
     def image_callback(self, camera: str, msg: Image) -> None:
         stamp = stamp_to_ns(msg.header.stamp)
         self.frames[camera] = (stamp, msg)
@@ -262,7 +254,7 @@ class HazardCameraNode(Node):
 
     def navcam_pair(self, stamp: int, left: Image, right: Image) -> None:
         """The map of one navcam pair, if the mast stood still and the view is new."""
-        mast = self._mast_before(stamp)
+        mast = angles_before(self.poses['mast'], stamp)
         if mast is None:
             self.navcam_slewing += 1
             return

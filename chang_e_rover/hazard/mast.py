@@ -34,6 +34,16 @@ def mast_still(before: tuple[float, float], now: tuple[float, float]) -> bool:
     return all(abs(a - b) < STILL_RAD for a, b in zip(before, now))
 
 
+def angles_before(readings, stamp_ns: int) -> tuple[float, float] | None:
+    """The mast's (pan, tilt) for a pair of stamp_ns: the newest of readings ((stamp ns,
+    (pan, tilt)), oldest first) older than the pair, if the mast stood still since the
+    reading before it; None otherwise."""
+    older = [angles for s, angles in readings if s < stamp_ns][-2:]
+    if len(older) < 2 or not mast_still(*older):
+        return None
+    return older[-1]
+
+
 class MastRig:
     """The navcam pair: its stereo pipeline, pose at the mast's angles, self-filter boxes
     and the views mapped; p is the hazard_camera section of config/rover.yaml."""
