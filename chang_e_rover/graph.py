@@ -27,6 +27,7 @@ class NodeSpec:
     arguments: tuple[str, ...] = ()   # command-line arguments of the executable
     sim_clock: bool = True            # follows /clock when the stack runs on the simulator
     own_executor: bool = False        # in one-process mode: its own executor and thread
+                                      # (for long callbacks: stereo, the relay's disk)
     restart: bool = True              # --processes: restarted when it dies; if not, the
                                       # session ends with it (the simulator: a restart
                                       # would be a new world)
@@ -54,17 +55,20 @@ def flight_nodes(vehicle: str | None = None) -> list[NodeSpec]:
     of them only when vehicle is given (the nodes its own computer runs)."""
     if vehicle is not None and vehicle not in VEHICLES:
         raise ValueError(f'unknown vehicle {vehicle!r}; expected one of {VEHICLES}')
-    # The controller on an executor of its own too: an executor takes one message per
-    # subscription per round, and on the shared one a round also steps the simulator, so
-    # the wheels' heartbeats on /diagnostics queued up and read as node_lost.
+    # In one process the controller and the wheel units share the main executor: their
+    # callbacks are short, the GIL runs one at a time whatever the threads, and a thread
+    # each costs a hand-over of the GIL with every message (the mission: 456 s of wall
+    # shared, 532 s with a thread each).
+    # A wheel unit's own fault-containment unit is its process (--processes: a unit that
+    # dies is node_lost to the controller, and the other five drive on).
     nodes = [NodeSpec('drive_controller', 'rover', 'drive_controller',
                       'chang_e_rover.drive.controller_node:DriveControllerNode',
-                      'rover.yaml', 'drive_controller', own_executor=True)]
+                      'rover.yaml', 'drive_controller')]
     for wheel in WHEEL_IDS:
         nodes.append(NodeSpec(f'wheel_{wheel}', 'rover', 'wheel_unit',
                               'chang_e_rover.drive.wheel_node:WheelNode', 'rover.yaml',
                               'wheel_unit', kwargs={'wheel': wheel},
-                              arguments=(f'--wheel={wheel}',), own_executor=True))
+                              arguments=(f'--wheel={wheel}',)))
     # The stereo pipeline takes ~0.2 s a pair: its own executor, so driving never waits.
     nodes.append(NodeSpec('hazard_camera', 'rover', 'hazard_camera',
                           'chang_e_rover.hazard.hazard_node:HazardCameraNode', 'rover.yaml',

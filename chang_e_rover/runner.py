@@ -70,8 +70,8 @@ def spin_in_process(specs: list[NodeSpec], overrides=None,
 
     Single-threaded executors only (make_executor; a multi-threaded one starves
     image transport here): one for most nodes on this thread, and one each, on a
-    thread of its own, for the nodes whose spec asks for independence (the
-    wheel units: one wheel's callback can never hold up another's).
+    thread of its own, for the nodes whose spec asks for it (long callbacks: the
+    stereo pipeline, the relay's writes to disk).
     """
     import threading
 
