@@ -50,8 +50,9 @@ CONTROL_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
 SETPOINT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                           history=HistoryPolicy.KEEP_LAST,
                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# A lock-step answer between flight nodes (the hazard pipeline's to the drive controller):
-# the same, for the same reason: the reader waits for it and may have matched late.
+# A lock-step answer between flight nodes (the hazard pipeline's to the drive controller),
+# and the outputs it names that are not latched (visual_odom): the same, for the same
+# reason: the reader waits for them and may have matched late.
 ANSWER_QOS = SETPOINT_QOS
 
 

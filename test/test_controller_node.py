@@ -438,3 +438,28 @@ def test_in_simulation_the_step_a_pairs_outputs_are_due_at_waits_for_them(ros):
                    'the pipeline gone')
     readings(4000 + latency_ms)
     assert order[-1] == ('step', 4000 + latency_ms), 'waited for a pipeline that left'
+
+
+def test_a_pairs_outputs_sent_before_the_controller_matched_still_reach_it(ros):
+    """The hazard pipeline's answer to a pair is kept for a reader that matches late, and so
+    is every output it names that the step waits for: a controller (re)started after the
+    pipeline's visual odometry step of the pair hears the step as well as the answer, or it
+    would wait for it for ever."""
+    from nav_msgs.msg import Odometry
+    from chang_e_rover.ros_common import ns_to_stamp
+    [hazard] = build_nodes([graph.find('/rover/hazard_camera')], sim_time=True,
+                           context=ros.context)
+    ros.add(hazard)
+    stamp = ns_to_stamp(1_000_000_000)
+    vo = Odometry(header=Header(stamp=stamp, frame_id='visual_odom'))
+    vo.pose.pose.orientation.w = 1.0
+    hazard.vo_pub.publish(vo)
+    hazard.status_pub.publish(DiagnosticArray(header=Header(stamp=stamp), status=[
+        DiagnosticStatus(name='rover/hazard_camera',
+                         values=[KeyValue(key='pair_outputs', value='visual_odom')])]))
+    [node] = build_nodes([graph.find('/rover/drive_controller')], sim_time=True,
+                         context=ros.context)
+    ros.add(node)
+    ros.spin_until(lambda: node._pairs._answering, 15, "the pipeline's answer")
+    ros.spin_until(lambda: node._pairs._outputs_ns['visual_odom'] >= 1_000_000_000, 5,
+                   'the visual odometry step the answer names')

@@ -106,7 +106,9 @@ class DriveControllerNode(Node):
             'imu': self.create_subscription(Imu, 'imu', self.imu_callback, sensor_qos(self.sim))}
         self.create_subscription(OccupancyGrid, 'hazard/map', self.hazard_map_callback,
                                  LATCHED_QOS)
-        self.create_subscription(Odometry, 'visual_odom', self.visual_odom_callback, STATE_QOS)
+        # ANSWER_QOS, as hazard/status: a pair's answer that names a visual odometry step
+        # sent before this subscription matched must find the step kept for it.
+        self.create_subscription(Odometry, 'visual_odom', self.visual_odom_callback, ANSWER_QOS)
         self._visual_last: tuple[float, np.ndarray] | None = None   # stamp, pose (4x4)
         if self.sim:
             # A pair's map and visual odometry step, waited for at the step they are due.

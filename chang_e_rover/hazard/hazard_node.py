@@ -117,7 +117,8 @@ class HazardCameraNode(Node):
                     CameraInfo if topic.endswith('info') else Image, topic,
                     lambda msg, c=camera, f=callback: f(c, msg), sensors)
         self.map_pub = self.create_publisher(OccupancyGrid, 'hazard/map', LATCHED_QOS)
-        self.vo_pub = self.create_publisher(Odometry, 'visual_odom', STATE_QOS)
+        # As durable as the answer that names it: a reader that matched late hears both.
+        self.vo_pub = self.create_publisher(Odometry, 'visual_odom', ANSWER_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', STATE_QOS)
         # The answer to each pair, to the drive controller: kept for a reader that matches late.
         self.status_pub = self.create_publisher(DiagnosticArray, 'hazard/status', ANSWER_QOS)
