@@ -6,8 +6,11 @@ Pure, no rclpy: sim_node.py puts these into the messages a real driver would sen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+import queue
+import threading
+from typing import Any, Callable
 
+import mujoco
 import numpy as np
 
 from chang_e_rover.sim.camera import CameraRig, detector_response, intrinsics
@@ -41,17 +44,36 @@ class WheelReadout:
         return MotorReadings(r['encoder_rad'], speed, torque, r['temperature_c'])
 
 
+# Frames rendered but not yet delivered, at most; a take past them waits for the oldest.
+FRAMES_IN_FLIGHT = 4
+
+
 class Frames:
     """The cameras of one world as their drivers read out: when each camera's rate has a
     frame due, and a frame as its detector gives it (the rendered scene through the
     detector's response and noise, from one seeded generator: the same run, the same
-    pixels)."""
+    pixels).
+
+    A frame is taken at once and developed on a thread of its own (take): the world's
+    state is copied (mj_copyData, 0.02 ms), and the render, which releases the GIL, and
+    the detector model run while the physics steps on. Frames are developed and
+    delivered in the order taken, so the generator's draws, and the pixels, are the same
+    as if each were made on the spot. The render thread owns its renderers (an EGL
+    context is current in one thread); `rig` is for renders on the caller's thread.
+    """
 
     def __init__(self, world: World, params: dict[str, Any]):
         self.world, self.params = world, params
         self.rig = CameraRig(world.model, world.cameras)
         self.rng = np.random.default_rng(int(params['terrain.seed']) + 1)
         self._rates = RateSchedule()
+        self._spare: queue.SimpleQueue[mujoco.MjData] = queue.SimpleQueue()
+        for _ in range(FRAMES_IN_FLIGHT):
+            self._spare.put(mujoco.MjData(world.model))
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._develop, name='camera-frames', daemon=True)
+        self._thread.start()
 
     def due(self, cam: str, t: float) -> bool:
         """cam's rate (camera.<key>.rate_hz; 0: on capture only) has a frame due at t, the
@@ -61,14 +83,44 @@ class Frames:
         phase = float(self.params.get(f'camera.{key}.phase_s', 0.0))
         return rate > 0 and t + SAME_INSTANT_S >= phase and self._rates.due(cam, t, rate)
 
-    def read(self, cam: str) -> np.ndarray:
-        """cam's raw frame of the world now, H x W x 3 uint8 RGB."""
-        scene = self.rig.render(self.world.data, cam)
-        return detector_response(scene, self.params['camera.response_rgb'],
-                                 float(self.params['camera.noise_dn']), self.rng)
+    def take(self, cam: str, deliver: Callable[[np.ndarray], None]) -> None:
+        """Take cam's frame of the world now; deliver(frame), H x W x 3 uint8 RGB, is called
+        on the render thread once it is developed. Raises RuntimeError if developing an
+        earlier frame failed."""
+        self._raise_failure()
+        state = self._spare.get()       # waits while FRAMES_IN_FLIGHT are being developed
+        mujoco.mj_copyData(state, self.world.model, self.world.data)
+        self._jobs.put((cam, state, deliver))
+
+    def _develop(self) -> None:
+        rig = CameraRig(self.world.model, self.world.cameras)
+        response = self.params['camera.response_rgb']
+        noise = float(self.params['camera.noise_dn'])
+        try:
+            while (job := self._jobs.get()) is not None:
+                cam, state, deliver = job
+                try:
+                    if self._error is None:
+                        deliver(detector_response(rig.render(state, cam), response, noise,
+                                                  self.rng))
+                except BaseException as exc:  # noqa: BLE001 - raised on the taker's thread
+                    self._error = exc
+                finally:
+                    self._spare.put(state)
+        finally:
+            rig.close()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f'developing a camera frame failed: {self._error!r}') \
+                from self._error
 
     def close(self) -> None:
+        """Deliver the frames taken, stop the render thread; raise if one failed."""
+        self._jobs.put(None)
+        self._thread.join()
         self.rig.close()
+        self._raise_failure()
 
 
 def camera_matrices(spec: CameraSpec) -> tuple[list[float], list[float], list[float]]:

@@ -349,9 +349,11 @@ class SimNode(Node):
             elif (not self.frames.due(cam, t) or image_pub.get_subscription_count() == 0
                   or (cam in ON_REQUEST and not self.navcam_imaging)):
                 continue   # nobody looking: skip the render, it is the costly part
-            raw = self.frames.read(cam)
+            # The calibration goes out now (it tells the drive a pair was taken), the
+            # image once the render thread has developed it (sim.readings.Frames).
             info_pub.publish(camera_info(self.world.cameras[cam], frame, stamp))
-            image_pub.publish(rgb_image(raw, frame, stamp))
+            self.frames.take(cam, lambda raw, pub=image_pub, frame=frame, stamp=stamp:
+                             pub.publish(rgb_image(raw, frame, stamp)))
             if cam in loop.OWED_FOR:
                 self.lockstep.sent(loop.OWED_FOR[cam], round(t * 1e9))
 

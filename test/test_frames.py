@@ -1,0 +1,77 @@
+"""The simulated cameras' frames, developed on the render thread (sim.readings.Frames)."""
+from __future__ import annotations
+
+import threading
+
+import mujoco
+import numpy as np
+import pytest
+
+from chang_e_rover.sim.camera import CameraRig, detector_response
+from chang_e_rover.sim.readings import Frames, FRAMES_IN_FLIGHT
+from chang_e_rover.sim.world import World
+
+
+@pytest.fixture(scope='module')
+def world():
+    w = World(overrides={'terrain.name': 'rocks', 'terrain.seed': 3})
+    for wheel in ('lf', 'lm', 'lr', 'rf', 'rm', 'rr'):
+        w.set_wheel_torque(wheel, 4.0)      # the rover moves between the frames
+    return w
+
+
+def test_a_frame_is_the_world_when_taken_with_the_draws_in_the_order_taken(world):
+    """Frames taken while the world steps on are, pixel for pixel, what rendering each
+    state on the spot through one generator gives, whatever the render thread's pace."""
+    frames = Frames(world, world.params)
+    got, states = [], []
+    cams = ['hazcam_left', 'hazcam_right'] * 3 + ['pancam']
+    for cam in cams:
+        state = mujoco.MjData(world.model)
+        mujoco.mj_copyData(state, world.model, world.data)
+        states.append(state)
+        frames.take(cam, lambda raw, cam=cam: got.append((cam, raw)))
+        world.step(0.25)
+    frames.close()
+    assert [c for c, _ in got] == cams, 'delivered in the order taken'
+    rig = CameraRig(world.model, world.cameras)
+    rng = np.random.default_rng(int(world.params['terrain.seed']) + 1)
+    for (cam, raw), state in zip(got, states):
+        expected = detector_response(rig.render(state, cam), world.params['camera.response_rgb'],
+                                     float(world.params['camera.noise_dn']), rng)
+        assert np.array_equal(raw, expected), f'{cam}: not the world as it was when taken'
+    rig.close()
+    assert not np.array_equal(got[0][1], got[2][1]), 'the rover moved between the pairs'
+
+
+def test_takes_wait_once_the_frames_in_flight_are_full(world):
+    """The taker is held, not queued without bound, while frames are being developed."""
+    frames = Frames(world, world.params)
+    gate = threading.Event()
+    delivered = []
+
+    def slow(raw):
+        gate.wait(30.0)
+        delivered.append(raw.shape)
+
+    for _ in range(FRAMES_IN_FLIGHT):
+        frames.take('hazcam_left', slow)
+    blocked = threading.Thread(target=frames.take, args=('hazcam_left', slow))
+    blocked.start()
+    blocked.join(1.0)
+    assert blocked.is_alive(), f'a take past {FRAMES_IN_FLIGHT} in flight did not wait'
+    gate.set()
+    blocked.join(30.0)
+    frames.close()
+    assert len(delivered) == FRAMES_IN_FLIGHT + 1
+
+
+def test_a_failure_on_the_render_thread_is_raised_on_the_takers(world):
+    frames = Frames(world, world.params)
+
+    def broken(raw):
+        raise ValueError('publisher gone')
+
+    frames.take('hazcam_left', broken)
+    with pytest.raises(RuntimeError, match='publisher gone'):
+        frames.close()
