@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import mujoco
 import numpy as np
@@ -32,6 +33,7 @@ def test_a_frame_is_the_world_when_taken_with_the_draws_in_the_order_taken(world
         states.append(state)
         frames.take(cam, lambda raw, cam=cam: got.append((cam, raw)))
         world.step(0.25)
+    _wait_for(lambda: len(got) == len(cams), 'every frame delivered')
     frames.close()
     assert [c for c, _ in got] == cams, 'delivered in the order taken'
     rig = CameraRig(world.model, world.cameras)
@@ -62,8 +64,31 @@ def test_takes_wait_once_the_frames_in_flight_are_full(world):
     assert blocked.is_alive(), f'a take past {FRAMES_IN_FLIGHT} in flight did not wait'
     gate.set()
     blocked.join(30.0)
+    _wait_for(lambda: len(delivered) == FRAMES_IN_FLIGHT + 1, 'every frame delivered')
     frames.close()
-    assert len(delivered) == FRAMES_IN_FLIGHT + 1
+
+
+def test_closing_drops_the_frames_not_yet_developed(world):
+    """A rebuilt world or a simulator shutting down wants no frame of the one before."""
+    frames = Frames(world, world.params)
+    started, gate = threading.Event(), threading.Event()
+    delivered = []
+
+    def first(raw):
+        started.set()
+        gate.wait(30.0)
+        delivered.append(1)
+
+    frames.take('hazcam_left', first)
+    frames.take('hazcam_left', lambda raw: delivered.append(2))
+    assert started.wait(30.0), 'the first frame is being developed'
+    closing = threading.Thread(target=frames.close)
+    closing.start()
+    time.sleep(0.2)
+    assert closing.is_alive(), 'close waits for the frame being developed'
+    gate.set()
+    closing.join(30.0)
+    assert delivered == [1], 'the frame being developed is delivered, the one queued is not'
 
 
 def test_a_failure_on_the_render_thread_is_raised_on_the_takers(world):
@@ -74,4 +99,15 @@ def test_a_failure_on_the_render_thread_is_raised_on_the_takers(world):
 
     frames.take('hazcam_left', broken)
     with pytest.raises(RuntimeError, match='publisher gone'):
+        for _ in range(50):             # the next take after the failure raises it
+            frames.take('hazcam_left', lambda raw: None)
+            time.sleep(0.2)
+    with pytest.raises(RuntimeError, match='publisher gone'):
         frames.close()
+
+
+def _wait_for(predicate, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f'timed out waiting for {what}'
+        time.sleep(0.02)

@@ -72,6 +72,7 @@ class Frames:
             self._spare.put(mujoco.MjData(world.model))
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
+        self._closing = False
         self._thread = threading.Thread(target=self._develop, name='camera-frames', daemon=True)
         self._thread.start()
 
@@ -87,7 +88,7 @@ class Frames:
         """Take cam's frame of the world now; deliver(frame), H x W x 3 uint8 RGB, is called
         on the render thread once it is developed. Raises RuntimeError if developing an
         earlier frame failed."""
-        self._raise_failure()
+        _raise(self._error)
         state = self._spare.get()       # waits while FRAMES_IN_FLIGHT are being developed
         mujoco.mj_copyData(state, self.world.model, self.world.data)
         self._jobs.put((cam, state, deliver))
@@ -100,7 +101,7 @@ class Frames:
             while (job := self._jobs.get()) is not None:
                 cam, state, deliver = job
                 try:
-                    if self._error is None:
+                    if self._error is None and not self._closing:
                         deliver(detector_response(rig.render(state, cam), response, noise,
                                                   self.rng))
                 except BaseException as exc:  # noqa: BLE001 - raised on the taker's thread
@@ -110,17 +111,20 @@ class Frames:
         finally:
             rig.close()
 
-    def _raise_failure(self) -> None:
-        if self._error is not None:
-            raise RuntimeError(f'developing a camera frame failed: {self._error!r}') \
-                from self._error
-
     def close(self) -> None:
-        """Deliver the frames taken, stop the render thread; raise if one failed."""
+        """Stop the render thread. Frames not yet developed are dropped: a rebuilt world
+        or a simulator shutting down wants none of them. Raises RuntimeError if developing
+        one failed before."""
+        failed, self._closing = self._error, True
         self._jobs.put(None)
         self._thread.join()
         self.rig.close()
-        self._raise_failure()
+        _raise(failed)
+
+
+def _raise(failure: BaseException | None) -> None:
+    if failure is not None:
+        raise RuntimeError(f'developing a camera frame failed: {failure!r}') from failure
 
 
 def camera_matrices(spec: CameraSpec) -> tuple[list[float], list[float], list[float]]:
