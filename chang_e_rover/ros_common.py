@@ -34,6 +34,22 @@ SIM_SENSOR_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE,
                             history=HistoryPolicy.KEEP_LAST)
 
 
+def kept(qos: QoSProfile) -> QoSProfile:
+    """qos, with the writer keeping its last depth samples for a reader that matches late
+    (transient local). A volatile reader still matches such a writer."""
+    return QoSProfile(depth=qos.depth, reliability=qos.reliability, history=qos.history,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def loop_input_qos(qos: QoSProfile, sim: bool) -> QoSProfile:
+    """A flight node's subscription to an input its lock-step waits for by stamp (a motor
+    reading and temperature, the IMU sample, the joint states, a wheel unit's status): in
+    simulation kept (its writer keeps it too), so a sample sent before the subscription
+    matched, as at the start of a run in one process per node, still comes and the node
+    does not wait for it for ever; on hardware as qos, which matches any driver."""
+    return kept(qos) if sim else qos
+
+
 def sensor_qos(sim: bool) -> QoSProfile:
     """A flight node's sensor subscription: best effort on hardware (matches any driver), reliable
     in simulation (a lost frame or IMU sample would change what the loop computed)."""

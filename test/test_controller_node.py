@@ -21,7 +21,7 @@ from std_msgs.msg import Header
 
 from chang_e_rover import config, graph
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
-from chang_e_rover.ros_common import CONTROL_QOS, DIAGNOSTICS_QOS, STATE_QOS, stamp_to_ns
+from chang_e_rover.ros_common import CONTROL_QOS, DIAGNOSTICS_QOS, kept, STATE_QOS, stamp_to_ns
 from chang_e_rover.runner import build_nodes
 
 P = config.load_params('rover.yaml', 'drive_controller')
@@ -55,11 +55,12 @@ class Bench:
         self.encoders = {w: 0.0 for w in WHEEL_IDS}
         self.reports: list[tuple[int, DiagnosticStatus]] = []   # the controller's own
         self.cmd_pub = probe.create_publisher(Twist, 'rover/cmd_vel', STATE_QOS)
+        # As the simulator and the units write them: kept for a reader that matches late.
         self.status_pubs = {w: probe.create_publisher(DiagnosticArray, f'rover/wheel_{w}/status',
-                                                      CONTROL_QOS) for w in WHEEL_IDS}
-        self.joint_pub = probe.create_publisher(JointState, 'rover/joint_states', STATE_QOS)
+                                                      kept(CONTROL_QOS)) for w in WHEEL_IDS}
+        self.joint_pub = probe.create_publisher(JointState, 'rover/joint_states', kept(STATE_QOS))
         self.motor_pubs = {w: probe.create_publisher(JointState, f'rover/wheel_{w}/motor/state',
-                                                     CONTROL_QOS) for w in WHEEL_IDS}
+                                                     kept(CONTROL_QOS)) for w in WHEEL_IDS}
         subs = [probe.create_subscription(JointState, f'rover/wheel_{w}/setpoint',
                                           lambda msg, w=w: self._setpoint(w, msg), CONTROL_QOS)
                 for w in WHEEL_IDS]
@@ -331,9 +332,9 @@ def test_in_simulation_a_step_waits_for_its_periods_inputs_and_the_units_statuse
                          context=ros.context)
     ros.add(node)
     probe = ros.node('simulator_stand_in')
-    probe.create_publisher(Imu, 'rover/imu', SIM_SENSOR_QOS)
-    probe.create_publisher(JointState, 'rover/joint_states', STATE_QOS)
-    probe.create_publisher(DiagnosticArray, 'rover/wheel_lf/status', CONTROL_QOS)
+    probe.create_publisher(Imu, 'rover/imu', kept(SIM_SENSOR_QOS))
+    probe.create_publisher(JointState, 'rover/joint_states', kept(STATE_QOS))
+    probe.create_publisher(DiagnosticArray, 'rover/wheel_lf/status', kept(CONTROL_QOS))
     ros.spin_until(lambda: all(s.get_publisher_count() > 0 for s in node.period_subs.values())
                    and node.status_subs['lf'].get_publisher_count() > 0, 15,
                    'the IMU, joint states and a unit matched')
@@ -463,3 +464,31 @@ def test_a_pairs_outputs_sent_before_the_controller_matched_still_reach_it(ros):
     ros.spin_until(lambda: node._pairs._answering, 15, "the pipeline's answer")
     ros.spin_until(lambda: node._pairs._outputs_ns['visual_odom'] >= 1_000_000_000, 5,
                    'the visual odometry step the answer names')
+
+
+def test_what_the_loop_waits_for_by_stamp_is_kept_for_a_reader_that_matches_late(ros):
+    """Every input a node of the loop waits for by stamp (the motor readings and
+    temperatures, the IMU sample, the joint states, the units' statuses) is written
+    transient local and, in simulation, read so: a sample sent before a subscription
+    matched (the first period, in one process per node) still comes, or the node would
+    wait for it for ever and the simulator with it. On hardware the readers take any
+    driver's samples (volatile)."""
+    from rclpy.qos import DurabilityPolicy
+    kept_ = DurabilityPolicy.TRANSIENT_LOCAL
+    nodes = build_nodes([graph.find('/sim'), graph.find('/rover/wheel_lf'),
+                         graph.find('/rover/drive_controller')],
+                        {'sim': {'paused': True, 'terrain.name': 'flat'}}, context=ros.context)
+    sim, unit, controller = nodes
+    writers = [sim.joint_pub, sim.imu_pub, *sim.motor_pubs.values(), *sim.temp_pubs.values(),
+               unit.status_pub]
+    assert all(w.qos_profile.durability == kept_ for w in writers)
+    readers = [*controller.period_subs.values(), *controller.status_subs.values(),
+               unit.temperature_sub, *[s for n in (controller, unit) for s in n.subscriptions
+                                       if s.topic_name.endswith('/motor/state')]]
+    assert len(readers) == 2 + 6 + 1 + 7
+    assert all(r.qos_profile.durability == kept_ for r in readers)
+    [hardware] = build_nodes([graph.find('/rover/wheel_rf')], sim_time=False, context=ros.context)
+    assert all(s.qos_profile.durability != kept_ for s in hardware.subscriptions
+               if s.topic_name.endswith(('/motor/state', '/motor/temperature')))
+    for node in (*nodes, hardware):
+        node.destroy_node()

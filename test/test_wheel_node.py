@@ -21,8 +21,8 @@ from std_srvs.srv import SetBool, Trigger
 
 from chang_e_rover import config, graph
 from chang_e_rover.drive.wheel_health import torque_per_amp
-from chang_e_rover.ros_common import (CONTROL_QOS, DIAGNOSTICS_QOS, ns_to_stamp, SETPOINT_QOS,
-                                      STATE_QOS, stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, DIAGNOSTICS_QOS, kept, ns_to_stamp,
+                                      SETPOINT_QOS, STATE_QOS, stamp_to_ns)
 from chang_e_rover.runner import build_nodes
 
 WHEEL = 'lf'
@@ -59,9 +59,12 @@ class Bench:
         ros.add(self.unit)
         self.probe = probe = ros.node('wheel_bench')
         self.setpoint_pub = probe.create_publisher(JointState, f'{NS}/setpoint', SETPOINT_QOS)
+        # As the simulator's drivers: kept for a reader that matches late (the unit's, in
+        # simulation, asks for that; on hardware it reads any writer).
         self.temperature_pub = probe.create_publisher(Temperature, f'{NS}/motor/temperature',
-                                                      STATE_QOS)
-        self.state_pub = probe.create_publisher(JointState, f'{NS}/motor/state', CONTROL_QOS)
+                                                      kept(STATE_QOS))
+        self.state_pub = probe.create_publisher(JointState, f'{NS}/motor/state',
+                                                kept(CONTROL_QOS))
         self.clock_pub = probe.create_publisher(Clock, '/clock', 10)
         self.commands: dict[int, list[float]] = {}     # reading stamp ns -> effort sent
         self.reports: list[tuple[int, DiagnosticStatus]] = []   # (array stamp ns, status)

@@ -54,7 +54,8 @@ from chang_e_rover.hazard.mast import PAN, TILT
 from chang_e_rover.navigation.goal_status import GoalStatus, STATUS_NAME
 from chang_e_rover.robot_description import load_urdf, rover_geometry, STEERED_IDS, WHEEL_IDS
 from chang_e_rover.ros_common import (ANSWER_QOS, CONTROL_QOS, declare_from_config,
-                                      LATCHED_QOS, log_outcome, ns_to_stamp, odom_tf_broadcaster,
+                                      LATCHED_QOS, log_outcome, loop_input_qos, ns_to_stamp,
+                                      odom_tf_broadcaster,
                                       PITCH_VAR, ROLL_VAR, sensor_qos, SETPOINT_QOS, spin_node,
                                       STATE_QOS, stamp_to_ns)
 
@@ -102,8 +103,10 @@ class DriveControllerNode(Node):
         # The per-period inputs besides the motor readings: a step in sim waits for both.
         self.period_subs = {
             'joint_states': self.create_subscription(JointState, 'joint_states',
-                                                     self.joint_states_callback, STATE_QOS),
-            'imu': self.create_subscription(Imu, 'imu', self.imu_callback, sensor_qos(self.sim))}
+                                                     self.joint_states_callback,
+                                                     loop_input_qos(STATE_QOS, self.sim)),
+            'imu': self.create_subscription(Imu, 'imu', self.imu_callback,
+                                            loop_input_qos(sensor_qos(self.sim), self.sim))}
         self.create_subscription(OccupancyGrid, 'hazard/map', self.hazard_map_callback,
                                  LATCHED_QOS)
         # ANSWER_QOS, as hazard/status: a pair's answer that names a visual odometry step
@@ -121,11 +124,11 @@ class DriveControllerNode(Node):
         # reading of that stamp, and what the next step takes of the unit's health.
         self.status_subs = {w: self.create_subscription(
             DiagnosticArray, f'wheel_{w}/status', lambda msg, w=w: self.status_callback(w, msg),
-            CONTROL_QOS) for w in WHEEL_IDS}
+            loop_input_qos(CONTROL_QOS, self.sim)) for w in WHEEL_IDS}
         for w in WHEEL_IDS:
             self.create_subscription(JointState, f'wheel_{w}/motor/state',
                                      lambda msg, w=w: self.motor_state_callback(w, msg),
-                                     CONTROL_QOS)
+                                     loop_input_qos(CONTROL_QOS, self.sim))
         self.create_service(SetBool, 'drive_controller/hazard_gate', self.hazard_gate_callback)
         # the wheel units' own reset service, for the automatic retry after a stall
         self.reset_clients = {w: self.create_client(Trigger, f'wheel_{w}/reset')

@@ -33,9 +33,9 @@ from std_srvs.srv import SetBool, Trigger
 from chang_e_rover.drive.setpoints import SetpointInbox
 from chang_e_rover.drive.wheel_health import DISABLED, ENABLED, make_wheel_unit
 from chang_e_rover.robot_description import WHEEL_IDS
-from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, log_outcome,
-                                      ns_to_stamp, SETPOINT_QOS, spin_node, STATE_QOS,
-                                      stamp_to_ns)
+from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, kept, log_outcome,
+                                      loop_input_qos, ns_to_stamp, SETPOINT_QOS, spin_node,
+                                      STATE_QOS, stamp_to_ns)
 
 LEVEL = {ENABLED: DiagnosticStatus.OK, DISABLED: DiagnosticStatus.WARN}
 # A reading held for the controller's setpoint (sim) is answered without it only once the
@@ -65,7 +65,7 @@ class WheelNode(Node):
         # The unit's status for the controller, with every reading it answers (and on
         # hardware with its heartbeat): one topic the controller can wait on by stamp.
         self.status_pub = self.create_publisher(DiagnosticArray, f'wheel_{wheel}/status',
-                                                CONTROL_QOS)
+                                                kept(CONTROL_QOS))
         self.sim = bool(self.get_parameter('use_sim_time').value)
         # In sim the unit waits for the controller's setpoints, so it takes the ones sent
         # before it matched; on hardware it reads them as any publisher sends them.
@@ -74,10 +74,11 @@ class WheelNode(Node):
             SETPOINT_QOS if self.sim else CONTROL_QOS)
         self.temperature_sub = self.create_subscription(
             Temperature, f'wheel_{wheel}/motor/temperature', self.temperature_callback,
-            STATE_QOS)
+            loop_input_qos(STATE_QOS, self.sim))
         self._temperature_ns = -1   # sim: the newest temperature's stamp
         self.create_subscription(JointState, f'wheel_{wheel}/motor/state',
-                                 self.motor_state_callback, CONTROL_QOS)
+                                 self.motor_state_callback,
+                                 loop_input_qos(CONTROL_QOS, self.sim))
         self.create_service(SetBool, f'wheel_{wheel}/enable', self.enable_callback)
         self.create_service(Trigger, f'wheel_{wheel}/reset', self.reset_callback)
         self.heartbeat_ns = round(1e9 / p['diagnostics_rate_hz'])

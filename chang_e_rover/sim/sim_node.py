@@ -24,7 +24,7 @@ from std_srvs.srv import Trigger
 
 from chang_e_rover.robot_description import WHEEL_IDS
 from chang_e_rover.ros_common import (CONTROL_QOS, declare_from_config, DIAGNOSTICS_QOS,
-                                      LATCHED_QOS, log_outcome, ns_to_stamp, rgb_image,
+                                      kept, LATCHED_QOS, log_outcome, ns_to_stamp, rgb_image,
                                       SIM_SENSOR_QOS, spin_node, STATE_QOS, stamp_to_ns)
 from chang_e_rover.sim import loop
 from chang_e_rover.sim.lockstep import LockstepStalled, waited_values
@@ -58,19 +58,21 @@ class SimNode(Node):
         super().__init__('sim', **kwargs)
         self.params = declare_from_config(self, 'sim.yaml', 'sim', DYNAMIC)
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
-        self.joint_pub = self.create_publisher(JointState, 'rover/joint_states', STATE_QOS)
+        # What a node in the loop waits for by stamp is kept for a reader that matches late
+        # (ros_common.loop_input_qos).
+        self.joint_pub = self.create_publisher(JointState, 'rover/joint_states', kept(STATE_QOS))
         self.lander_joint_pub = self.create_publisher(JointState, 'lander/joint_states', STATE_QOS)
-        self.imu_pub = self.create_publisher(Imu, 'rover/imu', SIM_SENSOR_QOS)
+        self.imu_pub = self.create_publisher(Imu, 'rover/imu', kept(SIM_SENSOR_QOS))
         self.truth_pub = self.create_publisher(Odometry, 'sim/ground_truth/odom', STATE_QOS)
         # Where the wall time goes: the steps' waits by the node answering last (each sim
         # second; sim.lockstep.Lockstep.waited_s), for an operator asking why a run is slow.
         self.lockstep_pub = self.create_publisher(DiagnosticStatus, 'sim/lockstep', STATE_QOS)
         self._wall_start: float | None = None       # wall time of the first inputs
         self.motor_pubs = {w: self.create_publisher(JointState, f'rover/wheel_{w}/motor/state',
-                                                    CONTROL_QOS) for w in WHEEL_IDS}
+                                                    kept(CONTROL_QOS)) for w in WHEEL_IDS}
         self.temp_pubs = {w: self.create_publisher(Temperature,
                                                    f'rover/wheel_{w}/motor/temperature',
-                                                   STATE_QOS) for w in WHEEL_IDS}
+                                                   kept(STATE_QOS)) for w in WHEEL_IDS}
         self.image_pubs = {c: (self.create_publisher(Image, f'{t}/image_raw', SIM_SENSOR_QOS),
                                self.create_publisher(CameraInfo, f'{t}/camera_info',
                                                      SIM_SENSOR_QOS))
