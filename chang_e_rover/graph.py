@@ -57,8 +57,7 @@ def flight_nodes(vehicle: str | None = None) -> list[NodeSpec]:
         raise ValueError(f'unknown vehicle {vehicle!r}; expected one of {VEHICLES}')
     # In one process the controller and the wheel units share the main executor: their
     # callbacks are short, the GIL runs one at a time whatever the threads, and a thread
-    # each costs a hand-over of the GIL with every message (the mission: 456 s of wall
-    # shared, 532 s with a thread each).
+    # each would cost a hand-over of the GIL with every message (docs/simulator.md, Speed).
     # A wheel unit's own fault-containment unit is its process (--processes: a unit that
     # dies is node_lost to the controller, and the other five drive on).
     nodes = [NodeSpec('drive_controller', 'rover', 'drive_controller',

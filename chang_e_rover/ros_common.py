@@ -63,9 +63,7 @@ CONTROL_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
 # The controller's wheel setpoints: as CONTROL_QOS, and kept by the writer for a reader that
 # matches late, so a setpoint sent before a unit's subscription matched still reaches it (in
 # lock-step the unit waits for it; on hardware a restarted unit hears the last one at once).
-SETPOINT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
-                          history=HistoryPolicy.KEEP_LAST,
-                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
+SETPOINT_QOS = kept(CONTROL_QOS)
 # A lock-step answer between flight nodes (the hazard pipeline's to the drive controller),
 # and the outputs it names that are not latched (visual_odom): the same, for the same
 # reason: the reader waits for them and may have matched late.

@@ -13,6 +13,7 @@ from std_msgs.msg import Header
 from chang_e_rover import config
 from chang_e_rover.robot_description import load_urdf, WHEEL_IDS
 from chang_e_rover.ros_common import CONTROL_QOS, SENSOR_QOS, STATE_QOS
+from chang_e_rover.sim.camera import CameraRig
 from chang_e_rover.sim.sim_node import SimNode
 
 
@@ -68,7 +69,9 @@ def test_hazcam_frames_are_red_and_carry_calibration(ros):
     pixels = np.frombuffer(bytes(img.data), np.uint8).reshape(img.height, img.width, 3)
     ground = pixels[600:900, 300:700].reshape(-1, 3).astype(float).mean(axis=0)
     # the rover stands still: a fresh render of the same view is the scene's true colour
-    truth = sim.frames.rig.render(sim.world.data, 'hazcam_left')[600:900, 300:700]
+    rig = CameraRig(sim.world.model, sim.world.cameras)
+    truth = rig.render(sim.world.data, 'hazcam_left')[600:900, 300:700]
+    rig.close()
     truth = truth.reshape(-1, 3).astype(float).mean(axis=0)
     np.testing.assert_allclose(ground / truth, sim.params['camera.response_rgb'], rtol=0.03)
     assert ground[0] / ground[2] > 1.5 * truth[0] / truth[2], 'raw frames must look red'

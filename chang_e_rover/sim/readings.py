@@ -59,12 +59,11 @@ class Frames:
     the detector model run while the physics steps on. Frames are developed and
     delivered in the order taken, so the generator's draws, and the pixels, are the same
     as if each were made on the spot. The render thread owns its renderers (an EGL
-    context is current in one thread); `rig` is for renders on the caller's thread.
+    context is current in one thread).
     """
 
     def __init__(self, world: World, params: dict[str, Any]):
         self.world, self.params = world, params
-        self.rig = CameraRig(world.model, world.cameras)
         self.rng = np.random.default_rng(int(params['terrain.seed']) + 1)
         self._rates = RateSchedule()
         self._spare: queue.SimpleQueue[mujoco.MjData] = queue.SimpleQueue()
@@ -118,7 +117,6 @@ class Frames:
         failed, self._closing = self._error, True
         self._jobs.put(None)
         self._thread.join()
-        self.rig.close()
         _raise(failed)
 
 
